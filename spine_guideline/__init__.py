@@ -1,0 +1,18 @@
+"""The guideline logic of spine-cds: facts in, findings out.
+
+Pure Python: no Flask, no FHIR, no I/O while evaluating. Modules:
+
+* :mod:`.facts`: the three-valued, provenance-carrying domain model;
+* :mod:`.findings`: what rules return (criteria, missing data, suggestions);
+* :mod:`.policy`: thresholds and policy choices from ``data/*.json``;
+* :mod:`.diagnosis` (DX-*), :mod:`.treatment` (TX-*), :mod:`.augmentation`
+  (VPBK-*), with :mod:`.sins` and :mod:`.survival` for the scores.
+
+Every guideline module exposes::
+
+    evaluate(facts: PatientFacts, policy: Policy) -> list[Finding]         # patient-view topics
+    evaluate_orders(facts: PatientFacts, policy: Policy) -> list[Finding]  # draft-order topics
+"""
+
+GUIDELINE_NAME = "Richtlijn Wervelmetastasen (NVvN/IKNL) + Protocol VP/BK bij wervelmetastasen"
+GUIDELINE_VERSION = "spine-cds rules 2026.11 (guideline.md)"
