@@ -1,0 +1,201 @@
+"""Survival prediction for patients with spinal metastases (TX-4).
+
+Only the van der Linden model (Cancer 2005;103:320-8) is computed: its point
+table and group medians are in ``data/survival.json``. Bartels and Bollen are
+linked, never guessed (spec ``survival-models.md``).
+
+Pure functions over :class:`PatientFacts`; every input is three-valued. With
+WHO/ECOG instead of Karnofsky the conversion of the policy table is applied
+and stated; ECOG 1 maps to KPS 70-80, which straddles two point categories, so
+the estimate becomes a score range with one group per end of the range.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .facts import CancerCategory, Fact, PatientFacts, SearchStatus, Unknown
+from .findings import Message, Missing, msg
+from .policy import Policy
+
+SECTION = "survival"
+MODEL_TYPES = ("breast", "prostate", "lung")
+
+
+@dataclass(frozen=True)
+class SurvivalEstimate:
+    """The van der Linden estimate, or why it could not be computed."""
+
+    model: str
+    score: int | None = None                   # exact score, when one
+    score_range: tuple[int, int] | None = None  # (low, high), when the inputs give a range
+    groups: tuple[str, ...] = ()               # one group, or (group of low, group of high)
+    medians: tuple[float, ...] = ()            # median survival in months, aligned with groups
+    performance_scale: str | None = None       # "karnofsky" | "ecog"
+    performance_value: int | None = None       # as recorded
+    kps_used: tuple[int, int] | None = None    # KPS (range) the model used after rounding/conversion
+    tumour: str | None = None                  # breast / prostate / lung / other
+    visceral: bool | None = None
+    facts: tuple[Fact, ...] = ()
+    missing: tuple[Missing, ...] = ()
+    notes: tuple[Message, ...] = ()
+
+    @property
+    def computed(self) -> bool:
+        return bool(self.groups)
+
+    @property
+    def group(self) -> str | None:
+        """The group when it is one (also when both ends of a range agree)."""
+        return self.groups[0] if self.groups and len(set(self.groups)) == 1 else None
+
+    def in_groups(self, wanted: list[str] | tuple[str, ...]) -> bool | None:
+        """Is the patient in one of ``wanted``? Unknown when not computed or when
+        the two ends of a range fall on different sides."""
+        if not self.groups:
+            return None
+        answers = {g in wanted for g in self.groups}
+        return answers.pop() if len(answers) == 1 else None
+
+
+@dataclass(frozen=True)
+class LifeExpectancy:
+    """Is life expectancy above a threshold, and what said so."""
+
+    over: bool | None
+    basis: str          # "clinician" | "model" | "none"
+    months: float | None
+    facts: tuple[Fact, ...] = ()
+
+
+def _why(fact: Fact) -> str:
+    return (fact.unknown or Unknown.NOT_RECORDED).value
+
+
+def _group_of(score: int, policy: Policy) -> tuple[str, float]:
+    for row in policy.get(SECTION, "vdl_groups"):
+        if row["min"] <= score <= row["max"]:
+            return row["group"], float(row["median_months"])
+    raise ValueError(f"van der Linden score {score} outside the group table")
+
+
+def _kps_points(kps: int, policy: Policy) -> int | None:
+    for low, high, points in policy.get(SECTION, "vdl_kps_points"):
+        if low <= kps <= high:
+            return int(points)
+    return None
+
+
+def _performance(facts: PatientFacts, policy: Policy):
+    """(points options, scale, recorded value, kps range, facts, missing, notes)."""
+    kps = facts.obs("karnofsky")
+    ecog = facts.obs("ecog")
+    notes: list[Message] = []
+    if isinstance(kps.value, (int, float)) and not isinstance(kps.value, bool):
+        recorded = int(kps.value)
+        used = recorded
+        if policy.get(SECTION, "kps_round_down_to_decile"):
+            used = int(math.floor(recorded / 10) * 10)
+            if used != recorded:
+                notes.append(msg("tx.survival.note.kps-rounded", recorded=recorded, used=used))
+        points = _kps_points(used, policy)
+        if points is None:
+            return (), "karnofsky", recorded, None, (kps,), (Missing("karnofsky", Unknown.UNREADABLE.value),), ()
+        return (points,), "karnofsky", recorded, (used, used), (kps,), (), tuple(notes)
+    if isinstance(ecog.value, (int, float)) and not isinstance(ecog.value, bool):
+        recorded = int(ecog.value)
+        table = policy.get(SECTION, "ecog_to_kps")
+        if str(recorded) not in table:
+            return (), "ecog", recorded, None, (ecog,), (Missing("karnofsky", Unknown.UNREADABLE.value),), ()
+        low, high = table[str(recorded)]
+        options = sorted({p for p in (_kps_points(low, policy), _kps_points(high, policy)) if p is not None})
+        notes.append(msg("tx.survival.note.ecog-converted", ecog=recorded, low=low, high=high))
+        if len(options) > 1:
+            notes.append(msg("tx.survival.note.ecog-range", ecog=recorded, low=low, high=high))
+        return tuple(options), "ecog", recorded, (low, high), (ecog,), (), tuple(notes)
+    why = _why(kps)
+    return (), None, None, None, (), (Missing("karnofsky", why),), ()
+
+
+def primary_tumour(facts: PatientFacts, policy: Policy):
+    """The model's tumour category (breast / prostate / lung / other) or None.
+
+    Active primaries are preferred over history; several categories conflict
+    (unknown). Returns (category, facts, missing, notes)."""
+    primaries = facts.primary_cancers(include_history=True)
+    active = [c for c in primaries if c.active]
+    use = active or primaries
+    cats = {c.cancer_type if c.cancer_type in MODEL_TYPES else "other" for c in use}
+    sources = tuple(Fact("primary-cancer", c.cancer_type, (c.source,)) for c in use)
+    if len(cats) == 1:
+        return cats.pop(), sources, (), ()
+    if len(cats) > 1:
+        return None, sources, (Missing("primary-cancer", Unknown.CONFLICT.value),), \
+            (msg("tx.survival.note.several-primaries", types=sorted(cats)),)
+    unrecognised = [c for c in facts.cancers if c.category == CancerCategory.UNRECOGNISED]
+    if unrecognised:
+        return None, tuple(Fact("primary-cancer", None, (c.source,), unknown=Unknown.UNREADABLE)
+                           for c in unrecognised), (Missing("primary-cancer", Unknown.UNREADABLE.value),), ()
+    status = facts.search_status("Condition")
+    if status == SearchStatus.OK and policy.get(SECTION, "unknown_primary_as_other"):
+        return "other", (), (), (msg("tx.survival.note.unknown-primary-as-other"),)
+    why = Unknown.SEARCH_FAILED if status == SearchStatus.FAILED else Unknown.NOT_RECORDED
+    return None, (), (Missing("primary-cancer", why.value),), ()
+
+
+def visceral_metastases(facts: PatientFacts) -> tuple[bool | None, tuple[Fact, ...], tuple[Missing, ...]]:
+    """Present when a Condition or the Observation says so; absent when the
+    Observation says no or no Condition is recorded (search ok); else unknown."""
+    cond = facts.condition("visceral-metastases")
+    obs = facts.obs("visceral-metastases")
+    if cond.is_true or obs.is_true:
+        return True, tuple(f for f in (cond, obs) if f.is_true), ()
+    if obs.is_false or cond.is_false:
+        return False, tuple(f for f in (obs, cond) if f.is_false), ()
+    return None, (), (Missing("visceral-metastases", _why(cond if cond.unknown else obs)),)
+
+
+def van_der_linden(facts: PatientFacts, policy: Policy) -> SurvivalEstimate:
+    model = policy.get(SECTION, "vdl_model_code")
+    perf_points, scale, recorded, kps_used, perf_facts, perf_missing, perf_notes = _performance(facts, policy)
+    tumour, tumour_facts, tumour_missing, tumour_notes = primary_tumour(facts, policy)
+    visceral, visc_facts, visc_missing = visceral_metastases(facts)
+    all_facts = perf_facts + tumour_facts + visc_facts
+    missing = perf_missing + tumour_missing + visc_missing
+    notes = perf_notes + tumour_notes
+    common = dict(model=model, performance_scale=scale, performance_value=recorded, kps_used=kps_used,
+                  tumour=tumour, visceral=visceral, facts=all_facts, missing=missing, notes=notes)
+    if not perf_points or tumour is None or visceral is None:
+        return SurvivalEstimate(**common)
+    rest = policy.get(SECTION, "vdl_tumour_points")[tumour] \
+        + policy.get(SECTION, "vdl_visceral_points")["present" if visceral else "absent"]
+    scores = sorted({p + rest for p in perf_points})
+    grouped = [_group_of(s, policy) for s in scores]
+    if len(scores) == 1:
+        return SurvivalEstimate(score=scores[0], groups=(grouped[0][0],), medians=(grouped[0][1],), **common)
+    return SurvivalEstimate(score=None, score_range=(scores[0], scores[-1]),
+                            groups=tuple(g for g, _ in grouped), medians=tuple(m for _, m in grouped),
+                            **common)
+
+
+def clinician_life_expectancy(facts: PatientFacts) -> Fact:
+    return facts.obs("life-expectancy")
+
+
+def life_expectancy_over(facts: PatientFacts, policy: Policy, months: float,
+                         model_groups_over: list[str] | tuple[str, ...]) -> LifeExpectancy:
+    """Is life expectancy above ``months``? A clinician-recorded value takes
+    precedence; else the van der Linden group (only ``model_groups_over``
+    count as above the threshold); else unknown."""
+    le = clinician_life_expectancy(facts)
+    if isinstance(le.value, (int, float)) and not isinstance(le.value, bool):
+        return LifeExpectancy(float(le.value) > months, "clinician", float(le.value), (le,))
+    est = van_der_linden(facts, policy)
+    if est.computed:
+        return LifeExpectancy(est.in_groups(model_groups_over), "model", None, est.facts)
+    return LifeExpectancy(None, "none", None, ())
+
+
+__all__ = ["SurvivalEstimate", "LifeExpectancy", "van_der_linden", "life_expectancy_over",
+           "primary_tumour", "visceral_metastases",
+           "clinician_life_expectancy"]
