@@ -1,0 +1,182 @@
+"""spine-cds: a CDS Hooks 2.0 service for the Dutch guideline on spinal metastases
+and the VP/BK protocol. ``create_app`` is the Flask application factory."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from flask import Flask, Response, g, jsonify, request
+
+from fhir_mappings import MappingSettings
+from spine_guideline.policy import Policy, load_policy
+
+from . import config as config_mod
+from . import errors, logs
+from .i18n import Catalogs, load_catalogs
+from .storage import Storage, make_engine
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("spine_cds.app")
+
+
+@dataclass
+class AppState:
+    """Everything built once at start-up and shared by requests (read-only)."""
+
+    policy: Policy
+    catalogs: Catalogs
+    storage: Storage
+    mapping_settings: MappingSettings
+    fhir_client: Any
+    security: Any
+
+    def gather(self, service, body, caller):
+        from .prefetch import gather
+        return gather(service, body, client=self.fhir_client,
+                      fhir_server_allowed=self.security.fhir_server_allowed(caller),
+                      budget_seconds=self._budget)
+
+    _budget: float = 3.0
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(config_mod.DEFAULTS)
+    explicit = {k[len("SPINE_CDS_"):] for k in os.environ if k.startswith("SPINE_CDS_")}
+    app.config.from_prefixed_env("SPINE_CDS")
+    if test_config:
+        app.config.update(test_config)
+        explicit |= set(test_config)
+    app.config["_EXPLICIT"] = explicit
+    config_mod.finalise(app.config, app.instance_path)
+    logs.configure(app.config.get("LOG_LEVEL", "INFO"))
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    overrides = None
+    if app.config.get("POLICY_FILE"):
+        with open(app.config["POLICY_FILE"], encoding="utf-8") as fh:
+            overrides = json.load(fh)
+    policy = load_policy(overrides)
+    catalogs = load_catalogs()
+    mapping_settings = _mapping_settings(app.config)
+
+    engine = make_engine(app.config["DATABASE_URL"])
+    storage = Storage(engine)
+    storage.create_schema()
+
+    from .fhir_client import FhirClient
+    from .security import Security
+    client = FhirClient(connect_timeout=app.config["FHIR_CONNECT_TIMEOUT"],
+                        read_timeout=app.config["FHIR_READ_TIMEOUT"],
+                        total_budget=app.config["FHIR_TOTAL_BUDGET"],
+                        max_pages=app.config["FHIR_MAX_PAGES"], max_bytes=app.config["FHIR_MAX_BYTES"])
+    security = Security.from_config(app.config, engine)
+    state = AppState(policy, catalogs, storage, mapping_settings, client, security)
+    state._budget = app.config["FHIR_TOTAL_BUDGET"]
+    app.extensions["spine_cds"] = state
+
+    errors.register(app)
+    _install_request_hooks(app)
+
+    from .hooks import bp as hooks_bp
+    app.register_blueprint(hooks_bp)
+    _install_ops_routes(app)
+    if app.config["DEMO"]:
+        try:
+            from .demo import bp as demo_bp
+        except ImportError:  # the demo page lands with issue 8
+            demo_bp = None
+        if demo_bp is not None:
+            app.register_blueprint(demo_bp)
+    if app.config["AUTH"] == "off":
+        log.warning("authentication is OFF (SPINE_CDS_AUTH=off): every caller is trusted; "
+                    "use only for demos and tests")
+    return app
+
+
+def _mapping_settings(config: Mapping[str, Any]) -> MappingSettings:
+    try:
+        from fhir_mappings import load_settings  # type: ignore[attr-defined]
+    except ImportError:
+        return MappingSettings()
+    return load_settings(extra_mapping_file=config.get("EXTRA_MAPPINGS"))
+
+
+def _cors_origin(app: Flask) -> str | None:
+    origin = request.headers.get("Origin")
+    if not origin:
+        return None
+    allowed = app.config["CORS_ORIGINS"]
+    if "*" in allowed:
+        return "*"
+    return origin if origin.rstrip("/") in allowed else None
+
+
+def _install_request_hooks(app: Flask) -> None:
+    cds_paths = ("/cds-services",)
+
+    @app.before_request
+    def _start():
+        g.t_start = time.perf_counter()
+        g.timing = {}
+        g.log_fields = {"requestId": request.headers.get("X-Request-ID", "")[:64] or str(uuid.uuid4())}
+        if request.method == "OPTIONS":
+            resp = Response(status=204)
+            origin = _cors_origin(app)
+            if origin:
+                resp.headers["Access-Control-Allow-Origin"] = origin
+                resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+                resp.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Accept, Accept-Language"
+                resp.headers["Access-Control-Max-Age"] = "600"
+                if origin != "*":
+                    resp.headers["Vary"] = "Origin"
+            return resp
+        if request.path.startswith(cds_paths):
+            g.caller = app.extensions["spine_cds"].security.authenticate(request)
+        return None
+
+    @app.after_request
+    def _finish(resp: Response):
+        origin = _cors_origin(app)
+        if origin and request.method != "OPTIONS":
+            resp.headers["Access-Control-Allow-Origin"] = origin
+            if origin != "*":
+                resp.headers["Vary"] = "Origin"
+        resp.headers.setdefault("Cache-Control", "no-store")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        duration = time.perf_counter() - g.get("t_start", time.perf_counter())
+        fields = dict(g.get("log_fields", {}))
+        fields.update(method=request.method, path=request.path[:200], status=resp.status_code,
+                      durationMs=round(duration * 1000, 2),
+                      timingMs={k: round(v * 1000, 2) for k, v in g.get("timing", {}).items()})
+        if request.path.startswith("/cds-services/"):
+            fields["service"] = request.path.split("/")[2][:100]
+        logging.getLogger("spine_cds.request").info("request", extra=fields)
+        return resp
+
+
+def _install_ops_routes(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz():
+        state = app.extensions["spine_cds"]
+        checks = {"storage": state.storage.ping(), "rules": bool(state.policy.sections),
+                  "catalogs": bool(state.catalogs.messages.get("nl"))}
+        ok = all(checks.values())
+        return jsonify({"status": "ready" if ok else "not-ready", "checks": checks}), (200 if ok else 503)
+
+    @app.get("/openapi.json")
+    def openapi():
+        from .openapi import build_openapi
+        from .services import SERVICES
+        return jsonify(build_openapi([s.discovery() for s in SERVICES]))

@@ -1,0 +1,147 @@
+"""Renders guideline findings as CDS Hooks cards (Dutch or English).
+
+Card layout (api-contract.md): summary < 140 characters; detail in Markdown
+with the conclusion first, then each criterion as met / not met / unknown
+with the data it rests on, then the missing data and notes; source with
+label, url and topic; overrideReasons on warning/critical cards; the
+machine-readable result in ``extension["org.spine-cds.result"]``.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from spine_guideline import GUIDELINE_VERSION
+from spine_guideline.facts import Fact
+from spine_guideline.findings import Criterion, Finding, Indicator, Status
+
+from .i18n import Catalogs
+from .suggestions import SuggestionContext, render_suggestion
+
+TOPIC_SYSTEM = "https://spine-cds.org/fhir/CodeSystem/card-topic"
+OVERRIDE_SYSTEM = "https://spine-cds.org/fhir/CodeSystem/override-reason"
+RESULT_EXTENSION = "org.spine-cds.result"
+GUIDELINE_URL = "https://spine-cds.org/guideline"
+SUMMARY_LIMIT = 139
+
+_STATUS_MARK = {Status.MET: "✔", Status.NOT_MET: "✘", Status.UNKNOWN: "?"}
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    lang: str
+    catalogs: Catalogs
+    suggestions: SuggestionContext
+    guideline_url: str = GUIDELINE_URL
+
+
+def _md_escape(text: str) -> str:
+    """Neutralise HTML in interpolated data; Markdown from our catalogs stays."""
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _fact_data(fact: Fact, ctx: RenderContext) -> str:
+    c = ctx.catalogs
+    if fact.is_unknown:
+        why = c.text(f"unknown.{fact.unknown.value}" if fact.unknown else "unknown.not-recorded", ctx.lang)
+        refs = _refs(fact)
+        return f"{why}{f' ({refs})' if refs else ''}"
+    if not fact.sources and fact.searched:
+        return c.text("common.data.searched", ctx.lang, searched=fact.searched)
+    refs = _refs(fact)
+    return refs or c.text("common.data.none", ctx.lang)
+
+
+def _refs(fact: Fact) -> str:
+    parts = []
+    for s in fact.sources[:4]:
+        parts.append(f"{s.reference}, {s.date[:10]}" if s.date else s.reference)
+    if len(fact.sources) > 4:
+        parts.append(f"+{len(fact.sources) - 4}")
+    return _md_escape("; ".join(parts))
+
+
+def _criterion_line(crit: Criterion, ctx: RenderContext) -> str:
+    c = ctx.catalogs
+    status = c.text(f"common.status.{crit.status.value}", ctx.lang)
+    text = c.render(_as_message(crit), ctx.lang)
+    line = f"- {_STATUS_MARK[crit.status]} **{status}**: {text}"
+    if crit.rule:
+        line += f" ({crit.rule})"
+    data = [d for d in (_fact_data(f, ctx) for f in crit.facts) if d]
+    if data:
+        line += " — " + c.text("common.data.based-on", ctx.lang, refs="; ".join(dict.fromkeys(data)))
+    return line
+
+
+def _as_message(crit: Criterion):
+    from spine_guideline.findings import Message
+    return Message(crit.key, crit.params)
+
+
+def render_detail(f: Finding, ctx: RenderContext) -> str:
+    c = ctx.catalogs
+    parts = [f"**{c.render(f.conclusion, ctx.lang)}**"]
+    if f.criteria:
+        parts.append(f"**{c.text('common.heading.criteria', ctx.lang)}**\n\n"
+                     + "\n".join(_criterion_line(cr, ctx) for cr in f.criteria))
+    if f.missing:
+        lines = []
+        seen = set()
+        for m in f.missing:
+            ident = (m.code, m.level, m.why)
+            if ident in seen:
+                continue
+            seen.add(ident)
+            how = c.text(f"missing.{m.code}", ctx.lang) if c.has(f"missing.{m.code}", ctx.lang) else m.code
+            why = c.text(f"unknown.{m.why}", ctx.lang) if c.has(f"unknown.{m.why}", ctx.lang) else m.why
+            level = f" [{m.level}]" if m.level else ""
+            lines.append(f"- `{m.code}`{level}: {how} ({why})")
+        parts.append(f"**{c.text('common.heading.missing', ctx.lang)}**\n\n" + "\n".join(lines))
+    if f.notes:
+        parts.append("\n\n".join(c.render(n, ctx.lang) for n in f.notes))
+    parts.append(f"_{c.text('common.rules', ctx.lang, rules=', '.join(dict.fromkeys(f.rules)))}_")
+    return "\n\n".join(parts)
+
+
+def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = ()) -> dict[str, Any]:
+    c = ctx.catalogs
+    summary = c.render(f.summary, ctx.lang).strip() or c.text(f"topic.{f.topic}", ctx.lang)
+    if len(summary) > SUMMARY_LIMIT:
+        summary = summary[: SUMMARY_LIMIT - 1].rstrip() + "…"
+    detail = render_detail(f, ctx)
+    for note in extra_notes:
+        detail += "\n\n" + note
+    card: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()),
+        "summary": summary,
+        "indicator": f.indicator.value,
+        "detail": detail,
+        "source": {
+            "label": c.text("source.label", ctx.lang, version=GUIDELINE_VERSION),
+            "url": ctx.guideline_url,
+            "topic": {"system": TOPIC_SYSTEM, "code": f.topic, "display": c.text(f"topic.{f.topic}", ctx.lang)},
+        },
+        "links": [{"label": c.text("source.link", ctx.lang), "url": ctx.guideline_url, "type": "absolute"}]
+                 + [{"label": c.render(link.label, ctx.lang), "url": link.url, "type": "absolute"}
+                    for link in f.links],
+        "extension": {RESULT_EXTENSION: f.machine_result()},
+    }
+    suggestions = [s for s in (render_suggestion(s, ctx.suggestions) for s in f.suggestions) if s]
+    if suggestions:
+        card["suggestions"] = suggestions
+        card["selectionBehavior"] = "at-most-one"
+    if f.indicator in (Indicator.WARNING, Indicator.CRITICAL):
+        reasons = list(dict.fromkeys(f.override_reasons)) + ["not-applicable"]
+        card["overrideReasons"] = [
+            {"system": OVERRIDE_SYSTEM, "code": code, "display": _override_display(code, ctx)}
+            for code in dict.fromkeys(reasons)]
+    return card
+
+
+def _override_display(code: str, ctx: RenderContext) -> str:
+    for key in (f"override.{code}", f"common.override.{code}"):
+        if ctx.catalogs.has(key, ctx.lang):
+            return ctx.catalogs.text(key, ctx.lang)
+    return code

@@ -1,0 +1,172 @@
+"""The CDS Hooks 2.0 endpoints: discovery, service calls, feedback."""
+from __future__ import annotations
+
+import json as _json
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from fhir_mappings import build_facts
+from spine_guideline import GUIDELINE_VERSION
+from spine_guideline.engine import evaluate_hook
+
+from .cards import RenderContext, render_card
+from .errors import ServiceError, issue
+from .i18n import negotiate
+from .schemas import errors as schema_errors
+from .services import BY_ID, REQUIRED_CONTEXT, SERVICES, ServiceDef
+from .suggestions import SuggestionContext
+
+bp = Blueprint("cds_hooks", __name__)
+log = logging.getLogger("spine_cds.hooks")
+
+
+def _state():
+    return current_app.extensions["spine_cds"]
+
+
+def read_json_body(schema: str) -> dict[str, Any]:
+    """The request's JSON object, checked against one of our schemas; 4xx otherwise."""
+    mimetype = (request.mimetype or "").lower()
+    if mimetype not in ("application/json", "application/fhir+json") and not mimetype.endswith("+json"):
+        raise ServiceError(415, "The request body must be JSON (Content-Type: application/json).")
+    raw = request.get_data(cache=False)
+    t0 = time.perf_counter()
+    try:
+        body = _json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ServiceError(400, "The request body is not valid JSON.", expression=["$"]) from None
+    if not isinstance(body, dict):
+        raise ServiceError(400, "The request body must be a JSON object.", expression=["$"])
+    problems = schema_errors(schema, body)
+    if problems:
+        raise ServiceError(400, "The request does not follow the CDS Hooks 2.0 schema.", issues=[
+            issue(message, expression=[path]) for path, message in problems[:20]])
+    g.timing["parse"] = time.perf_counter() - t0
+    return body
+
+
+def _service(service_id: str) -> ServiceDef:
+    service = BY_ID.get(service_id)
+    if service is None:
+        raise ServiceError(404, "No CDS service with this id; see GET /cds-services.", code="not-found")
+    return service
+
+
+@bp.get("/cds-services")
+def discovery():
+    return jsonify({"services": [s.discovery() for s in SERVICES]})
+
+
+def _check_context(service: ServiceDef, body: dict[str, Any]) -> dict[str, Any]:
+    if body.get("hook") != service.hook:
+        raise ServiceError(400, f"This service answers the {service.hook} hook, not the hook in the request.",
+                           expression=["$.hook"])
+    context = body.get("context")
+    if not isinstance(context, dict):
+        raise ServiceError(400, "context must be an object.", expression=["$.context"])
+    problems = []
+    for name in REQUIRED_CONTEXT[service.hook]:
+        if name not in context or context[name] is None:
+            problems.append(issue(f"context.{name} is required for the {service.hook} hook.",
+                                  expression=[f"$.context.{name}"]))
+    for name in ("userId", "patientId", "encounterId"):
+        if name in context and context[name] is not None and (not isinstance(context[name], str)
+                                                              or not context[name].strip()):
+            problems.append(issue(f"context.{name} must be a non-empty string.",
+                                  expression=[f"$.context.{name}"]))
+    if "draftOrders" in context and context["draftOrders"] is not None \
+            and not isinstance(context["draftOrders"], dict):
+        problems.append(issue("context.draftOrders must be a FHIR Bundle.",
+                              expression=["$.context.draftOrders"]))
+    if "selections" in context and context["selections"] is not None and (
+            not isinstance(context["selections"], list)
+            or not all(isinstance(x, str) for x in context["selections"])):
+        problems.append(issue("context.selections must be a list of references (\"Type/id\").",
+                              expression=["$.context.selections"]))
+    if problems:
+        raise ServiceError(400, "The hook context is incomplete.", issues=problems)
+    return context
+
+
+def _draft_index(draft_orders: Any) -> dict[str, dict]:
+    index: dict[str, dict] = {}
+    entries = draft_orders.get("entry") if isinstance(draft_orders, dict) else None
+    if not isinstance(entries, list):
+        return index
+    for entry in entries[:1000]:
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(res, dict) and isinstance(res.get("id"), str) and isinstance(res.get("resourceType"), str):
+            index[f"{res['resourceType']}/{res['id']}"] = res
+            index.setdefault(res["id"], res)
+    return index
+
+
+@bp.post("/cds-services/<service_id>")
+def call_service(service_id: str):
+    service = _service(service_id)
+    state = _state()
+    body = read_json_body("request")
+    g.log_fields.update(hook=body.get("hook"), hookInstance=str(body.get("hookInstance"))[:100])
+    context = _check_context(service, body)
+    caller = g.get("caller")
+
+    t0 = time.perf_counter()
+    gathered = state.gather(service, body, caller)
+    g.timing["fetch"] = time.perf_counter() - t0
+
+    now = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    facts = build_facts(gathered.resources, searches=gathered.searches, now=now,
+                        patient_id=context.get("patientId"), draft_orders=context.get("draftOrders"),
+                        selections=context.get("selections") if service.hook == "order-select" else None,
+                        settings=state.mapping_settings)
+    g.timing["mapping"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    findings = evaluate_hook(service.hook, facts, state.policy, service.modules)
+    findings = [f for f in findings if f.topic in service.topics]
+    g.timing["rules"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    lang = negotiate(request.headers.get("Accept-Language"), current_app.config["LANGUAGE"])
+    ctx = RenderContext(lang, state.catalogs, SuggestionContext(
+        context.get("patientId"), now, lang, state.catalogs, _draft_index(context.get("draftOrders"))))
+    notes = []
+    if gathered.failed:
+        notes.append(state.catalogs.text("common.incomplete", lang, types=sorted(set(gathered.failed))))
+    if facts.warnings:
+        notes.append(state.catalogs.text("common.warnings", lang, count=len(facts.warnings)))
+    cards = [render_card(f, ctx, extra_notes=notes) for f in findings]
+    g.timing["render"] = time.perf_counter() - t0
+
+    try:
+        state.storage.log_cards({
+            "card_uuid": c["uuid"], "service_id": service.id, "hook": service.hook,
+            "hook_instance": str(body.get("hookInstance"))[:200], "topic": f.topic,
+            "indicator": f.indicator.value, "rules": c["extension"]["org.spine-cds.result"]["rules"],
+            "result": c["extension"]["org.spine-cds.result"], "guideline_version": GUIDELINE_VERSION,
+            "language": lang} for c, f in zip(cards, findings))
+    except Exception as exc:  # noqa: BLE001 - the advice still goes out; the gap is logged
+        log.error("card log write failed", extra={"error_type": type(exc).__name__})
+    g.log_fields.update(cards=len(cards), topics=sorted({f.topic for f in findings}))
+    return jsonify({"cards": cards})
+
+
+@bp.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str):
+    service = _service(service_id)
+    body = read_json_body("feedback")
+    items = body.get("feedback")
+    if not isinstance(items, list) or not items:
+        raise ServiceError(400, "feedback must be a non-empty list.", expression=["$.feedback"])
+    try:
+        count = _state().storage.store_feedback(service.id, items)
+    except Exception as exc:  # noqa: BLE001
+        log.error("feedback write failed", extra={"error_type": type(exc).__name__})
+        raise ServiceError(503, "Feedback could not be stored; please retry.") from None
+    g.log_fields.update(feedback=count)
+    return Response(status=200)

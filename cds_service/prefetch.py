@@ -1,0 +1,115 @@
+"""Gathers the data a service needs: from prefetch, else from the FHIR server.
+
+Per CDS Hooks 2.0 and api-contract.md: a prefetch key that is present is used
+as given (a Bundle or resource: the search succeeded; ``null``: the client has
+no data, read as an empty result; an OperationOutcome: the search failed and
+its facts are unknown). A key that is absent is fetched from ``fhirServer``
+with the ``fhirAuthorization`` token, within one time budget. When data is
+needed and nothing can be obtained, the caller answers 412.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import quote
+
+from spine_guideline.facts import SearchStatus
+
+from .errors import ServiceError
+from .services import TEMPLATES, ServiceDef, template_resource_type
+
+log = logging.getLogger("spine_cds.prefetch")
+
+
+@dataclass
+class Gathered:
+    resources: list[Any] = field(default_factory=list)
+    searches: dict[str, SearchStatus] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)        # resource types whose data is unknown
+    fetched: list[str] = field(default_factory=list)       # keys fetched from the FHIR server
+    incomplete: list[str] = field(default_factory=list)    # keys whose fetch was cut short (page/size bound)
+
+
+def _merge_status(searches: dict[str, SearchStatus], rtype: str, status: SearchStatus) -> None:
+    old = searches.get(rtype)
+    if old == SearchStatus.FAILED:
+        return
+    searches[rtype] = status
+
+
+def _query(template: str, patient_id: str) -> str:
+    return template.replace("{{context.patientId}}", quote(patient_id, safe=""))
+
+
+def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
+           fhir_server_allowed: Callable[[str], bool], budget_seconds: float) -> Gathered:
+    out = Gathered()
+    prefetch = body.get("prefetch")
+    if not isinstance(prefetch, dict):
+        prefetch = {}
+    missing: dict[str, str] = {}
+    for key in service.prefetch_keys:
+        rtype = template_resource_type(TEMPLATES[key])
+        if key not in prefetch:
+            missing[key] = rtype
+            continue
+        value = prefetch[key]
+        if value is None:
+            _merge_status(out.searches, rtype, SearchStatus.OK)
+        elif isinstance(value, dict) and value.get("resourceType") == "OperationOutcome":
+            _merge_status(out.searches, rtype, SearchStatus.FAILED)
+            out.failed.append(rtype)
+        elif isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+            out.resources.append(value)
+            _merge_status(out.searches, rtype, SearchStatus.OK)
+        else:
+            _merge_status(out.searches, rtype, SearchStatus.FAILED)
+            out.failed.append(rtype)
+    if not missing:
+        return out
+
+    context = body.get("context") or {}
+    patient_id = context.get("patientId")
+    fhir_server = body.get("fhirServer")
+    keys = ", ".join(sorted(missing))
+    if not isinstance(fhir_server, str) or not fhir_server:
+        raise ServiceError(412, f"Prefetch data is missing ({keys}) and the request names no fhirServer.",
+                           expression=["$.prefetch"])
+    if not fhir_server.lower().startswith(("http://", "https://")):
+        raise ServiceError(412, "Prefetch data is missing and fhirServer is not an http(s) URL.",
+                           expression=["$.fhirServer"])
+    if not fhir_server_allowed(fhir_server):
+        raise ServiceError(412, f"Prefetch data is missing ({keys}) and this service may not fetch from the "
+                                "fhirServer named in the request.", expression=["$.fhirServer"])
+    auth = body.get("fhirAuthorization")
+    token = auth.get("access_token") if isinstance(auth, dict) else None
+    deadline = time.monotonic() + budget_seconds
+    searches = {k: _query(TEMPLATES[k], patient_id) for k in missing if k != "patient"}
+    results: dict[str, Any] = client.search_many(fhir_server, searches, token=token, deadline=deadline) \
+        if searches else {}
+    if "patient" in missing:
+        results["patient"] = client.read(fhir_server, _query(TEMPLATES["patient"], patient_id),
+                                         token=token, deadline=deadline)
+    ok_any = False
+    for key, result in results.items():
+        rtype = missing[key]
+        if result.ok:
+            ok_any = True
+            out.fetched.append(key)
+            if key == "patient":
+                out.resources.append(result.resource)
+            else:
+                out.resources.extend(result.bundles)
+                if result.incomplete:
+                    out.incomplete.append(key)
+            _merge_status(out.searches, rtype, SearchStatus.OK)
+        else:
+            _merge_status(out.searches, rtype, SearchStatus.FAILED)
+            out.failed.append(rtype)
+            log.warning("fhir fetch failed", extra={"key": key, "reason": result.error, "status": result.status})
+    if not ok_any:
+        raise ServiceError(412, f"Prefetch data is missing ({keys}) and could not be retrieved from the FHIR "
+                                "server (unreachable, unauthorised or failing).", expression=["$.prefetch"])
+    return out

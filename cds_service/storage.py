@@ -1,0 +1,139 @@
+"""Durable storage: the log of cards returned and the feedback on them.
+
+SQLite file by default (WAL, synchronous=FULL: a 200 means the row is on
+disk), PostgreSQL when ``SPINE_CDS_DATABASE_URL`` says so. The card log holds
+no patient identifiers: card uuid, service, topic, rule IDs, guideline
+version, time and hookInstance, so feedback can be joined to the advice.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from sqlalchemy import (JSON, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
+                        create_engine, event, insert, select, text)
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger("spine_cds.storage")
+metadata = MetaData()
+
+card_log = Table(
+    "card_log", metadata,
+    Column("card_uuid", String(64), primary_key=True),
+    Column("service_id", String(100), nullable=False),
+    Column("hook", String(100), nullable=False),
+    Column("hook_instance", String(200)),
+    Column("topic", String(100), nullable=False),
+    Column("indicator", String(20), nullable=False),
+    Column("rules", JSON, nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("guideline_version", String(100), nullable=False),
+    Column("language", String(5), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+feedback = Table(
+    "feedback", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service_id", String(100), nullable=False),
+    Column("card_uuid", String(200), nullable=False, index=True),
+    Column("outcome", String(20), nullable=False),
+    Column("accepted_suggestions", JSON),
+    Column("override_reason", JSON),
+    Column("outcome_timestamp", String(64)),
+    Column("known_card", Boolean, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("raw", Text, nullable=False),
+)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("sqlite:///", 1)[-1]
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised via SQLite tests
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA busy_timeout=15000")
+            cur.close()
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+class Storage:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.schema_ready = False
+
+    def create_schema(self) -> bool:
+        """Create the tables; False (logged) when the database is unreachable, so the
+        service still starts and /readyz tells the operator; retried on use."""
+        try:
+            metadata.create_all(self.engine)
+            self.schema_ready = True
+        except Exception as exc:  # noqa: BLE001
+            log.error("database unavailable at start-up", extra={"error_type": type(exc).__name__})
+        return self.schema_ready
+
+    def _ensure(self) -> None:
+        if not self.schema_ready:
+            metadata.create_all(self.engine)
+            self.schema_ready = True
+
+    def ping(self) -> bool:
+        try:
+            self._ensure()
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - readiness reports, never raises
+            return False
+
+    def log_cards(self, rows: Iterable[dict[str, Any]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        self._ensure()
+        now = datetime.now(timezone.utc)
+        with self.engine.begin() as conn:
+            conn.execute(insert(card_log), [dict(r, created_at=now) for r in rows])
+
+    def store_feedback(self, service_id: str, items: list[dict[str, Any]]) -> int:
+        """Write every feedback item in one transaction; returns how many."""
+        now = datetime.now(timezone.utc)
+        uuids = [str(i.get("card")) for i in items]
+        self._ensure()
+        with self.engine.begin() as conn:
+            known = set(conn.execute(select(card_log.c.card_uuid).where(card_log.c.card_uuid.in_(uuids)))
+                        .scalars()) if uuids else set()
+            conn.execute(insert(feedback), [{
+                "service_id": service_id,
+                "card_uuid": str(i.get("card")),
+                "outcome": i.get("outcome"),
+                "accepted_suggestions": i.get("acceptedSuggestions"),
+                "override_reason": i.get("overrideReason"),
+                "outcome_timestamp": i.get("outcomeTimestamp"),
+                "known_card": str(i.get("card")) in known,
+                "received_at": now,
+                "raw": json.dumps(i, ensure_ascii=False),
+            } for i in items])
+        return len(items)
+
+    def feedback_for(self, card_uuid: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(feedback).where(feedback.c.card_uuid == card_uuid)
+                                .order_by(feedback.c.id)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def card(self, card_uuid: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(card_log).where(card_log.c.card_uuid == card_uuid)).mappings().first()
+        return dict(row) if row else None

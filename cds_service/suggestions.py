@@ -1,0 +1,199 @@
+"""Turns the guideline's abstract suggestions into CDS Hooks suggestions with FHIR R4 resources.
+
+Codings come from ``data/orderables.json``; texts from the message catalogs.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Any, Callable, Mapping
+
+from spine_guideline.findings import Suggestion
+
+from .i18n import Catalogs
+
+
+@dataclass
+class SuggestionContext:
+    patient_id: str | None
+    now: datetime
+    lang: str
+    catalogs: Catalogs
+    draft_orders: Mapping[str, dict] = field(default_factory=dict)  # "Type/id" and "id" -> resource
+
+
+def load_orderables() -> dict[str, Any]:
+    return json.loads((resources.files("cds_service") / "data" / "orderables.json").read_text("utf-8"))
+
+
+_ORDERABLES = load_orderables()
+
+
+def _subject(ctx: SuggestionContext) -> dict[str, str]:
+    return {"reference": f"Patient/{ctx.patient_id}"} if ctx.patient_id else {}
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="seconds")
+
+
+def _service_request(ctx: SuggestionContext, order: str, text: str, **extra: Any) -> dict[str, Any]:
+    spec = _ORDERABLES["orders"][order]
+    res: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "id": str(uuid.uuid4()),
+        "status": "draft",
+        "intent": "order",
+        "code": {"coding": [dict(c, display=text) for c in spec["coding"]], "text": text},
+        "authoredOn": _iso(ctx.now),
+    }
+    if ctx.patient_id:
+        res["subject"] = _subject(ctx)
+    res.update(extra)
+    return res
+
+
+def _mri(s: Suggestion, ctx: SuggestionContext) -> list[dict[str, Any]]:
+    hours = int(s.params["within_hours"])
+    text = ctx.catalogs.text("fhir.mri-whole-spine", ctx.lang)
+    res = _service_request(ctx, "mri-whole-spine", text, priority=s.params.get("priority", "routine"),
+                           occurrenceDateTime=_iso(ctx.now + timedelta(hours=hours)),
+                           reasonCode=[{"text": ctx.catalogs.text("fhir.mri-whole-spine.reason", ctx.lang,
+                                                                  hours=hours, rule=s.params.get("rule", "DX-2"))}])
+    return [{"type": "create", "description": ctx.catalogs.text("fhir.action.create", ctx.lang, what=text),
+             "resource": res}]
+
+
+def _draft(ctx: SuggestionContext, order_id: str) -> dict[str, Any] | None:
+    found = ctx.draft_orders.get(order_id)
+    return copy.deepcopy(found) if isinstance(found, dict) else None
+
+
+def _update_mri(s: Suggestion, ctx: SuggestionContext) -> list[dict[str, Any]]:
+    res = _draft(ctx, s.params["order_id"])
+    if res is None:
+        return []
+    hours = s.params.get("within_hours")
+    changes = []
+    if s.params.get("priority"):
+        res["priority"] = s.params["priority"]
+        changes.append(f"priority {s.params['priority']}")
+    if hours is not None:
+        res.pop("occurrencePeriod", None)
+        res.pop("occurrenceTiming", None)
+        res["occurrenceDateTime"] = _iso(ctx.now + timedelta(hours=int(hours)))
+        changes.append(f"≤ {int(hours)} h")
+    if s.params.get("whole_spine"):
+        text = ctx.catalogs.text("fhir.mri-whole-spine", ctx.lang)
+        spec = _ORDERABLES["orders"]["mri-whole-spine"]
+        res["code"] = {"coding": [dict(c, display=text) for c in spec["coding"]], "text": text}
+        res.pop("bodySite", None)
+        changes.append(text)
+    return [{"type": "update", "description": ctx.catalogs.text("fhir.action.update", ctx.lang,
+                                                                 what=", ".join(changes)),
+             "resource": res}]
+
+
+def _dexamethasone(s: Suggestion, ctx: SuggestionContext) -> list[dict[str, Any]]:
+    dex = _ORDERABLES["dexamethasone"]
+    text = ctx.catalogs.text("fhir.dexamethasone", ctx.lang)
+    res: dict[str, Any] = {
+        "resourceType": "MedicationRequest",
+        "id": str(uuid.uuid4()),
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": {"coding": dex["coding"], "text": text},
+        "authoredOn": _iso(ctx.now),
+        "dosageInstruction": [
+            {"sequence": 1, "text": ctx.catalogs.text("fhir.dexamethasone.loading", ctx.lang),
+             "route": {"coding": [dex["loading"]["route"]]},
+             "timing": {"repeat": {"count": 1}},
+             "doseAndRate": [{"doseQuantity": {"value": dex["loading"]["dose_mg"], "unit": "mg",
+                                               "system": "http://unitsofmeasure.org", "code": "mg"}}]},
+            {"sequence": 2, "text": ctx.catalogs.text("fhir.dexamethasone.maintenance", ctx.lang),
+             "route": {"coding": [dex["maintenance"]["route"]]},
+             "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+             "doseAndRate": [{"doseRange": {
+                 "low": {"value": dex["maintenance"]["dose_low_mg"], "unit": "mg",
+                         "system": "http://unitsofmeasure.org", "code": "mg"},
+                 "high": {"value": dex["maintenance"]["dose_high_mg"], "unit": "mg",
+                          "system": "http://unitsofmeasure.org", "code": "mg"}}}]},
+        ],
+    }
+    if ctx.patient_id:
+        res["subject"] = _subject(ctx)
+    return [{"type": "create", "description": ctx.catalogs.text("fhir.action.create", ctx.lang, what=text),
+             "resource": res}]
+
+
+def _mdo(s: Suggestion, ctx: SuggestionContext) -> list[dict[str, Any]]:
+    text = ctx.catalogs.text("fhir.mdo-referral", ctx.lang)
+    disciplines = [ctx.catalogs.text(f"discipline.{d}", ctx.lang) for d in s.params.get("disciplines", [])]
+    extra: dict[str, Any] = {"intent": "order"}
+    if disciplines:
+        extra["note"] = [{"text": ctx.catalogs.text("fhir.mdo-referral.disciplines", ctx.lang,
+                                                    disciplines=disciplines)}]
+    res = _service_request(ctx, "mdo-referral", text, **extra)
+    return [{"type": "create", "description": ctx.catalogs.text("fhir.action.create", ctx.lang, what=text),
+             "resource": res}]
+
+
+def _labs(s: Suggestion, ctx: SuggestionContext) -> list[dict[str, Any]]:
+    lab = s.params.get("lab", "inr")
+    names = _ORDERABLES["lab_groups"].get(lab, [lab])
+    actions = []
+    for name in names:
+        spec = _ORDERABLES["labs"].get(name)
+        if spec is None:
+            continue
+        text = ctx.catalogs.text(f"fhir.lab.{name}", ctx.lang)
+        res: dict[str, Any] = {
+            "resourceType": "ServiceRequest", "id": str(uuid.uuid4()), "status": "draft", "intent": "order",
+            "category": [{"coding": [{"system": "http://snomed.info/sct", "code": "108252007",
+                                      "display": "Laboratory procedure"}]}],
+            "code": {"coding": spec["coding"], "text": text},
+            "reasonCode": [{"text": ctx.catalogs.text("fhir.lab.reason", ctx.lang)}],
+            "authoredOn": _iso(ctx.now),
+        }
+        if ctx.patient_id:
+            res["subject"] = _subject(ctx)
+        actions.append({"type": "create", "description": ctx.catalogs.text("fhir.action.create", ctx.lang,
+                                                                             what=text), "resource": res})
+    return actions
+
+
+def _technique(s: Suggestion, ctx: SuggestionContext) -> list[dict[str, Any]]:
+    res = _draft(ctx, s.params["order_id"])
+    if res is None:
+        return []
+    text = ctx.catalogs.text("fhir.vertebroplasty", ctx.lang)
+    spec = _ORDERABLES["orders"]["percutaneous-vertebroplasty"]
+    res["code"] = {"coding": [dict(c, display=text) for c in spec["coding"]], "text": text}
+    return [{"type": "update", "description": ctx.catalogs.text("fhir.action.update", ctx.lang, what=text),
+             "resource": res}]
+
+
+BUILDERS: dict[str, Callable[[Suggestion, SuggestionContext], list[dict[str, Any]]]] = {
+    "create-mri-whole-spine": _mri,
+    "update-mri-order": _update_mri,
+    "create-dexamethasone": _dexamethasone,
+    "create-mdo-referral": _mdo,
+    "create-lab-order": _labs,
+    "update-technique": _technique,
+}
+
+
+def render_suggestion(s: Suggestion, ctx: SuggestionContext) -> dict[str, Any] | None:
+    """A CDS Hooks suggestion, or None when it cannot be built (e.g. the draft order is gone)."""
+    builder = BUILDERS.get(s.kind)
+    if builder is None:
+        raise ValueError(f"unknown suggestion kind {s.kind!r}")
+    actions = builder(s, ctx)
+    if not actions:
+        return None
+    return {"label": ctx.catalogs.render(s.label, ctx.lang)[:200], "uuid": str(uuid.uuid4()),
+            "isRecommended": bool(s.is_recommended), "actions": actions}

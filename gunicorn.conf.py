@@ -1,0 +1,1 @@
+cds_service/gunicorn_conf.py

@@ -1,0 +1,61 @@
+"""Shared fixtures: the Flask ``app`` and ``client`` (in the style of Flask's own
+tests). Every response the test client receives from a CDS Hooks endpoint is
+checked against the project's schemas, so no test can pass on a response an
+EHR would reject."""
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+
+from cds_service import create_app
+from cds_service.schemas import errors as schema_errors
+
+
+def check_response_shape(path: str, method: str, response) -> None:
+    """Assert the response follows the CDS Hooks / OperationOutcome schemas."""
+    if not path.startswith("/cds-services") or method == "OPTIONS":
+        return
+    status = response.status_code
+    if status >= 400:
+        body = response.get_json(silent=True)
+        assert body is not None, f"{status} without a JSON body"
+        problems = schema_errors("operation-outcome", body)
+        assert not problems, f"error body is not an OperationOutcome: {problems}"
+        assert status != 500, f"500 for {method} {path}: {body}"
+        return
+    if method == "GET" and path.rstrip("/") == "/cds-services":
+        problems = schema_errors("discovery", response.get_json())
+        assert not problems, f"discovery response invalid: {problems}"
+    elif method == "POST" and not path.endswith("/feedback"):
+        body = response.get_json()
+        problems = schema_errors("response", body)
+        assert not problems, f"cards response invalid: {problems}"
+
+
+class CheckingClient(FlaskClient):
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        request = getattr(response, "request", None)
+        if request is not None:
+            check_response_shape(request.path, request.method, response)
+        return response
+
+
+def make_app(tmp_path, **config):
+    settings = {"AUTH": "off", "DATABASE_URL": f"sqlite:///{tmp_path}/spine-cds-test.sqlite3",
+                "LANGUAGE": "en", "DATA_DIR": str(tmp_path)}
+    settings.update(config)
+    app = create_app(settings)
+    app.testing = True
+    app.test_client_class = CheckingClient
+    return app
+
+
+@pytest.fixture
+def app(tmp_path):
+    return make_app(tmp_path)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -1,0 +1,57 @@
+"""The feedback store on a real PostgreSQL server (started by scripts/postgres-for-tests.sh)."""
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from .conftest import make_app
+
+pytestmark = pytest.mark.postgres
+SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "postgres-for-tests.sh"
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    url = os.environ.get("SPINE_CDS_TEST_POSTGRES_URL")
+    if url:
+        return url
+    try:
+        out = subprocess.run(["bash", str(SCRIPT), "start"], capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"PostgreSQL could not be started: {exc}")
+    if out.returncode != 0:
+        pytest.skip(f"PostgreSQL could not be started: {out.stderr.strip()[-300:]}")
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_feedback_round_trip_on_postgres(tmp_path, postgres_url):
+    app = make_app(tmp_path, DATABASE_URL=postgres_url)
+    card = f"pg-{uuid.uuid4()}"
+    r = app.test_client().post("/cds-services/spine-metastases-diagnosis/feedback", json={"feedback": [
+        {"card": card, "outcome": "overridden", "outcomeTimestamp": "2026-11-23T10:00:00Z",
+         "overrideReason": {"reason": {"code": "not-applicable", "system": "https://spine-cds.org/x",
+                                       "display": "n/a"}}}]})
+    assert r.status_code == 200
+    storage = app.extensions["spine_cds"].storage
+    assert storage.engine.dialect.name == "postgresql"
+    rows = storage.feedback_for(card)
+    assert [r["outcome"] for r in rows] == ["overridden"]
+    with storage.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM feedback WHERE card_uuid = :c"), {"c": card}).scalar() == 1
+
+
+def test_readiness_reports_postgres(tmp_path, postgres_url):
+    app = make_app(tmp_path, DATABASE_URL=postgres_url)
+    assert app.test_client().get("/readyz").get_json()["checks"]["storage"] is True
+
+
+def test_readiness_fails_when_database_is_unreachable(tmp_path):
+    app = make_app(tmp_path, DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    r = app.test_client().get("/readyz")
+    assert r.status_code == 503
+    assert r.get_json()["checks"]["storage"] is False
