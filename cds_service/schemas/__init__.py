@@ -105,10 +105,17 @@ def _is_uri(value: object) -> bool:
 def validator(name: str) -> Draft202012Validator:
     """A compiled, cached validator for schema ``name``.
 
-    Format checking is limited to ``date-time`` (RFC 3339 with offset) and
-    ``uri`` (absolute URI, scheme checked only).
+    ``name`` may carry a JSON pointer to a sub-schema, e.g.
+    ``"response#/$defs/Card"`` to check one card. Format checking is limited
+    to ``date-time`` (RFC 3339 with offset) and ``uri`` (absolute URI, scheme
+    checked only).
     """
-    return Draft202012Validator(load_schema(name), registry=registry(), format_checker=_format_checker)
+    base, _, pointer = name.partition("#")
+    schema = load_schema(base)
+    if pointer:
+        registry().resolver(base_uri=schema["$id"]).lookup("#" + pointer)  # fail early on a bad pointer
+        schema = {"$ref": f"{schema['$id']}#{pointer}"}
+    return Draft202012Validator(schema, registry=registry(), format_checker=_format_checker)
 
 
 # --- errors as (JSONPath, message) ------------------------------------------
@@ -162,11 +169,12 @@ def _one(error: ValidationError) -> list[tuple[list[str | int], str]]:
         return [(path + [k], "is not an allowed property here") for k in extra]
     if kw == "not" and isinstance(value, dict) and list(value) == ["required"] and len(value["required"]) == 1:
         return [(path + [value["required"][0]], custom or "is not allowed here")]
-    if custom:
-        return [(path, custom)]
     if kw == "type":
         expected = value if isinstance(value, list) else [value]
         return [(path, f"must be of type {' or '.join(expected)}, not {_type_name(inst)}")]
+    if custom:
+        # x-message: the schema's own wording for its constraint (pattern, anyOf, contains, ...).
+        return [(path, custom)]
     if kw == "enum":
         return [(path, f"must be one of {_quote_list(value)}")]
     if kw == "const":
@@ -195,7 +203,7 @@ def _one(error: ValidationError) -> list[tuple[list[str | int], str]]:
 
 
 def errors(name: str, instance: Any) -> list[tuple[str, str]]:
-    """Every schema violation of ``instance`` against schema ``name``.
+    """Every schema violation of ``instance`` against schema ``name`` (a sub-schema pointer is allowed, see ``validator``).
 
     Returns ``[(json_path, message), ...]`` sorted by path; empty when valid.
     """
