@@ -73,7 +73,7 @@ def finalise(config: dict[str, Any], instance_path: str) -> None:
         except (TypeError, ValueError):
             raise ConfigError(f"SPINE_CDS_{key} must be a number") from None
     config["MAX_CONTENT_LENGTH"] = config["MAX_BODY_BYTES"]
-    data_dir = config.get("DATA_DIR") or instance_path
+    data_dir = config.get("DATA_DIR") or os.path.join(os.getcwd(), "instance")
     config["DATA_DIR"] = data_dir
     if not config.get("DATABASE_URL"):
         os.makedirs(data_dir, exist_ok=True)
