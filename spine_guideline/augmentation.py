@@ -1,14 +1,217 @@
-"""Placeholder: the augmentation module is being written (see the issue tracker)."""
+"""Vertebral augmentation (VP/BK): SINS, eligibility per vertebra, technique,
+pre-procedure checks, and the VP/BK draft-order check.
+
+Topics (api-contract): ``sins`` (one per affected vertebra),
+``vpbk-eligibility`` (one per candidate vertebra, or per ordered level),
+``vpbk-preprocedure`` (patient-wide on patient-view, per order on order hooks).
+
+Pathways: ``metastatic`` (VPBK-M, source 000) for a level with a spinal
+metastasis, unless the patient's only primaries are haematological (myeloma,
+lymphoma: ``osteoporotic-benign``, VPBK-O-1); ``osteoporotic-benign``
+(VPBK-O, sources 001/004) for fractures, haemangioma and benign tumours.
+Technique (VPBK-T) and pre-procedure checks (VPBK-P) never change a verdict.
+"""
 from __future__ import annotations
 
-from .facts import PatientFacts
-from .findings import Finding
+from . import augmentation_benign, augmentation_metastatic, augmentation_preprocedure, \
+    augmentation_technique, sins
+from .augmentation_common import Assessment, level_msg, policy_value
+from .facts import CancerCategory, DraftOrder, PatientFacts, sort_levels
+from .findings import Finding, Indicator, Link, Suggestion, msg
 from .policy import Policy
 
+VPBK_ORDER_KINDS = {"vertebroplasty": "VP", "balloon-kyphoplasty": "BK"}
+_CONDITION_NAMES = ("spinal-metastasis", "vertebral-fracture", "vertebral-haemangioma",
+                    "benign-vertebral-tumour")
+ELIGIBILITY_OVERRIDES = ["mdo-decision-documented", "contraindication-weighed", "ehr-data-incomplete"]
+
+
+# ---------------------------------------------------------------------------
+# Entry condition and candidate levels
+# ---------------------------------------------------------------------------
+
+def condition_levels(facts: PatientFacts) -> list[str]:
+    return sort_levels({c.level for c in facts.conditions
+                        if c.name in _CONDITION_NAMES and c.level and c.active})
+
+
+def has_entry_condition(facts: PatientFacts) -> bool:
+    """vpbk-*: a spinal metastasis, vertebral fracture, haemangioma or benign
+    vertebral tumour Condition, or a VP/BK draft order."""
+    return any(c.name in _CONDITION_NAMES and c.active for c in facts.conditions) \
+        or any(d.kind in VPBK_ORDER_KINDS for d in facts.draft_orders)
+
+
+def pathway_for(facts: PatientFacts, level: str) -> str:
+    """Metastatic levels never fall back to VPBK-O, except metastases of a
+    haematological malignancy (myeloma) with no solid primary (VPBK-O-1)."""
+    if facts.condition_records("spinal-metastasis", level) and \
+            any(c.level == level for c in facts.condition_records("spinal-metastasis", level)):
+        categories = {c.category for c in facts.cancers}
+        if CancerCategory.HAEMATOLOGICAL in categories and CancerCategory.SOLID not in categories:
+            return "osteoporotic-benign"
+        return "metastatic"
+    return "osteoporotic-benign"
+
+
+def assess_level(facts: PatientFacts, level: str | None, policy: Policy) -> Assessment:
+    if level is None:
+        a = Assessment(None, "metastatic" if facts.metastatic_levels() else "osteoporotic-benign")
+        a.crit("vpbk.crit.level-unknown", None, "VPBK-M-2" if a.pathway == "metastatic" else "VPBK-O-2")
+        a.miss("vertebral-level")
+        augmentation_technique.apply(a, facts, None, policy)
+        return a
+    if pathway_for(facts, level) == "metastatic":
+        a = augmentation_metastatic.assess(facts, level, policy, sins.assess(facts, level, policy))
+    else:
+        a = augmentation_benign.assess(facts, level, policy)
+    augmentation_technique.apply(a, facts, level, policy)
+    return a
+
+
+# ---------------------------------------------------------------------------
+# Findings
+# ---------------------------------------------------------------------------
+
+def eligibility_result(a: Assessment) -> dict:
+    res = {
+        "verdict": a.verdict,
+        "pathway": a.pathway,
+        "vertebra": a.vertebra,
+        "technique": list(a.extra.get("technique", [])),
+        "techniqueNotes": list(a.extra.get("techniqueNotes", [])),
+        "absoluteContraindications": list(a.absolute),
+        "relativeContraindications": list(a.relative),
+        "unmetConditions": list(a.unmet_conditions),
+        "missing": list(dict.fromkeys(m.code for m in a.missing)),
+        "unmetCriteria": list(a.unmet_criteria),
+        "absoluteContraindicationsUnknown": list(a.absolute_unknown),
+        "mdoOverrides": list(a.mdo_overrides),
+    }
+    if a.preferences:
+        res["preferences"] = dict(a.preferences)
+    if a.kinds:
+        res["lesionKinds"] = list(a.kinds)
+    for k in ("indicationPath", "daysSinceFracture", "orderedTechnique", "order"):
+        if k in a.extra:
+            res[k] = a.extra[k]
+    return res
+
+
+def _codes(prefix: str, codes: list[str]):
+    return [msg(f"{prefix}.{c}") for c in codes]
+
+
+def _mdo_suggestion(facts: PatientFacts, policy: Policy) -> Suggestion | None:
+    if facts.events_of("mdo-referral", status="planned"):
+        return None
+    disciplines = list(policy_value(policy, "mdo_disciplines"))
+    return Suggestion("create-mdo-referral", msg("vpbk.suggestion.mdo-referral"),
+                      {"disciplines": disciplines})
+
+
+def eligibility_finding(facts: PatientFacts, a: Assessment, policy: Policy, *,
+                        order: DraftOrder | None = None) -> Finding:
+    verdict = a.verdict
+    vertebra = level_msg(a.vertebra)
+    pathway = msg(f"vpbk.pathway.{a.pathway}")
+    summary = msg(f"vpbk.summary.{verdict}", vertebra=vertebra, pathway=pathway)
+    conclusion = msg(f"vpbk.conclusion.{verdict}", vertebra=vertebra, pathway=pathway,
+                     absolute=_codes("vpbk.code", a.absolute),
+                     relative=_codes("vpbk.code", a.relative),
+                     unmet=_codes("vpbk.code", a.unmet_conditions + a.unmet_criteria),
+                     missing=_codes("vpbk.fact", list(dict.fromkeys(m.code for m in a.missing))))
+    notes = list(a.notes)
+    if a.mdo_overrides:
+        notes.append(msg("vpbk.note.mdo-override", conditions=_codes("vpbk.code", a.mdo_overrides)))
+    techniques = a.extra.get("technique", [])
+    notes.append(msg("vpbk.note.technique", techniques=", ".join(techniques) or "-",
+                     notes=_codes("vpbk.technote", a.extra.get("techniqueNotes", [])) or "-"))
+    suggestions = list(a.suggestions)
+    links: list[Link] = []
+    if a.pathway == "metastatic":
+        url = policy_value(policy, "leaflet_url")
+        if url:
+            links.append(Link(msg("vpbk.link.leaflet"), url))
+        else:
+            notes.append(msg("vpbk.note.m8-shared-decision"))
+        notes.append(msg("vpbk.note.m9-operator"))
+    if verdict == "mdo-review-needed":
+        sug = _mdo_suggestion(facts, policy)
+        if sug is not None:
+            suggestions.append(sug)
+        else:
+            notes.append(msg("vpbk.note.mdo-referral-planned"))
+    if order is None:
+        indicator = Indicator.WARNING if (a.absolute or a.unmet_conditions) else Indicator.INFO
+    elif a.absolute:
+        indicator = Indicator.CRITICAL
+    elif verdict != "eligible" or a.extra.get("orderTechniqueMismatch"):
+        indicator = Indicator.WARNING
+    else:
+        indicator = Indicator.INFO
+    key = a.vertebra
+    if order is not None:
+        key = order.resource_id or order.kind
+        if len(order.levels) > 1 and a.vertebra:
+            key = f"{key}:{a.vertebra}"
+    return Finding(
+        topic="vpbk-eligibility", rules=list(a.rules), indicator=indicator, summary=summary,
+        conclusion=conclusion, result=eligibility_result(a), criteria=list(a.criteria),
+        missing=list(a.missing), notes=notes, suggestions=suggestions, links=links,
+        override_reasons=list(ELIGIBILITY_OVERRIDES) if indicator != Indicator.INFO else [],
+        key=key)
+
+
+# ---------------------------------------------------------------------------
+# Hooks
+# ---------------------------------------------------------------------------
 
 def evaluate(facts: PatientFacts, policy: Policy) -> list[Finding]:
-    return []
+    """patient-view: SINS per affected vertebra, eligibility per candidate
+    vertebra, and the pre-procedure checks when a procedure is conceivable."""
+    out = sins.evaluate(facts, policy)
+    if not has_entry_condition(facts):
+        return out
+    levels: list[str | None] = list(condition_levels(facts)) or [None]
+    assessments = [assess_level(facts, level, policy) for level in levels]
+    out.extend(eligibility_finding(facts, a, policy) for a in assessments)
+    if any(a.verdict != "not-eligible" for a in assessments):
+        out.append(augmentation_preprocedure.finding(facts, policy, key=None))
+    return out
+
+
+def _order_levels(facts: PatientFacts, order: DraftOrder) -> list[str | None]:
+    if order.levels:
+        return sort_levels(order.levels) or [None]
+    candidates = condition_levels(facts)
+    return [candidates[0]] if len(candidates) == 1 else [None]
 
 
 def evaluate_orders(facts: PatientFacts, policy: Policy) -> list[Finding]:
-    return []
+    """order-select / order-sign: for each selected VP/BK draft order, the
+    eligibility of the ordered level(s) and the pre-procedure checks."""
+    out: list[Finding] = []
+    for order in facts.draft_orders:
+        if not order.selected or order.kind not in VPBK_ORDER_KINDS:
+            continue
+        ordered = VPBK_ORDER_KINDS[order.kind]
+        order_id = order.resource_id or order.kind
+        for level in _order_levels(facts, order):
+            a = assess_level(facts, level, policy)
+            a.rule("VPBK-T-1")
+            a.extra["orderedTechnique"] = ordered
+            a.extra["order"] = order_id
+            allowed = a.extra.get("technique", [])
+            if level is not None and ordered not in allowed:
+                a.extra["orderTechniqueMismatch"] = True
+                a.notes.append(msg("vpbk.note.order-technique-mismatch", ordered=ordered,
+                                   vertebra=level_msg(level),
+                                   allowed=", ".join(allowed) or "-"))
+                if ordered == "BK" and "VP" in allowed:
+                    a.suggestions.append(Suggestion(
+                        "update-technique", msg("vpbk.suggestion.update-technique"),
+                        {"order_id": order_id, "to": "VP"}))
+            out.append(eligibility_finding(facts, a, policy, order=order))
+        out.append(augmentation_preprocedure.finding(facts, policy, key=order_id))
+    return out

@@ -1,0 +1,127 @@
+"""Shared pieces of the VP/BK eligibility pathways: the accumulator of
+criteria, contraindications and missing facts, and the verdict precedence."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .facts import Fact, PatientFacts, Unknown
+from .findings import Criterion, Message, Missing, Status, Suggestion, msg
+from .policy import Policy
+
+SECTION = "augmentation"
+
+#: verdict precedence (guideline.md): first wins
+VERDICTS = ("not-eligible", "insufficient-data", "mdo-review-needed",
+            "eligible-relative-contraindications", "eligible")
+
+
+def why_of(fact: Fact) -> str:
+    return (fact.unknown or Unknown.NOT_RECORDED).value
+
+
+@dataclass
+class Assessment:
+    """Everything one pathway found for one vertebra."""
+
+    vertebra: str | None
+    pathway: str
+    criteria: list[Criterion] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)
+    absolute: list[str] = field(default_factory=list)
+    absolute_unknown: list[str] = field(default_factory=list)
+    relative: list[str] = field(default_factory=list)
+    unmet_conditions: list[str] = field(default_factory=list)
+    unmet_criteria: list[str] = field(default_factory=list)
+    mdo_overrides: list[str] = field(default_factory=list)
+    insufficient: bool = False
+    mdo_needed: bool = False
+    notes: list[Message] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    preferences: dict[str, str] = field(default_factory=dict)
+    suggestions: list[Suggestion] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    kinds: list[str] = field(default_factory=list)  # lesion kinds (non-metastatic pathway)
+
+    # -- recording ---------------------------------------------------------------
+    def rule(self, *rule_ids: str) -> None:
+        for r in rule_ids:
+            if r not in self.rules:
+                self.rules.append(r)
+
+    def crit(self, key: str, value: bool | None, rule: str, /, *facts: Fact, **params: Any) -> bool | None:
+        """Record a criterion (met / not met / unknown) and return its value."""
+        self.rule(rule)
+        self.criteria.append(Criterion(key, Status.of(value), rule,
+                                       tuple(f for f in facts if f is not None), params))
+        return value
+
+    def miss(self, code: str, why: str | Fact = Unknown.NOT_RECORDED.value, *,
+             level: str | None = None, blocks: bool = True) -> None:
+        """A fact needed for the verdict is unknown. ``blocks``: the verdict
+        becomes ``insufficient-data`` (else it is only listed)."""
+        reason = why_of(why) if isinstance(why, Fact) else why
+        if not any(m.code == code and m.level == level for m in self.missing):
+            self.missing.append(Missing(code, reason, level))
+        if blocks:
+            self.insufficient = True
+
+    def fail(self, code: str) -> None:
+        if code not in self.unmet_criteria:
+            self.unmet_criteria.append(code)
+
+    def add_absolute(self, code: str) -> None:
+        if code not in self.absolute:
+            self.absolute.append(code)
+
+    def add_absolute_unknown(self, code: str) -> None:
+        if code not in self.absolute_unknown:
+            self.absolute_unknown.append(code)
+
+    def add_relative(self, code: str) -> None:
+        if code not in self.relative:
+            self.relative.append(code)
+
+    def add_unmet_condition(self, code: str) -> None:
+        if code not in self.unmet_conditions:
+            self.unmet_conditions.append(code)
+
+    # -- outcome -----------------------------------------------------------------
+    @property
+    def verdict(self) -> str:
+        if self.absolute or self.unmet_conditions or self.unmet_criteria:
+            return "not-eligible"
+        if self.insufficient:
+            return "insufficient-data"
+        if self.mdo_needed or self.absolute_unknown:
+            return "mdo-review-needed"
+        if self.relative:
+            return "eligible-relative-contraindications"
+        return "eligible"
+
+
+def bool_obs(facts: PatientFacts, name: str, level: str | None) -> Fact:
+    """A boolean observation at the level (or patient-wide); a non-boolean value reads as unknown."""
+    f = facts.obs(name, level)
+    if f.value is not None and not isinstance(f.value, bool):
+        return Fact(f.name, None, f.sources, f.level, Unknown.UNREADABLE, f.attrs)
+    return f
+
+
+def num_obs(facts: PatientFacts, name: str, level: str | None = None) -> Fact:
+    f = facts.obs(name, level)
+    if f.value is not None and (isinstance(f.value, bool) or not isinstance(f.value, (int, float))):
+        return Fact(f.name, None, f.sources, f.level, Unknown.UNREADABLE, f.attrs)
+    return f
+
+
+def level_msg(level: str | None) -> Message:
+    return msg(f"vpbk.level.{level}") if level else msg("vpbk.level.unknown")
+
+
+def whole_days(facts: PatientFacts, onset) -> int:
+    return (facts.now.date() - onset).days
+
+
+def policy_value(policy: Policy, key: str) -> Any:
+    return policy.get(SECTION, key)

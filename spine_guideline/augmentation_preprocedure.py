@@ -1,0 +1,170 @@
+"""VPBK-P: what must be in order before the procedure (sources 001, 003).
+
+Each check is ok / not-ok / unknown (P-2, P-4, P-5 may be ``attention``, P-6 is
+``info``). None of them changes the eligibility verdict.
+"""
+from __future__ import annotations
+
+from .augmentation_common import bool_obs, num_obs, policy_value
+from .facts import Fact, PatientFacts
+from .findings import Criterion, Finding, Indicator, Missing, Status, Suggestion, msg
+from .policy import Policy
+
+PREPROCEDURE_OVERRIDES = ["checked-outside-ehr", "procedure-postponed", "clinical-judgement"]
+_STATUS_OF_CHECK = {"ok": Status.MET, "not-ok": Status.NOT_MET, "unknown": Status.UNKNOWN,
+                    "attention": Status.NOT_MET, "info": Status.MET}
+
+
+class _Checks:
+    def __init__(self) -> None:
+        self.checks: list[dict] = []
+        self.criteria: list[Criterion] = []
+        self.missing: list[Missing] = []
+        self.suggestions: list[Suggestion] = []
+        self.rules: list[str] = []
+
+    def add(self, code: str, status: str, rule: str, key: str, *facts: Fact, **params) -> None:
+        self.checks.append({"code": code, "status": status})
+        if rule not in self.rules:
+            self.rules.append(rule)
+        self.criteria.append(Criterion(key, _STATUS_OF_CHECK[status], rule,
+                                       tuple(f for f in facts if f is not None),
+                                       {"status": msg(f"vpbk.pre.status.{status}"), **params}))
+
+    def lab(self, code: str, fact: Fact) -> None:
+        self.missing.append(Missing(code, (fact.unknown.value if fact.unknown else "not-recorded")))
+        self.suggestions.append(Suggestion("create-lab-order", msg(f"vpbk.suggestion.lab.{code}"),
+                                           {"lab": code}))
+
+
+def _inr(c: _Checks, facts: PatientFacts, policy: Policy) -> None:
+    inr = num_obs(facts, "inr")
+    limit = policy_value(policy, "inr_max_exclusive")
+    if inr.value is None:
+        c.add("inr", "unknown", "VPBK-P-1", "vpbk.pre.crit.inr", inr, value="-", limit=limit)
+        c.lab("inr", inr)
+    else:
+        c.add("inr", "ok" if inr.value < limit else "not-ok", "VPBK-P-1", "vpbk.pre.crit.inr", inr,
+              value=inr.value, limit=limit)
+
+
+def _anticoagulants(c: _Checks, facts: PatientFacts) -> None:
+    anticoag = facts.medication("anticoagulant")
+    plan = bool_obs(facts, "anticoagulant-plan-agreed", None)
+    if anticoag.is_true:
+        status = "ok" if plan.is_true else "attention"
+    elif anticoag.is_false:
+        status = "ok"
+    else:
+        status = "unknown"
+        c.missing.append(Missing("anticoagulant", anticoag.unknown.value if anticoag.unknown
+                                 else "not-recorded"))
+    c.add("anticoagulants", status, "VPBK-P-2", "vpbk.pre.crit.anticoagulants", anticoag, plan)
+
+
+def _labs(c: _Checks, facts: PatientFacts) -> None:
+    aptt = num_obs(facts, "aptt")
+    pt = num_obs(facts, "pt")
+    inr = num_obs(facts, "inr")
+    sodium = num_obs(facts, "sodium")
+    potassium = num_obs(facts, "potassium")
+    creat = num_obs(facts, "creatinine")
+    absent = []
+    if aptt.value is None:
+        absent.append(("aptt", aptt))
+    if pt.value is None and inr.value is None:
+        absent.append(("pt", pt))
+    if sodium.value is None or potassium.value is None:
+        absent.append(("electrolytes", sodium if sodium.value is None else potassium))
+    if creat.value is None:
+        absent.append(("creatinine", creat))
+    for code, fact in absent:
+        c.lab(code, fact)
+    c.add("labs", "ok" if not absent else "unknown", "VPBK-P-3", "vpbk.pre.crit.labs",
+          aptt, pt, inr, sodium, potassium, creat,
+          absent=[msg(f"vpbk.pre.lab.{code}") for code, _ in absent] or "-")
+
+
+def _ecg_chest(c: _Checks, facts: PatientFacts) -> None:
+    searched = ("Observation", "DiagnosticReport", "Procedure")
+    ecg = facts.event("ecg", searched=searched)
+    cxr = facts.event("chest-xray", searched=searched)
+    if ecg.is_true and cxr.is_true:
+        status = "ok"
+    elif ecg.is_false or cxr.is_false:
+        status = "not-ok"
+    else:
+        status = "unknown"
+    for code, f in (("ecg", ecg), ("chest-xray", cxr)):
+        if not f.is_true:
+            c.missing.append(Missing(code, f.unknown.value if f.unknown else "not-recorded"))
+    c.add("ecg-chest-xray", status, "VPBK-P-3", "vpbk.pre.crit.ecg-chest-xray", ecg, cxr)
+
+
+def _allergies(c: _Checks, facts: PatientFacts) -> None:
+    med = facts.allergy("medication")
+    contrast = facts.allergy("iodinated-contrast")
+    if med.is_true or contrast.is_true:
+        status = "attention"
+    elif med.is_false and contrast.is_false:
+        status = "ok"
+    else:
+        status = "unknown"
+        c.missing.append(Missing("allergies", next((f.unknown.value for f in (med, contrast)
+                                                    if f.unknown), "not-recorded")))
+    c.add("allergies", status, "VPBK-P-4", "vpbk.pre.crit.allergies", med, contrast)
+
+
+def _pregnancy(c: _Checks, facts: PatientFacts, policy: Policy) -> None:
+    age = facts.age_years()
+    low = policy_value(policy, "pregnancy_age_min")
+    high = policy_value(policy, "pregnancy_age_max")
+    female = None if facts.sex is None else facts.sex == "female"
+    in_age = None if age is None else low <= age <= high
+    applies = None if (female is None or in_age is None) else (female and in_age)
+    if female is False or in_age is False:
+        applies = False
+    obs = bool_obs(facts, "pregnancy", None)
+    cond = facts.condition("pregnancy")
+    pregnant = obs.value if obs.value is not None else cond.value
+    if pregnant is True:
+        status = "attention"
+    elif applies is False:
+        status = "ok"
+    elif applies is True:
+        status = "ok" if pregnant is False else "unknown"
+    else:
+        status = "unknown"
+    if status == "unknown":
+        c.missing.append(Missing("pregnancy", "not-recorded"))
+    key = "vpbk.pre.crit.pregnancy-not-applicable" if applies is False and pregnant is not True \
+        else "vpbk.pre.crit.pregnancy"
+    c.add("pregnancy", status, "VPBK-P-5", key, obs, cond, low=low, high=high)
+
+
+def finding(facts: PatientFacts, policy: Policy, *, key: str | None) -> Finding:
+    c = _Checks()
+    _inr(c, facts, policy)
+    _anticoagulants(c, facts)
+    _labs(c, facts)
+    _ecg_chest(c, facts)
+    _allergies(c, facts)
+    _pregnancy(c, facts, policy)
+    c.add("fasting-antibiotics-aftercare", "info", "VPBK-P-6", "vpbk.pre.crit.fasting-antibiotics-aftercare")
+    open_items = [ch["code"] for ch in c.checks if ch["status"] in ("not-ok", "unknown", "attention")]
+    indicator = Indicator.WARNING if open_items else Indicator.INFO
+    if open_items:
+        summary = msg("vpbk.pre.summary.open", count=len(open_items))
+        conclusion = msg("vpbk.pre.conclusion.open", items=[msg(f"vpbk.pre.check.{x}") for x in open_items])
+    else:
+        summary = msg("vpbk.pre.summary.ok")
+        conclusion = msg("vpbk.pre.conclusion.ok")
+    return Finding(
+        topic="vpbk-preprocedure", rules=list(c.rules), indicator=indicator, summary=summary,
+        conclusion=conclusion, result={"checks": c.checks}, criteria=c.criteria, missing=c.missing,
+        notes=[msg("vpbk.pre.note.fasting"), msg("vpbk.pre.note.antibiotics"),
+               msg("vpbk.pre.note.duration"), msg("vpbk.pre.note.aftercare"),
+               msg("vpbk.pre.note.never-changes-verdict")],
+        suggestions=c.suggestions,
+        override_reasons=list(PREPROCEDURE_OVERRIDES) if indicator != Indicator.INFO else [],
+        key=key)

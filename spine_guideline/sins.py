@@ -1,0 +1,261 @@
+"""SINS (Spinal Instability Neoplastic Score, Fisher et al. 2010) per vertebra.
+
+The score is taken from a recorded total, or computed from its six
+components (location follows from the level when it was not recorded). With
+components missing, the range the total can still take is reported with the
+protocol bands it leaves undecided. A recorded total that contradicts its
+components is reported with both values (``spec/sins.md``).
+
+Tables (points per category, categories, protocol bands, location by level)
+live in ``data/sins.json``; this module holds no thresholds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .facts import Fact, PatientFacts, Unknown, sort_levels
+from .findings import Criterion, Finding, Indicator, Missing, Status, msg
+from .policy import Policy
+
+SECTION = "sins"
+COMPONENTS: tuple[str, ...] = ("sins-location", "sins-pain", "sins-bone-lesion",
+                               "sins-alignment", "sins-collapse", "sins-posterolateral")
+#: protocol bands, lowest first (their bounds are in data/sins.json)
+BAND_ORDER: tuple[str, ...] = ("0-6", "7-9", ">=10")
+#: the SINS record is not usable at all (its components neither)
+_UNUSABLE = (Unknown.STALE, Unknown.SEARCH_FAILED, Unknown.LEVEL_AMBIGUOUS,
+             Unknown.UNREADABLE, Unknown.CONFLICT)
+
+
+@dataclass
+class SinsAssessment:
+    """What is known about the SINS of one vertebra."""
+
+    vertebra: str
+    fact: Fact
+    recorded: int | None = None
+    components: dict[str, int | None] = field(default_factory=dict)
+    location_from_level: bool = False
+    low: int = 0                      # range the total can take (component-wise)
+    high: int = 18
+    score: int | None = None          # the total used, when decided
+    computed_from_components: bool = False
+    conflict: bool = False            # recorded total outside what the components allow
+    band: str | None = None           # protocol band when decided
+    bands: list[str] = field(default_factory=list)        # every band still possible
+    category: str | None = None
+    categories: list[str] = field(default_factory=list)
+    why: str = Unknown.NOT_RECORDED.value  # why unknown, when nothing usable was recorded
+
+    @property
+    def missing_components(self) -> list[str]:
+        return [c for c in COMPONENTS if self.components.get(c) is None]
+
+    @property
+    def decided(self) -> bool:
+        return self.score is not None
+
+    @property
+    def range(self) -> tuple[int, int]:
+        """The range shown: the score, or every total still possible."""
+        if self.score is not None:
+            return self.score, self.score
+        if self.conflict and self.recorded is not None:
+            return min(self.recorded, self.low), max(self.recorded, self.high)
+        return self.low, self.high
+
+    def band_at_least(self, band: str) -> bool | None:
+        """Is the band ``band`` or higher? None when undecided."""
+        idx = BAND_ORDER.index(band)
+        possible = {BAND_ORDER.index(b) for b in self.bands}
+        if all(i >= idx for i in possible):
+            return True
+        if all(i < idx for i in possible):
+            return False
+        return None
+
+    @property
+    def score_at_least_7(self) -> bool | None:
+        return self.band_at_least("7-9")
+
+    @property
+    def score_at_least_10(self) -> bool | None:
+        return self.band_at_least(">=10")
+
+
+def _lookup(table: list[list], value: int) -> str:
+    for low, high, name in table:
+        if low <= value <= high:
+            return name
+    raise ValueError(f"SINS total {value} outside the table")
+
+
+def band_of(total: int, policy: Policy) -> str:
+    return _lookup(policy.get(SECTION, "protocol_bands"), total)
+
+
+def category_of(total: int, policy: Policy) -> str:
+    return _lookup(policy.get(SECTION, "categories"), total)
+
+
+def location_category(level: str, policy: Policy) -> str | None:
+    for category, levels in policy.get(SECTION, "location_by_level").items():
+        if level in levels:
+            return category
+    return None
+
+
+def location_points(level: str, policy: Policy) -> int | None:
+    category = location_category(level, policy)
+    if category is None:
+        return None
+    return policy.get(SECTION, "component_points")["sins-location"][category]
+
+
+def _valid_points(component: str, value: object, policy: Policy) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    allowed = set(policy.get(SECTION, "component_points")[component].values())
+    return value if value in allowed else None
+
+
+def assess(facts: PatientFacts, level: str, policy: Policy) -> SinsAssessment:
+    """The SINS of the vertebra at ``level``."""
+    fact = facts.obs("sins", level)
+    out = SinsAssessment(vertebra=level, fact=fact)
+    usable = fact.unknown not in _UNUSABLE
+    if not usable and fact.unknown is not None:
+        out.why = fact.unknown.value
+    max_total = policy.get(SECTION, "max_total")
+    if usable and isinstance(fact.value, int) and not isinstance(fact.value, bool) \
+            and 0 <= fact.value <= max_total:
+        out.recorded = fact.value
+    points_table = policy.get(SECTION, "component_points")
+    for comp in COMPONENTS:
+        sub = fact.attrs.get(comp) if usable else None
+        out.components[comp] = _valid_points(comp, sub.value, policy) if sub is not None else None
+    if out.components["sins-location"] is None:
+        pts = location_points(level, policy)
+        if pts is not None:
+            out.components["sins-location"] = pts
+            out.location_from_level = True
+    known = sum(v for v in out.components.values() if v is not None)
+    out.low = known
+    out.high = known + sum(max(points_table[c].values()) for c in COMPONENTS
+                           if out.components[c] is None)
+    if out.recorded is not None:
+        if out.low <= out.recorded <= out.high:
+            out.score = out.recorded
+        else:
+            out.conflict = True
+            rec_band = band_of(out.recorded, policy)
+            if band_of(out.low, policy) == rec_band == band_of(out.high, policy):
+                out.score = out.recorded   # same protocol band: the recorded total is used
+    elif out.low == out.high:
+        out.score = out.low
+        out.computed_from_components = True
+    if out.score is not None:
+        totals = [out.score]
+    else:
+        low, high = out.range
+        totals = list(range(low, high + 1))
+    out.bands = sorted({band_of(t, policy) for t in totals}, key=BAND_ORDER.index)
+    cats = [name for _, _, name in policy.get(SECTION, "categories")]
+    out.categories = sorted({category_of(t, policy) for t in totals}, key=cats.index)
+    out.band = out.bands[0] if len(out.bands) == 1 else None
+    out.category = out.categories[0] if len(out.categories) == 1 else None
+    return out
+
+
+def sins_levels(facts: PatientFacts) -> list[str]:
+    """Entry condition of the ``sins`` topic: a SINS Observation or a spinal-metastasis level."""
+    return sort_levels(set(facts.obs_levels("sins")) | set(facts.metastatic_levels()))
+
+
+def missing_entries(a: SinsAssessment) -> list[Missing]:
+    """What to record so that the protocol band is decided."""
+    if a.decided:
+        return []
+    if a.conflict:
+        return [Missing("sins", Unknown.CONFLICT.value, a.vertebra)]
+    if a.recorded is None and all(a.components.get(c) is None for c in COMPONENTS[1:]):
+        return [Missing("sins", a.why, a.vertebra)]
+    return [Missing(c, Unknown.NOT_RECORDED.value, a.vertebra) for c in a.missing_components]
+
+
+def level_msg(level: str | None):
+    return msg(f"vpbk.level.{level}") if level else msg("vpbk.level.unknown")
+
+
+def result_of(a: SinsAssessment) -> dict:
+    res: dict = {"vertebra": a.vertebra, "computedFromComponents": a.computed_from_components}
+    if a.score is not None:
+        res["score"] = a.score
+    else:
+        res["scoreRange"] = list(a.range)
+    if a.category is not None:
+        res["category"] = a.category
+    if a.band is not None:
+        res["protocolBand"] = a.band
+    res["protocolBands"] = list(a.bands)
+    res["categories"] = list(a.categories)
+    res["conflict"] = a.conflict
+    if a.recorded is not None:
+        res["recordedScore"] = a.recorded
+    if a.conflict:
+        res["componentRange"] = [a.low, a.high]
+    res["missingComponents"] = a.missing_components
+    res["locationFromLevel"] = a.location_from_level
+    return res
+
+
+def finding(a: SinsAssessment) -> Finding:
+    vertebra = level_msg(a.vertebra)
+    low, high = a.range
+    bands = [msg(f"sins.band.{b}") for b in a.bands]
+    cats = [msg(f"sins.category.{c}") for c in a.categories]
+    if a.conflict and a.score is None:
+        summary = msg("sins.summary.conflict", vertebra=vertebra, recorded=a.recorded,
+                      low=a.low, high=a.high)
+        conclusion = msg("sins.conclusion.conflict-undecided", recorded=a.recorded, low=a.low,
+                         high=a.high, bands=bands)
+    elif a.score is not None:
+        summary = msg("sins.summary.score", vertebra=vertebra, score=a.score,
+                      category=cats[0], band=bands[0])
+        if a.conflict:
+            conclusion = msg("sins.conclusion.conflict-same-band", recorded=a.recorded,
+                             low=a.low, high=a.high, band=bands[0])
+        elif a.computed_from_components:
+            conclusion = msg("sins.conclusion.computed", score=a.score, category=cats[0], band=bands[0])
+        else:
+            conclusion = msg("sins.conclusion.recorded", score=a.score, category=cats[0], band=bands[0])
+    elif a.recorded is None and all(a.components.get(c) is None for c in COMPONENTS[1:]):
+        summary = msg("sins.summary.not-recorded", vertebra=vertebra)
+        conclusion = msg("sins.conclusion.not-recorded", low=low, high=high)
+    else:
+        summary = msg("sins.summary.range", vertebra=vertebra, low=low, high=high)
+        conclusion = msg("sins.conclusion.range", low=low, high=high, bands=bands, categories=cats)
+    criteria = []
+    for comp in COMPONENTS:
+        pts = a.components.get(comp)
+        sub = a.fact.attrs.get(comp)
+        key = "sins.crit.location-from-level" if comp == "sins-location" and a.location_from_level \
+            else "sins.crit.component"
+        criteria.append(Criterion(key, Status.MET if pts is not None else Status.UNKNOWN, "VPBK-M-2",
+                                  (sub,) if sub is not None else (),
+                                  {"component": msg(f"sins.component.{comp}"),
+                                   "points": "-" if pts is None else pts}))
+    if a.recorded is not None:
+        criteria.append(Criterion("sins.crit.recorded-total", Status.MET, "VPBK-M-2", (a.fact,),
+                                  {"score": a.recorded}))
+    notes = [msg("sins.note.aid-not-decision"), msg("sins.note.bands")]
+    indicator = Indicator.WARNING if a.conflict else Indicator.INFO
+    return Finding(
+        topic="sins", rules=["VPBK-M-2", "VPBK-M-1"], indicator=indicator, summary=summary,
+        conclusion=conclusion, result=result_of(a), criteria=criteria,
+        missing=missing_entries(a), notes=notes, key=a.vertebra,
+        override_reasons=["sins-record-corrected", "clinical-judgement"] if a.conflict else [])
+
+
+def evaluate(facts: PatientFacts, policy: Policy) -> list[Finding]:
+    return [finding(assess(facts, level, policy)) for level in sins_levels(facts)]
