@@ -1,5 +1,7 @@
 """FHIR -> facts: turns the resources of a CDS Hooks request into PatientFacts.
 
-Entry point: :func:`build_facts` (see ``mapper.py``).
+Entry point: :func:`build_facts` (see ``mapper.py``). The service calls
+:func:`load_tables` once at start-up (a malformed table fails loudly there).
 """
-from .mapper import MappingSettings, build_facts  # noqa: F401
+from .mapper import ENV_EXTRA_MAPPINGS, MappingSettings, build_facts, load_tables  # noqa: F401
+from .tables import TerminologyError, load_terminology  # noqa: F401

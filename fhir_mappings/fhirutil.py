@@ -1,0 +1,211 @@
+"""Tolerant access to FHIR JSON as sent by real clients.
+
+Every helper accepts anything (wrong types, strings for objects, lists for
+objects, numbers as strings) and returns a well-typed result or ``None`` /
+an empty list; none of them raises.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Iterator
+
+_NUM = re.compile(r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def as_dict(x: Any) -> dict:
+    """An object; a one-element list of an object counts as that object."""
+    if isinstance(x, dict):
+        return x
+    if isinstance(x, list) and x and isinstance(x[0], dict):
+        return x[0]
+    return {}
+
+
+def as_list(x: Any) -> list:
+    if x is None:
+        return []
+    if isinstance(x, list):
+        return x
+    return [x]
+
+
+def as_str(x: Any) -> str | None:
+    if isinstance(x, str):
+        s = x.strip()
+        return s or None
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, (int, float)):
+        return str(x)
+    return None
+
+
+def as_number(x: Any) -> float | None:
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, (int, float)):
+        return float(x) if x == x and x not in (float("inf"), float("-inf")) else None
+    if isinstance(x, str) and _NUM.match(x):
+        v = float(x)
+        return v if v == v and abs(v) != float("inf") else None
+    return None
+
+
+def as_bool(x: Any) -> bool | None:
+    if isinstance(x, bool):
+        return x
+    if isinstance(x, str):
+        s = x.strip().lower()
+        if s in ("true", "yes", "y", "ja", "1"):
+            return True
+        if s in ("false", "no", "n", "nee", "0"):
+            return False
+    return None
+
+
+def codings(cc: Any) -> list[tuple[str | None, str | None, str | None]]:
+    """(system, code, display) of a CodeableConcept, Coding, list of either, or a bare code string."""
+    out: list[tuple[str | None, str | None, str | None]] = []
+    for item in as_list(cc):
+        if isinstance(item, str):
+            if item.strip():
+                out.append((None, item.strip(), None))
+            continue
+        if not isinstance(item, dict):
+            continue
+        if "coding" in item:
+            for c in as_list(item.get("coding")):
+                if isinstance(c, dict):
+                    code = as_str(c.get("code"))
+                    if code is not None or as_str(c.get("display")):
+                        out.append((as_str(c.get("system")), code, as_str(c.get("display"))))
+                elif isinstance(c, str) and c.strip():
+                    out.append((None, c.strip(), None))
+        elif "code" in item or "system" in item:
+            code = as_str(item.get("code"))
+            if code is not None:
+                out.append((as_str(item.get("system")), code, as_str(item.get("display"))))
+    return out
+
+
+def cc_text(cc: Any) -> str | None:
+    """CodeableConcept.text, else the first display."""
+    for item in as_list(cc):
+        if isinstance(item, dict):
+            t = as_str(item.get("text"))
+            if t:
+                return t
+    for _s, _c, d in codings(cc):
+        if d:
+            return d
+    return None
+
+
+def texts(cc: Any) -> list[str]:
+    out = []
+    for item in as_list(cc):
+        if isinstance(item, dict):
+            t = as_str(item.get("text"))
+            if t:
+                out.append(t)
+        elif isinstance(item, str) and item.strip():
+            out.append(item.strip())
+    out.extend(d for _s, _c, d in codings(cc) if d)
+    return out
+
+
+def status_code(x: Any) -> str | None:
+    """A status given as code string (R4 Observation.status, STU3 Condition.clinicalStatus)
+    or CodeableConcept (R4 Condition.clinicalStatus), lowercased."""
+    if isinstance(x, str):
+        return x.strip().lower() or None
+    for _s, code, _d in codings(x):
+        if code:
+            return code.lower()
+    return None
+
+
+_DT = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
+                 r"\s*(Z|[+-]\d{2}:?\d{2})?)?)?)?$")
+
+
+def parse_datetime(x: Any, tz: timezone | Any = timezone.utc) -> tuple[datetime, bool] | None:
+    """(aware datetime, date_only) from a FHIR date/dateTime/instant string; None if unreadable.
+    Partial dates (``2024``, ``2024-05``) read as their first day; no timezone = ``tz``."""
+    if not isinstance(x, str):
+        return None
+    m = _DT.match(x.strip())
+    if not m:
+        return None
+    y, mo, d, hh, mm, ss, zone = m.groups()
+    try:
+        day = date(int(y), int(mo or 1), int(d or 1))
+        if hh is None:
+            return datetime.combine(day, time(0, 0), tzinfo=tz), True
+        t = time(int(hh), int(mm), int(ss or 0))
+        if zone is None:
+            tzinfo = tz
+        elif zone == "Z":
+            tzinfo = timezone.utc
+        else:
+            sign = 1 if zone[0] == "+" else -1
+            digits = zone[1:].replace(":", "")
+            tzinfo = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+        return datetime.combine(day, t, tzinfo=tzinfo), False
+    except (ValueError, OverflowError):
+        return None
+
+
+def parse_date(x: Any) -> date | None:
+    p = parse_datetime(x)
+    return p[0].date() if p else None
+
+
+def reference(x: Any) -> str | None:
+    """``Reference.reference`` (or a bare string)."""
+    if isinstance(x, str):
+        return x.strip() or None
+    if isinstance(x, dict):
+        return as_str(x.get("reference"))
+    if isinstance(x, list) and x:
+        return reference(x[0])
+    return None
+
+
+def ref_type_id(ref: str | None) -> tuple[str | None, str | None]:
+    """``Patient/1``, ``http://x/fhir/Patient/1/_history/2`` -> (Patient, 1)."""
+    if not ref:
+        return None, None
+    parts = [p for p in ref.split("?")[0].split("/") if p]
+    if "_history" in parts:
+        parts = parts[:parts.index("_history")]
+    if len(parts) >= 2 and parts[-2][:1].isupper():
+        return parts[-2], parts[-1]
+    return None, None
+
+
+def walk_bundle(x: Any, depth: int = 0) -> Iterator[tuple[Any, str | None]]:
+    """Every item of a request's resources: unpack Bundles (nested) and lists.
+    Yields (item, fullUrl) where item is a resource dict or junk."""
+    if depth > 8:
+        yield x, None
+        return
+    if isinstance(x, list):
+        for item in x:
+            yield from walk_bundle(item, depth + 1)
+        return
+    if isinstance(x, dict) and x.get("resourceType") == "Bundle":
+        for entry in as_list(x.get("entry")):
+            if isinstance(entry, dict) and "resource" in entry:
+                res = entry.get("resource")
+                if isinstance(res, dict) and res.get("resourceType") == "Bundle":
+                    yield from walk_bundle(res, depth + 1)
+                else:
+                    yield res, as_str(entry.get("fullUrl"))
+            elif isinstance(entry, dict) and "resourceType" in entry:
+                yield from walk_bundle(entry, depth + 1)
+            else:
+                yield entry, None
+        return
+    yield x, None

@@ -1,0 +1,89 @@
+"""Vertebral levels from body site codes or text: ``L1``, ``Th12``, ``T11-L1`` (ranges expand)."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from spine_guideline.facts import LEVELS, level_index
+
+from .fhirutil import as_list, as_str, codings
+
+_REGION = r"(C|TH|T|D|L|S)"
+_TOKEN = re.compile(
+    rf"(?<![A-Z0-9]){_REGION}\s?(\d{{1,2}})(?:\s*(-|–|—|/|TO|TOT)\s*(?:{_REGION}\s?)?(\d{{1,2}}))?(?![0-9])",
+    re.IGNORECASE)
+_CANON = {"C": "C", "TH": "T", "T": "T", "D": "T", "L": "L", "S": "S"}
+_MAX_SPAN = 29
+_KNOWN = frozenset(LEVELS)
+
+
+def _level(region: str, num: str) -> str | None:
+    lvl = f"{_CANON[region.upper()]}{int(num)}"
+    return lvl if lvl in _KNOWN else None
+
+
+def parse_levels(text: str | None) -> list[str]:
+    """Canonical levels named in a code or text (empty when none)."""
+    if not text:
+        return []
+    out: list[str] = []
+    for m in _TOKEN.finditer(text):
+        r1, n1, sep, r2, n2 = m.groups()
+        first = _level(r1, n1)
+        if first is None:
+            continue
+        if n2 is None:
+            out.append(first)
+            continue
+        second = _level(r2 or r1, n2)
+        if second is None:
+            out.append(first)
+            continue
+        if sep == "/":
+            out.extend([first, second])
+            continue
+        a, b = sorted((level_index(first), level_index(second)))
+        if b - a <= _MAX_SPAN:
+            out.extend(LEVELS[a:b + 1])
+    seen: dict[str, None] = {}
+    for lvl in out:
+        seen.setdefault(lvl, None)
+    return list(seen)
+
+
+def body_site_levels(body_site: Any, term) -> tuple[list[str], bool, bool]:
+    """(levels, whole_spine, has_body_site) of one or more bodySite CodeableConcepts."""
+    levels: list[str] = []
+    whole = False
+    present = False
+    hints = term.rules["whole_spine_texts"]
+    for cc in as_list(body_site):
+        if cc is None:
+            continue
+        present = True
+        found: list[str] = []
+        for system, code, display in codings(cc):
+            mapped = term.lookup("body-site", system, code)
+            if mapped:
+                for t in mapped:
+                    if t.code == "whole-spine":
+                        whole = True
+                    else:
+                        found.append(t.code)
+                continue
+            if not system or term.system(system) == "https://spine-cds.org/fhir/CodeSystem/spine-cds":
+                found.extend(parse_levels(code))
+            if not found and display:
+                found.extend(parse_levels(display))
+        text = as_str(cc.get("text")) if isinstance(cc, dict) else as_str(cc)
+        if not found and text:
+            found.extend(parse_levels(text))
+        if not found:
+            blob = " ".join(filter(None, [text] + [d for _s, _c, d in codings(cc)])).lower()
+            if any(h in blob for h in hints):
+                whole = True
+        levels.extend(found)
+    uniq: dict[str, None] = {}
+    for lvl in levels:
+        uniq.setdefault(lvl, None)
+    return list(uniq), whole, present
