@@ -270,8 +270,15 @@ def _treatment_window(facts: PatientFacts, policy: Policy, rad: Radiological) ->
     days: dict[str, int | None] = {}
     deficit_facts = {d: facts.obs(d) for d in DEFICITS}
     var_missing: dict[str, list[Missing]] = {"rad": rad.missing}
+    # Deficits known to be due to MESCC decide the window on their own: other
+    # deficit records that are unknown then describe the same picture and add
+    # no possibilities. Only when none is known do unknown deficits count.
+    known_due = [d for d, f in deficit_facts.items()
+                 if f.is_true and (d == "mescc-deficit" or rad.value is True)]
     for d, f in deficit_facts.items():
         present = _bool(f)
+        if known_due and d not in known_due:
+            present = False
         variables[d] = present
         var_missing[d] = [_miss(f, d)]
         if present is False:
@@ -724,9 +731,8 @@ def _rt_dose(facts: PatientFacts, policy: Policy) -> Finding:
     notes: list[Message] = []
     if could:
         notes.append(msg("tx.rtdose.note.could-change", rules=could))
-    if rule == "TX-8b" or b_value is not False:
-        if le.key == "tx.rtdose.crit.life-expectancy-model":
-            notes.append(msg("tx.rtdose.note.model-used"))
+    if le.key == "tx.rtdose.crit.life-expectancy-model" and d.value is not False and g.value is not False:
+        notes.append(msg("tx.rtdose.note.model-used"))  # the model's group decided (or could decide) TX-8b
     criteria = [a.criterion(), d.criterion(), g.criterion(), le.criterion()]
     schedule = schedules[rule]
     sched_msg = msg(f"tx.rtdose.schedule.{rule}")

@@ -1,0 +1,620 @@
+"""Unit tests of the treatment rules TX-1 .. TX-10 on PatientFacts built directly."""
+from __future__ import annotations
+
+import json
+import pathlib
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from spine_guideline import treatment
+from spine_guideline.facts import (Cancer, CancerCategory, ConditionRecord, Event, Fact, Medication,
+                                   PatientFacts, SearchStatus, Source)
+from spine_guideline.findings import Finding, Message, Status
+from spine_guideline.policy import load_policy
+
+from .support.cases import SEARCHED_TYPES
+
+POLICY = load_policy()
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+CATALOG_DIR = pathlib.Path(__file__).resolve().parent.parent / "cds_service" / "messages"
+
+
+# ---------------------------------------------------------------------------
+# builders
+# ---------------------------------------------------------------------------
+
+def ob(name: str, value: Any, level: str | None = None, **attrs: Any) -> Fact:
+    return Fact(name, value, (Source("Observation", f"{name}-{level or 'p'}", "2026-11-20"),), level,
+                attrs={k: Fact(f"{name}.{k}", v) for k, v in attrs.items()})
+
+
+def deficit(name: str = "mescc-deficit", *, days: float | None = 2, progressive: bool | None = True) -> Fact:
+    attrs: dict[str, Any] = {}
+    if days is not None:
+        attrs["onset"] = NOW - timedelta(days=days)
+    if progressive is not None:
+        attrs["progressive"] = progressive
+    return ob(name, True, **attrs)
+
+
+NO_DEFICIT = {"mescc-deficit": False, "severe-neurological-deficit": False, "radicular-deficit": False}
+
+
+def patient(*, levels: tuple[str, ...] = ("L1",), cancers: tuple[str, ...] = ("breast",),
+            obs: dict[Any, Any] | None = None, conditions: tuple[str, ...] = (),
+            events: tuple[tuple[str, str], ...] = (), meds: tuple[str, ...] = (),
+            searches: dict[str, SearchStatus] | None = None, suspected: bool = False) -> PatientFacts:
+    observations: dict[tuple[str, str | None], Fact] = {}
+    for key, value in (obs or {}).items():
+        name, level = key if isinstance(key, tuple) else (key, None)
+        observations[(name, level)] = value if isinstance(value, Fact) else ob(name, value, level)
+    conds = [ConditionRecord("spinal-metastasis", Source("Condition", f"met-{lvl}", "2026-11-01"), lvl,
+                             suspected=suspected) for lvl in levels]
+    conds += [ConditionRecord(c, Source("Condition", c, "2026-11-01")) for c in conditions]
+    cats = {"multiple-myeloma": CancerCategory.HAEMATOLOGICAL, "non-hodgkin-lymphoma": CancerCategory.HAEMATOLOGICAL}
+    cancer_list = [Cancer(c, cats.get(c, CancerCategory.SOLID), Source("Condition", f"ca-{c}")) for c in cancers]
+    st = {t: SearchStatus.OK for t in SEARCHED_TYPES}
+    st.update(searches or {})
+    return PatientFacts(now=NOW, patient_id="p1", cancers=cancer_list, conditions=conds,
+                        observations=observations,
+                        events=[Event(kind, Source("Procedure", kind), status, date="2026-11-10")
+                                for kind, status in events],
+                        medications=[Medication(m, Source("MedicationRequest", m)) for m in meds],
+                        searches=st)
+
+
+def run(facts: PatientFacts) -> dict[str, Finding]:
+    return {f.topic: f for f in treatment.evaluate(facts, POLICY)}
+
+
+def window(facts: PatientFacts) -> Finding:
+    return run(facts)["treatment-window"]
+
+
+def note_keys(f: Finding) -> list[str]:
+    return [n.key for n in f.notes]
+
+
+def missing_codes(f: Finding) -> set[str]:
+    return {m.code for m in f.missing}
+
+
+# ---------------------------------------------------------------------------
+# entry condition
+# ---------------------------------------------------------------------------
+
+def test_entry_no_metastasis_gives_no_findings():
+    assert treatment.evaluate(patient(levels=()), POLICY) == []
+
+
+def test_entry_bilsky_2_without_condition_opens_topics():
+    f = run(patient(levels=(), obs={("bilsky-grade", "T8"): "2", **NO_DEFICIT}))
+    assert f["treatment-window"].result["rule"] == "TX-2c"
+
+
+def test_entry_cord_compression_condition_opens_topics():
+    f = run(patient(levels=(), conditions=("cord-compression",), obs=NO_DEFICIT))
+    assert f["treatment-window"].result["windowHours"] == 168
+
+
+def test_entry_suspected_metastasis_counts():
+    assert run(patient(suspected=True, obs=NO_DEFICIT))
+
+
+def test_order_hooks_give_nothing():
+    assert treatment.evaluate_orders(patient(obs={"mescc-deficit": deficit()}), POLICY) == []
+
+
+# ---------------------------------------------------------------------------
+# TX-1 dexamethasone dose
+# ---------------------------------------------------------------------------
+
+def test_TX_1_dose_note_with_severe_deficit():
+    f = window(patient(obs={"severe-neurological-deficit": deficit("severe-neurological-deficit"),
+                            ("bilsky-grade", "L1"): "3"}))
+    assert "TX-1" in f.rules
+    note = next(n for n in f.notes if n.key.startswith("tx.window.note.dexamethasone"))
+    assert (note.key, note.params["iv"], note.params["low"], note.params["high"]) == \
+        ("tx.window.note.dexamethasone", 10, 8, 16)
+
+
+def test_TX_1_already_on_corticosteroid():
+    f = window(patient(obs={"severe-neurological-deficit": deficit("severe-neurological-deficit")},
+                       meds=("corticosteroid",)))
+    assert "tx.window.note.dexamethasone-active" in note_keys(f)
+
+
+def test_TX_1_absent_without_severe_deficit():
+    f = window(patient(obs={"mescc-deficit": deficit(), "severe-neurological-deficit": False}))
+    assert "TX-1" not in f.rules
+
+
+# ---------------------------------------------------------------------------
+# TX-2 treatment window
+# ---------------------------------------------------------------------------
+
+def test_TX_2a_rapidly_progressive_mescc_deficit():
+    f = window(patient(obs={"mescc-deficit": deficit(days=3), "ambulatory": True}))
+    assert (f.result, f.indicator.value) == ({"windowHours": 24, "rule": "TX-2a"}, "critical")
+    assert f.missing == [] and f.override_reasons
+
+
+@pytest.mark.parametrize("days,walking,hours,rule", [
+    (7, True, 24, "TX-2a"),       # day 7 counts as rapid (policy)
+    (7.9, True, 24, "TX-2a"),     # 7 whole days
+    (8, True, 72, "TX-2b"),       # day 8: slowly progressive
+    (8, False, 24, "TX-2a"),      # slow but cannot walk (policy)
+])
+def test_TX_2a_TX_2b_day_7_vs_8(days, walking, hours, rule):
+    f = window(patient(obs={"mescc-deficit": deficit(days=days), "ambulatory": walking}))
+    assert (f.result["windowHours"], f.result["rule"]) == (hours, rule)
+
+
+def test_TX_2a_day_7_policy_note():
+    f = window(patient(obs={"mescc-deficit": deficit(days=7), "ambulatory": True}))
+    assert "tx.window.note.policy-day-limit" in note_keys(f)
+    f8 = window(patient(obs={"mescc-deficit": deficit(days=3), "ambulatory": True}))
+    assert "tx.window.note.policy-day-limit" not in note_keys(f8)
+
+
+def test_TX_2b_slowly_progressive_walking():
+    f = window(patient(obs={"mescc-deficit": deficit(days=20), "ambulatory": True}))
+    assert (f.result, f.indicator.value) == ({"windowHours": 72, "rule": "TX-2b"}, "warning")
+    assert f.conclusion.key == "tx.window.conclusion.slow-walking"
+
+
+def test_TX_2a_slow_ambulation_unknown_takes_stricter_row():
+    f = window(patient(obs={"mescc-deficit": deficit(days=20)}))
+    assert f.result == {"windowHours": 24, "rule": "TX-2a"}
+    assert "ambulatory" in missing_codes(f)
+    assert "tx.window.note.policy-unknown-stricter" in note_keys(f)
+    assert f.summary.key == "tx.window.summary.provisional"
+
+
+def test_TX_2a_slow_not_walking_policy_note():
+    f = window(patient(obs={"mescc-deficit": deficit(days=20), "ambulatory": False}))
+    assert f.result["windowHours"] == 24
+    assert "tx.window.note.policy-slow-not-walking" in note_keys(f)
+    assert f.missing == []
+
+
+@pytest.mark.parametrize("walking,hours,rule", [(True, 72, "TX-2b"), (False, 24, "TX-2a")])
+def test_TX_2b_stable_deficit_policy(walking, hours, rule):
+    f = window(patient(obs={"mescc-deficit": deficit(days=30, progressive=False), "ambulatory": walking}))
+    assert (f.result["windowHours"], f.result["rule"]) == (hours, rule)
+    assert "tx.window.note.policy-stable-deficit" in note_keys(f)
+
+
+def test_TX_2a_unknown_onset_progressive_takes_stricter_row():
+    f = window(patient(obs={"mescc-deficit": deficit(days=None), "ambulatory": True}))
+    assert f.result["windowHours"] == 24
+    assert "mescc-deficit.onset" in missing_codes(f)
+
+
+def test_TX_2b_unknown_progression_with_old_onset_walking_is_72_either_way():
+    f = window(patient(obs={"mescc-deficit": deficit(days=30, progressive=None), "ambulatory": True}))
+    assert f.result["windowHours"] == 72
+    assert "mescc-deficit.progressive" not in missing_codes(f)
+
+
+def test_TX_2a_radicular_deficit_with_radiological_mescc_counts_as_due_to_mescc():
+    f = window(patient(obs={"mescc-deficit": False, "severe-neurological-deficit": False,
+                            "radicular-deficit": deficit("radicular-deficit", days=2),
+                            ("bilsky-grade", "L1"): "3"}))
+    assert f.result == {"windowHours": 24, "rule": "TX-2a"}
+
+
+def test_TX_2d_radicular_deficit_without_mescc():
+    f = window(patient(obs={"mescc-deficit": False, "severe-neurological-deficit": False,
+                            "radicular-deficit": deficit("radicular-deficit", days=2),
+                            ("bilsky-grade", "L1"): "1a"}))
+    assert (f.result, f.indicator.value) == ({"windowHours": 336, "rule": "TX-2d"}, "info")
+    assert f.override_reasons == []
+
+
+def test_TX_2c_radiological_mescc_pain_only():
+    f = window(patient(obs={**NO_DEFICIT, ("bilsky-grade", "L1"): "2"}))
+    assert (f.result, f.indicator.value) == ({"windowHours": 168, "rule": "TX-2c"}, "warning")
+    assert "tx.window.note.policy-bilsky" in note_keys(f)
+
+
+def test_TX_2c_unknown_bilsky_takes_stricter_row():
+    f = window(patient(obs=NO_DEFICIT))
+    assert f.result["rule"] == "TX-2c"
+    assert ("bilsky-grade", "L1") in {(m.code, m.level) for m in f.missing}
+
+
+def test_TX_2d_no_mescc():
+    f = window(patient(levels=("L1", "L3"), obs={**NO_DEFICIT, ("bilsky-grade", "L1"): "1b",
+                                                   ("bilsky-grade", "L3"): "0"}))
+    assert f.result == {"windowHours": 336, "rule": "TX-2d"}
+    assert f.missing == []
+
+
+def test_TX_2_neurological_status_unknown_is_provisional_critical():
+    f = window(patient(obs={("bilsky-grade", "L1"): "1a"}))
+    assert f.result["windowHours"] == 24 and f.indicator.value == "critical"
+    assert "mescc-deficit" in missing_codes(f)
+    assert f.summary.key == "tx.window.summary.provisional"
+
+
+def test_TX_2_failed_condition_search_keeps_cord_compression_unknown():
+    f = window(patient(obs={**NO_DEFICIT, ("bilsky-grade", "L1"): "1a"},
+                       searches={"Condition": SearchStatus.FAILED}))
+    assert f.result["rule"] == "TX-2c"
+    assert "cord-compression" in missing_codes(f)
+
+
+# ---------------------------------------------------------------------------
+# TX-3 / TX-5 MDO referral
+# ---------------------------------------------------------------------------
+
+TX5_MET = {"fit-for-surgery": True, "complete-cord-lesion": False, "affected-contiguous-vertebrae": 2,
+           "surgery-within-24h-possible": True}
+
+
+def mdo(facts: PatientFacts) -> Finding:
+    return run(facts)["mdo-referral"]
+
+
+def test_TX_3_base_disciplines_without_deficit_and_tx5_false():
+    f = mdo(patient(obs={**NO_DEFICIT, **TX5_MET, "fit-for-surgery": False, "mechanical-pain": False,
+                         "progression-after-rt": False, "progression-under-rt-and-steroids": False}))
+    assert f.result["disciplines"] == ["treating-specialist", "radiation-oncology", "radiology"]
+    assert f.suggestions[0].kind == "create-mdo-referral"
+    assert f.suggestions[0].params["disciplines"] == f.result["disciplines"]
+    assert set(f.rules) >= {"TX-3", "TX-5"}
+
+
+def test_TX_3_neurology_with_deficit_and_TX_5_met_adds_surgeon():
+    f = mdo(patient(obs={"mescc-deficit": deficit(), **TX5_MET}))
+    assert f.result["disciplines"] == ["treating-specialist", "radiation-oncology", "radiology", "neurology",
+                                       "spine-surgery"]
+    tx5 = next(c for c in f.criteria if c.key == "tx.mdo.crit.tx5")
+    assert tx5.status == Status.MET
+
+
+def test_TX_5_unknown_includes_surgeon_and_lists_unknowns():
+    f = mdo(patient(obs=NO_DEFICIT))
+    assert "spine-surgery" in f.result["disciplines"]
+    assert {"fit-for-surgery", "complete-cord-lesion"} <= missing_codes(f)
+
+
+def test_TX_3_surgery_condition_adds_surgeon_even_when_TX_5_fails():
+    f = mdo(patient(obs={**NO_DEFICIT, **TX5_MET, "affected-contiguous-vertebrae": 5, "mechanical-pain": True}))
+    assert "spine-surgery" in f.result["disciplines"]
+    assert "tx.mdo.note.surgeon-tx7" in note_keys(f)
+
+
+def test_TX_3_neurology_not_added_when_deficit_unknown():
+    f = mdo(patient(obs=TX5_MET))
+    assert "neurology" not in f.result["disciplines"]
+    assert "tx.mdo.note.neurology-if-deficit" in note_keys(f)
+    assert "mescc-deficit" in missing_codes(f)
+
+
+@pytest.mark.parametrize("events", [(("mdo-referral", "planned"),), (("mdo-referral", "done"),)])
+def test_TX_3_no_suggestion_when_referral_exists(events):
+    f = mdo(patient(obs={**NO_DEFICIT, **TX5_MET}, events=events))
+    assert f.suggestions == [] and f.indicator.value == "info"
+
+
+@pytest.mark.parametrize("levels,met", [(("T11", "T12", "L1"), True), (("T10", "T11", "T12", "L1"), False),
+                                        (("T5", "T6", "L1", "L2", "L3"), True)])
+def test_TX_5_contiguous_vertebrae_counted_from_levels(levels, met):
+    checks = treatment.tx5_checks(patient(levels=levels, obs=NO_DEFICIT), POLICY)
+    c = next(c for c in checks if c.key == "tx.crit.contiguous-counted")
+    assert c.value is met
+
+
+@pytest.mark.parametrize("count,met", [(3, True), (4, False)])
+def test_TX_5_contiguous_vertebrae_recorded(count, met):
+    checks = treatment.tx5_checks(patient(levels=("L1",), obs={"affected-contiguous-vertebrae": count}), POLICY)
+    assert next(c for c in checks if c.key == "tx.crit.contiguous").value is met
+
+
+@pytest.mark.parametrize("hours,improved,met", [(23, None, True), (25, False, False), (25, True, True),
+                                                (25, None, None)])
+def test_TX_5_complete_cord_lesion(hours, improved, met):
+    obs: dict[Any, Any] = {"complete-cord-lesion": ob("complete-cord-lesion", True,
+                                                      onset=NOW - timedelta(hours=hours))}
+    if improved is not None:
+        obs["improved-after-corticosteroids"] = improved
+    checks = treatment.tx5_checks(patient(obs=obs), POLICY)
+    assert next(c for c in checks if c.key == "tx.crit.cord-lesion").value is met
+
+
+@pytest.mark.parametrize("deficit_obs,s24,met", [(NO_DEFICIT, None, True),
+                                                 ({"mescc-deficit": True}, False, False),
+                                                 ({"mescc-deficit": True}, None, None)])
+def test_TX_5_surgery_within_24h_only_with_deficit(deficit_obs, s24, met):
+    obs = dict(deficit_obs)
+    if s24 is not None:
+        obs["surgery-within-24h-possible"] = s24
+    checks = treatment.tx5_checks(patient(obs=obs), POLICY)
+    assert next(c for c in checks if c.key == "tx.crit.surgery-within-24h").value is met
+
+
+# ---------------------------------------------------------------------------
+# TX-6 / TX-7 treatment modality
+# ---------------------------------------------------------------------------
+
+def modality(facts: PatientFacts) -> Finding:
+    return run(facts)["treatment-modality"]
+
+
+NO_SURGERY = {"mechanical-pain": False, "progression-after-rt": False, "progression-under-rt-and-steroids": False}
+
+
+@pytest.mark.parametrize("cancer", ["multiple-myeloma", "non-hodgkin-lymphoma", "germ-cell-tumour"])
+def test_TX_6_fast_effect_tumour_with_mescc_deficit(cancer):
+    f = modality(patient(cancers=(cancer,), obs={"mescc-deficit": deficit(), "mechanical-pain": True}))
+    assert f.result == {"firstChoice": "systemic-therapy"}
+    assert "TX-6" in f.rules and "TX-7b" in f.rules
+
+
+def test_TX_6_not_without_deficit():
+    f = modality(patient(cancers=("multiple-myeloma",), obs={**NO_DEFICIT, **NO_SURGERY}))
+    assert f.result["firstChoice"] == "radiotherapy"
+    assert "TX-6" not in f.rules
+
+
+@pytest.mark.parametrize("fact", ["vital-chemotherapy-indication", "no-other-treatment-options"])
+def test_TX_6_vital_indication_or_no_other_options(fact):
+    f = modality(patient(obs={"mescc-deficit": deficit(), fact: True}))
+    assert f.result["firstChoice"] == "systemic-therapy"
+
+
+def test_TX_6_unknown_lists_missing_and_falls_through():
+    f = modality(patient(obs={"mescc-deficit": deficit(), **NO_SURGERY}))
+    assert f.result["firstChoice"] == "radiotherapy"
+    assert {"vital-chemotherapy-indication", "no-other-treatment-options"} <= missing_codes(f)
+
+
+@pytest.mark.parametrize("obs", [{"mechanical-pain": True},
+                                 {"progression-after-rt": True, "re-irradiation-possible": False},
+                                 {"progression-under-rt-and-steroids": True}])
+def test_TX_7_surgery_conditions(obs):
+    f = modality(patient(obs={**NO_DEFICIT, **NO_SURGERY, **obs, "fit-for-surgery": True}))
+    assert f.result["firstChoice"] == "surgery"
+    assert "TX-7" in f.rules and "TX-7c" in f.rules
+    assert "tx.modality.note.tx7c" in note_keys(f)
+
+
+def test_TX_7_progression_after_rt_with_reirradiation_possible_is_not_surgical():
+    f = modality(patient(obs={**NO_DEFICIT, **NO_SURGERY, "progression-after-rt": True,
+                              "re-irradiation-possible": True, "adequate-rt-dose-possible": True}))
+    assert f.result["firstChoice"] == "radiotherapy"
+    assert "TX-7a" in f.rules
+
+
+def test_TX_7_unfit_patient_goes_to_radiotherapy():
+    f = modality(patient(obs={**NO_DEFICIT, **NO_SURGERY, "mechanical-pain": True, "fit-for-surgery": False,
+                              "adequate-rt-dose-possible": True}))
+    assert f.result["firstChoice"] == "radiotherapy"
+    assert "tx.modality.note.unfit-for-surgery" in note_keys(f)
+
+
+def test_TX_7_surgery_with_fitness_unknown_lists_it():
+    f = modality(patient(obs={**NO_DEFICIT, **NO_SURGERY, "mechanical-pain": True}))
+    assert f.result["firstChoice"] == "surgery"
+    assert "fit-for-surgery" in missing_codes(f)
+
+
+def test_TX_7_sins_13_is_support_only():
+    f = modality(patient(obs={**NO_DEFICIT, **NO_SURGERY, ("sins", "L1"): 14, "adequate-rt-dose-possible": True}))
+    assert f.result["firstChoice"] == "radiotherapy"
+    assert "tx.note.sins-support" in note_keys(f)
+
+
+def test_TX_7_radiotherapy_when_adequate_dose_unknown():
+    f = modality(patient(obs={**NO_DEFICIT, **NO_SURGERY}))
+    assert f.result["firstChoice"] == "radiotherapy"
+    assert "adequate-rt-dose-possible" in missing_codes(f)
+
+
+def test_TX_7a_TX_10_undecided_when_no_adequate_dose():
+    f = modality(patient(obs={**NO_DEFICIT, **NO_SURGERY, "adequate-rt-dose-possible": False}))
+    assert f.result["firstChoice"] == "undecided"
+    assert {"TX-7a", "TX-7c", "TX-10"} <= set(f.rules)
+    assert {"tx.modality.note.tx7a", "tx.modality.note.options"} <= set(note_keys(f))
+
+
+def test_TX_7b_choice_with_patient_always_noted():
+    for obs in ({**NO_DEFICIT, **NO_SURGERY}, {"mescc-deficit": deficit(), "vital-chemotherapy-indication": True}):
+        f = modality(patient(obs=obs))
+        assert "TX-7b" in f.rules and "tx.modality.note.tx7b" in note_keys(f)
+
+
+def test_TX_7c_not_on_radiotherapy_card():
+    f = modality(patient(obs={**NO_DEFICIT, **NO_SURGERY, "adequate-rt-dose-possible": True}))
+    assert "TX-7c" not in f.rules
+
+
+# ---------------------------------------------------------------------------
+# TX-8 radiotherapy dose
+# ---------------------------------------------------------------------------
+
+def dose(facts: PatientFacts) -> Finding:
+    return run(facts)["rt-dose"]
+
+
+GOOD_8B = {"mescc-deficit": True, "karnofsky": 80, "life-expectancy": 24.0, "oligometastatic": False}
+
+
+def test_TX_8a_oligometastatic():
+    f = dose(patient(obs={**GOOD_8B, "oligometastatic": True}))
+    assert f.result == {"schedule": "30-39Gy/10-13fx", "rule": "TX-8a"}
+
+
+@pytest.mark.parametrize("levels,status", [(("L1", "L2", "L3"), Status.UNKNOWN),
+                                           (("L1", "L2", "L3", "L5"), Status.NOT_MET)])
+def test_TX_8a_3_vs_4_lesions(levels, status):
+    f = dose(patient(levels=levels, obs=NO_DEFICIT))
+    crit = f.criteria[0]
+    assert crit.rule == "TX-8a" and crit.status == status
+    assert ("oligometastatic" in missing_codes(f)) is (status == Status.UNKNOWN)
+    assert f.result["rule"] == "TX-8c"
+
+
+def test_TX_8a_recorded_count_over_max():
+    f = dose(patient(levels=("L1",), obs={**NO_DEFICIT, "spinal-metastasis-count": 6}))
+    assert f.criteria[0].status == Status.NOT_MET and "oligometastatic" not in missing_codes(f)
+
+
+def test_TX_8b_deficit_good_condition_long_life():
+    f = dose(patient(obs=GOOD_8B))
+    assert f.result == {"schedule": "30Gy/10fx", "rule": "TX-8b"}
+    assert f.missing == []
+
+
+@pytest.mark.parametrize("months,rule", [(12.0, "TX-8c"), (13.0, "TX-8b")])
+def test_TX_8b_life_expectancy_12_vs_13_months(months, rule):
+    assert dose(patient(obs={**GOOD_8B, "life-expectancy": months})).result["rule"] == rule
+
+
+@pytest.mark.parametrize("perf,rule", [({"karnofsky": 70}, "TX-8b"), ({"karnofsky": 60}, "TX-8c"),
+                                       ({"ecog": 1}, "TX-8b"), ({"ecog": 2}, "TX-8c"),
+                                       ({"karnofsky": 50, "good-general-condition": True}, "TX-8b"),
+                                       ({"karnofsky": 90, "good-general-condition": False}, "TX-8c")])
+def test_TX_8b_good_condition(perf, rule):
+    obs = {k: v for k, v in GOOD_8B.items() if k != "karnofsky"}
+    assert dose(patient(obs={**obs, **perf})).result["rule"] == rule
+
+
+@pytest.mark.parametrize("cancer,visceral,rule", [("breast", False, "TX-8b"),   # KPS 80: 2+3+1 = 6, group C
+                                                  ("prostate", False, "TX-8c")])  # 5, group B
+def test_TX_8b_model_group_c_only_when_no_clinician_estimate(cancer, visceral, rule):
+    obs = {k: v for k, v in GOOD_8B.items() if k != "life-expectancy"}
+    f = dose(patient(cancers=(cancer,), obs={**obs, "visceral-metastases": visceral}))
+    assert f.result["rule"] == rule
+    assert "tx.rtdose.note.model-used" in note_keys(f)
+
+
+def test_TX_8b_ecog_1_range_over_groups_is_unknown():
+    obs = {"mescc-deficit": True, "ecog": 1, "visceral-metastases": False, "oligometastatic": False}
+    f = dose(patient(obs=obs))   # breast: 3+1 + (1 or 2) = 5 or 6 -> B or C
+    assert f.result["rule"] == "TX-8c"
+    assert "life-expectancy" in missing_codes(f)
+    assert "tx.rtdose.note.could-change" in note_keys(f)
+
+
+def test_TX_8c_no_deficit():
+    f = dose(patient(obs={**GOOD_8B, **NO_DEFICIT}))
+    assert f.result == {"schedule": "8Gy/1fx", "rule": "TX-8c"}
+    assert f.missing == [] and f.summary.key == "tx.rtdose.summary"
+
+
+def test_TX_8c_with_unknowns_says_row_could_change():
+    f = dose(patient(obs={"mescc-deficit": True}))
+    assert f.result["rule"] == "TX-8c"
+    assert f.summary.key == "tx.rtdose.summary.provisional"
+    assert {"oligometastatic", "karnofsky", "life-expectancy"} <= missing_codes(f)
+
+
+# ---------------------------------------------------------------------------
+# TX-9 / TX-10 aftercare
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["radiotherapy", "spinal-surgery"])
+def test_TX_9_TX_10_aftercare_after_treatment(kind):
+    f = run(patient(obs=NO_DEFICIT, events=((kind, "done"),)))["aftercare"]
+    assert f.result == {"rule": "TX-9"} and f.indicator.value == "info"
+    assert "TX-10" in f.rules
+    assert "tx.aftercare.note.leaflet" in note_keys(f)
+
+
+def test_TX_9_no_aftercare_when_only_planned():
+    assert "aftercare" not in run(patient(obs=NO_DEFICIT, events=(("radiotherapy", "planned"),)))
+
+
+def test_TX_9_taper_note_with_active_corticosteroid_and_no_leaflet_when_suspected():
+    f = run(patient(obs=NO_DEFICIT, suspected=True, events=(("radiotherapy", "done"),),
+                    meds=("corticosteroid",)))["aftercare"]
+    assert "tx.aftercare.note.taper-active" in note_keys(f)
+    assert "tx.aftercare.note.leaflet" not in note_keys(f)
+
+
+# ---------------------------------------------------------------------------
+# message catalogs
+# ---------------------------------------------------------------------------
+
+def load_catalog(lang: str) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for p in sorted((CATALOG_DIR / lang).glob("*.json")):
+        merged.update(json.loads(p.read_text(encoding="utf-8")))
+    return merged
+
+
+def render(m: Message, cat: dict[str, str]) -> str:
+    def value(v: Any) -> str:
+        if isinstance(v, Message):
+            return render(v, cat)
+        if isinstance(v, (list, tuple)):
+            return ", ".join(value(x) for x in v)
+        return str(v)
+    return cat[m.key].format(**{k: value(v) for k, v in m.params.items()})
+
+
+def messages_of(f: Finding) -> list[Message]:
+    out = [f.summary, f.conclusion, *f.notes]
+    out += [Message(c.key, c.params) for c in f.criteria]
+    out += [s.label for s in f.suggestions] + [link.label for link in f.links]
+    out += [Message(f"missing.{m.code}") for m in f.missing]
+    out += [Message(f"override.{code}") for code in f.override_reasons]
+    return out
+
+
+def _scenarios() -> list[PatientFacts]:
+    return [
+        patient(obs={"mescc-deficit": deficit()}),
+        patient(obs={"mescc-deficit": deficit(days=20)}),
+        patient(obs={"mescc-deficit": deficit(days=7), "ambulatory": True, **TX5_MET}),
+        patient(obs={"mescc-deficit": deficit(days=30, progressive=False), "ambulatory": True}),
+        patient(obs={"mescc-deficit": deficit(days=30, progressive=False), "ambulatory": False}),
+        patient(obs={"mescc-deficit": deficit(days=20), "ambulatory": False}),
+        patient(obs={"severe-neurological-deficit": deficit("severe-neurological-deficit", days=None)},
+                meds=("corticosteroid",)),
+        patient(obs={"severe-neurological-deficit": deficit("severe-neurological-deficit")}),
+        patient(obs={**NO_DEFICIT, ("bilsky-grade", "L1"): "2"}, events=(("mdo-referral", "planned"),)),
+        patient(obs={**NO_DEFICIT, ("bilsky-grade", "L1"): "1a", **NO_SURGERY, "adequate-rt-dose-possible": False}),
+        patient(levels=("T10", "T11", "T12", "L1"), obs={**NO_DEFICIT, "mechanical-pain": True, ("sins", "L1"): 15,
+                                                         "progression-after-rt": True}),
+        patient(cancers=("multiple-myeloma",), obs={"mescc-deficit": deficit(), "ecog": 1}),
+        patient(cancers=("lung", "breast"), obs={**GOOD_8B, "karnofsky": 65}),
+        patient(cancers=(), obs={**GOOD_8B, "oligometastatic": True}),
+        patient(obs={**GOOD_8B, "life-expectancy": None}, events=(("radiotherapy", "done"),),
+                meds=("corticosteroid",)),
+        patient(obs={"complete-cord-lesion": True, "mescc-deficit": deficit()},
+                events=(("spinal-surgery", "done"),), searches={"Condition": SearchStatus.FAILED}),
+        patient(obs={**NO_DEFICIT, "mechanical-pain": True, "fit-for-surgery": False}),
+        patient(cancers=("prostate",), obs={"ecog": 2, "visceral-metastases": True, "life-expectancy": 4.0}),
+    ]
+
+
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_every_message_key_exists_and_summaries_are_short(lang):
+    cat = load_catalog(lang)
+    topics = set()
+    for facts in _scenarios():
+        for f in treatment.evaluate(facts, POLICY):
+            topics.add(f.topic)
+            for m in messages_of(f):
+                assert m.key in cat, f"{lang}: {m.key} missing ({f.topic})"
+                render(m, cat)
+            assert len(render(f.summary, cat)) < 140, render(f.summary, cat)
+    assert topics == {"treatment-window", "mdo-referral", "treatment-modality", "rt-dose",
+                      "survival-estimate", "aftercare"}
+
+
+def test_treatment_catalogs_have_the_same_keys_and_no_key_of_another_file():
+    own = {lang: json.loads((CATALOG_DIR / lang / "treatment.json").read_text(encoding="utf-8"))
+           for lang in ("en", "nl")}
+    assert set(own["en"]) == set(own["nl"])
+    for lang in ("en", "nl"):
+        for p in (CATALOG_DIR / lang).glob("*.json"):
+            if p.name != "treatment.json":
+                dup = set(own[lang]) & set(json.loads(p.read_text(encoding="utf-8")))
+                assert not dup, f"{lang}/{p.name} also defines {sorted(dup)}"
