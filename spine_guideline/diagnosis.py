@@ -710,7 +710,8 @@ def evaluate_corticosteroids(facts: PatientFacts, policy: Policy, *, order: Draf
                daily=_p(policy, "dexamethasone_daily_mg_oral"))
     base_indicator = Indicator(_p(policy, "corticosteroid_advice_indicator"))
 
-    if tissue is True:
+    withhold = prim.known.is_false or prim.doubt is True
+    if withhold:
         advice = "withhold"
         rules.extend(["DX-4", "DX-6"] if prim.doubt is True else ["DX-6"])
         indicator = base_indicator
@@ -727,7 +728,7 @@ def evaluate_corticosteroids(facts: PatientFacts, policy: Policy, *, order: Draf
         if facts.events_of("spine-lesion-biopsy", status="done"):
             notes.append(msg("dx.note.biopsy-done"))
         notes.append(msg("dx.note.dx7-escalation"))
-    elif tissue is False and severe.is_true:
+    elif prim.known.is_true and severe.is_true:  # doubt false or unknown (DX-3)
         advice = "start"
         rules.extend(["DX-3", "TX-1"])
         if prim.doubt is None:
@@ -746,8 +747,8 @@ def evaluate_corticosteroids(facts: PatientFacts, policy: Policy, *, order: Draf
                                               msg("dx.suggest.dexamethasone", dose=dose), {}))
         if active.is_unknown:
             missing.append(_missing(active, "corticosteroid"))
-    elif tissue is False:
-        # known primary, no doubt, severe deficit not true: neither DX-3 nor DX-6
+    elif prim.known.is_true:
+        # known primary, doubt not established, severe deficit not true: neither DX-3 nor DX-6
         if severe.is_false or order is not None:
             return None
         advice = None
