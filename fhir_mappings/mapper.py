@@ -768,8 +768,8 @@ class _Mapper:
         note = chosen.note
         if lvl is None and chosen.levels and len(chosen.levels) >= 1:
             note = note or "recorded at " + ", ".join(chosen.levels)
-        return Fact(name, chosen.value, srcs, lvl if lvl is not None else None, chosen.unknown,
-                    dict(chosen.attrs), note=note)
+        attrs = {k: Fact(f.name, f.value, f.sources, lvl, f.unknown) for k, f in chosen.attrs.items()}
+        return Fact(name, chosen.value, srcs, lvl, chosen.unknown, attrs, note=note)
 
     @staticmethod
     def _stale_attrs(attrs: Mapping[str, Fact]) -> dict[str, Fact]:
