@@ -170,8 +170,12 @@ def _normalise(url: str) -> str:
     return f"{origin[0]}://{origin[1]}:{origin[2]}{parts.path or '/'}?{parts.query}"
 
 
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _entry_resources(bundle: dict) -> Iterator[dict]:
-    for entry in bundle.get("entry") or []:
+    for entry in _list(bundle.get("entry")):
         if not isinstance(entry, dict):
             continue
         resource = entry.get("resource")
@@ -181,7 +185,7 @@ def _entry_resources(bundle: dict) -> Iterator[dict]:
 
 
 def _next_link(bundle: dict) -> str | None:
-    for link in bundle.get("link") or []:
+    for link in _list(bundle.get("link")):
         if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             return link["url"]
     return None
@@ -306,7 +310,8 @@ class FhirClient:
             result = SearchResult(ok=False, bundles=[], resources_count=0, incomplete=True, error=f.reason,
                                   status=f.status if f.status is not None else status)
         except Exception as e:  # defensive: a remote answer must never crash a hook call
-            log.exception("FHIR search failed unexpectedly (%s)", type(e).__name__)
+            # no traceback: exception texts may carry the URL (patient identifiers)
+            log.error("FHIR search failed unexpectedly (%s)", type(e).__name__)
             result = SearchResult(ok=False, incomplete=True, error=f"internal error ({type(e).__name__})")
         self._log("search", host, rtype, result.status, start, result.ok, result.error,
                   pages=len(result.bundles), count=result.resources_count)
@@ -332,7 +337,7 @@ class FhirClient:
         except _Fail as f:
             result = ReadResult(ok=False, error=f.reason, status=f.status)
         except Exception as e:  # defensive
-            log.exception("FHIR read failed unexpectedly (%s)", type(e).__name__)
+            log.error("FHIR read failed unexpectedly (%s)", type(e).__name__)
             result = ReadResult(ok=False, error=f"internal error ({type(e).__name__})")
         self._log("read", host, rtype, result.status, start, result.ok, result.error)
         return result

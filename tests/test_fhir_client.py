@@ -224,6 +224,28 @@ def test_gzip_answer_is_decoded(mock):
     assert result.complete and ids(result) == {"obs-1", "obs-2"}
 
 
+@pytest.mark.parametrize("body,encoding,reason", [
+    (json.dumps(bundle([obs(1)])).encode(), "br", "unsupported content encoding"),
+    (gzip.compress(json.dumps(bundle([obs(1)])).encode())[:-12], "gzip", "truncated compressed answer"),
+    (b"not gzip at all", "gzip", "invalid compressed answer"),
+])
+def test_bad_content_encoding_is_a_failure(mock, body, encoding, reason):
+    mock.get(f"{BASE}/Observation", body=body, content_type="application/fhir+json",
+             headers={"Content-Encoding": encoding})
+    result = FhirClient().search(BASE, "Observation?patient=1", token=None)
+    assert not result.ok and result.error == reason
+
+
+@pytest.mark.parametrize("page", [
+    {"resourceType": "Bundle", "type": "searchset", "entry": "junk", "link": {"relation": "next"}},
+    {"resourceType": "Bundle", "type": "searchset", "entry": [3, None, {"resource": "x"}], "link": [7]},
+])
+def test_malformed_bundle_parts_are_skipped_not_fatal(mock, page):
+    mock.get(f"{BASE}/Observation", json=page)
+    result = FhirClient().search(BASE, "Observation?patient=1", token=None)
+    assert result.complete and result.resources_count == 0
+
+
 def test_gzip_bomb_stops_at_max_bytes(mock):
     body = gzip.compress(b" " * 20_000_000)  # about 20 kB that inflate to 20 MB
     mock.get(f"{BASE}/Observation", body=body, content_type="application/fhir+json",
