@@ -63,18 +63,20 @@ def sandbox_trust_doc(**extra: Any) -> dict[str, Any]:
     return {"issuers": [{"iss": SANDBOX_ISS, "jwks": sandbox_jwks(), **extra}]}
 
 
-def sandbox_token(aud: str | list[str], *, now: float | None = None, jti: str | None = None, **claims: Any) -> str:
+def sandbox_token(aud: str | list[str] | None, *, now: float | None = None, **claims: Any) -> str:
     """A token as the CDS Hooks Sandbox signs it: ES384, header kid + jku,
     claims iss/aud/exp=now+300/iat/jti. ``claims`` override or add claims
-    (a value of None removes the claim)."""
+    (a value of None removes the claim; ``aud=None`` leaves aud out)."""
     t = int(now if now is not None else time.time())
     body = {
         "iss": SANDBOX_ISS,
         "aud": aud,
         "exp": t + SANDBOX_LIFETIME,
         "iat": t,
-        "jti": jti or str(uuid.uuid4()),
+        "jti": str(uuid.uuid4()),
     }
+    if aud is None:
+        del body["aud"]
     return mint(sandbox_private_key(), "ES384", _merge(body, claims), kid=SANDBOX_KID, jku=SANDBOX_JKU)
 
 
