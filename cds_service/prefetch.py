@@ -102,9 +102,13 @@ def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
                 out.resources.append(result.resource)
             else:
                 out.resources.extend(result.bundles)
-                if result.incomplete:
-                    out.incomplete.append(key)
-            _merge_status(out.searches, rtype, SearchStatus.OK)
+            if getattr(result, "incomplete", False):
+                # What came is used; what did not come is unknown, never "none recorded".
+                out.incomplete.append(key)
+                out.failed.append(rtype)
+                _merge_status(out.searches, rtype, SearchStatus.FAILED)
+            else:
+                _merge_status(out.searches, rtype, SearchStatus.OK)
         else:
             _merge_status(out.searches, rtype, SearchStatus.FAILED)
             out.failed.append(rtype)
