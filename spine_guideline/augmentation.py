@@ -117,9 +117,8 @@ def eligibility_finding(facts: PatientFacts, a: Assessment, policy: Policy, *,
     pathway = msg(f"vpbk.pathway.{a.pathway}")
     summary = msg(f"vpbk.summary.{verdict}", vertebra=vertebra, pathway=pathway)
     conclusion = msg(f"vpbk.conclusion.{verdict}", vertebra=vertebra, pathway=pathway,
-                     absolute=_codes("vpbk.code", a.absolute),
+                     reasons=_codes("vpbk.code", a.absolute + a.unmet_conditions + a.unmet_criteria),
                      relative=_codes("vpbk.code", a.relative),
-                     unmet=_codes("vpbk.code", a.unmet_conditions + a.unmet_criteria),
                      missing=_codes("vpbk.fact", list(dict.fromkeys(m.code for m in a.missing))))
     notes = list(a.notes)
     if a.mdo_overrides:
