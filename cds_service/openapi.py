@@ -19,6 +19,7 @@ from cds_service import schemas
 TOP_LEVEL = {
     "request": "CdsServiceRequest",
     "response": "CdsServiceResponse",
+    "service-response": "SpineCdsServiceResponse",
     "discovery": "CdsDiscoveryResponse",
     "feedback": "CdsFeedbackRequest",
     "operation-outcome": "OperationOutcome",
@@ -188,8 +189,9 @@ def build_openapi(services: list[dict[str, Any]], *, title: str = "spine-cds",
                 "parameters": [language_param],
                 "requestBody": {"required": True, "content": _content("CdsServiceRequest")},
                 "responses": {
-                    "200": {"description": "Cards (possibly none) and system actions.",
-                            "content": _content("CdsServiceResponse")},
+                    "200": {"description": "Cards (possibly none) and system actions: a CDS Hooks 2.0 response "
+                                           "(CdsServiceResponse) with this service's own guarantees on top.",
+                            "content": _content("SpineCdsServiceResponse")},
                     **_errors("400", "401", "404", "405", "412", "413", "415"),
                 },
             },

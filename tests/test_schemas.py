@@ -229,6 +229,57 @@ def test_valid_card_with_suggestions_links_and_reasons() -> None:
     assert schemas.errors("response", {"cards": [_card(summary="é" * 139)]}) == []
 
 
+def _spine_card(**extra: Any) -> dict[str, Any]:
+    card = _card(detail="**Conclusie**", overrideReasons=[
+        {"code": "patient-declined", "system": "https://spine-cds.org/fhir/CodeSystem/override", "display": "Declined"}],
+        extension={"org.spine-cds.result": {"windowHours": 24, "rule": "DX-2b", "rules": ["DX-1", "DX-2b"]}})
+    card["source"]["topic"] = {"system": "https://spine-cds.org/fhir/CodeSystem/card-topic", "code": "mri-urgency"}
+    card.update(extra)
+    return card
+
+
+def test_service_profile_accepts_a_complete_card() -> None:
+    card = _spine_card(selectionBehavior="any", suggestions=[_suggestion()])
+    assert schemas.errors("service-response", {"cards": [card]}) == []
+    info = _spine_card(indicator="info")
+    info.pop("overrideReasons")
+    assert schemas.errors("service-response", {"cards": [info]}) == []
+
+
+def _drop(d: dict[str, Any], key: str) -> dict[str, Any]:
+    d = copy.deepcopy(d)
+    d.pop(key)
+    return d
+
+
+PROFILE_CASES: list[tuple[str, dict[str, Any], str, str]] = [
+    ("card-without-uuid", _drop(_spine_card(), "uuid"), "$.cards[0].uuid", "is required"),
+    ("card-uuid-not-uuid", _spine_card(uuid="card-1"), "$.cards[0].uuid", "must be a UUID"),
+    ("warning-without-overrideReasons", _drop(_spine_card(), "overrideReasons"), "$.cards[0].overrideReasons", "is required"),
+    ("critical-without-overrideReasons", _drop(_spine_card(indicator="critical"), "overrideReasons"),
+     "$.cards[0].overrideReasons", "is required"),
+    ("without-topic", _spine_card(source={"label": "x"}), "$.cards[0].source.topic", "is required"),
+    ("unknown-topic", _spine_card(source={"label": "x", "topic": {
+        "system": "https://spine-cds.org/fhir/CodeSystem/card-topic", "code": "mri"}}),
+     "$.cards[0].source.topic.code", "must be one of " + ", ".join(
+         f"'{t}'" for t in ("mri-urgency", "corticosteroids", "diagnostic-workup", "treatment-window", "mdo-referral",
+                            "treatment-modality", "rt-dose", "survival-estimate", "aftercare", "sins",
+                            "vpbk-eligibility", "vpbk-preprocedure", "mri-order"))),
+    ("result-without-rules", _spine_card(extension={"org.spine-cds.result": {"rule": "DX-2b"}}),
+     "$.cards[0].extension['org.spine-cds.result'].rules", "is required"),
+    ("suggestion-without-uuid", _spine_card(selectionBehavior="any", suggestions=[_drop(_suggestion(), "uuid")]),
+     "$.cards[0].suggestions[0].uuid", "is required"),
+    # The CDS Hooks invariants still hold under the profile.
+    ("summary-140-chars", _spine_card(summary="x" * 140), "$.cards[0].summary",
+     "must be at most 139 characters long (is 140)"),
+]
+
+
+@pytest.mark.parametrize("card,path,message", [c[1:] for c in PROFILE_CASES], ids=[c[0] for c in PROFILE_CASES])
+def test_service_profile_refuses(card: dict[str, Any], path: str, message: str) -> None:
+    assert (path, message) in schemas.errors("service-response", {"cards": [card]})
+
+
 REQUEST_CASES: list[tuple[str, Any, str, str]] = [
     ("without-hook", {"hookInstance": "1", "context": {}}, "$.hook", "is required"),
     ("without-hookInstance", {"hook": "patient-view", "context": {}}, "$.hookInstance", "is required"),
@@ -247,20 +298,14 @@ def _auth(**changes: Any) -> dict[str, Any]:
     return request
 
 
-def _without(d: dict[str, Any], key: str) -> dict[str, Any]:
-    d = copy.deepcopy(d)
-    d.pop(key)
-    return d
-
-
 REQUEST_CASES += [
     ("fhirAuthorization-without-access_token",
-     dict(_spec("request-patient-view"), fhirAuthorization=_without(_spec("request-patient-view")["fhirAuthorization"], "access_token")),
+     dict(_spec("request-patient-view"), fhirAuthorization=_drop(_spec("request-patient-view")["fhirAuthorization"], "access_token")),
      "$.fhirAuthorization.access_token", "is required"),
     ("fhirAuthorization-token_type-mac", _auth(token_type="MAC"), "$.fhirAuthorization.token_type", "must be 'Bearer'"),
     ("fhirAuthorization-expires_in-string", _auth(expires_in="300"),
      "$.fhirAuthorization.expires_in", "must be of type integer, not string"),
-    ("fhirAuthorization-without-fhirServer", _without(_spec("request-patient-view"), "fhirServer"),
+    ("fhirAuthorization-without-fhirServer", _drop(_spec("request-patient-view"), "fhirServer"),
      "$.fhirServer", "is required when 'fhirAuthorization' is present"),
     ("fhirServer-not-a-url", dict(_spec("request-patient-view"), fhirServer="ehr.example.org/fhir"),
      "$.fhirServer", "must be an absolute http(s) URL"),
@@ -489,6 +534,8 @@ def test_openapi_embedded_schemas_validate_like_the_files(openapi_doc: dict[str,
     # The rewritten component schemas must accept and refuse the same instances as the files.
     doc = copy.deepcopy(openapi_doc)
     cases = [("CdsServiceResponse", "response", _spec("response-example")),
+             ("SpineCdsServiceResponse", "service-response", _spec("response-example")),
+             ("SpineCdsServiceResponse", "service-response", {"cards": [_spine_card()]}),
              ("CdsServiceResponse", "response", RESPONSE_CASES[0][1]),
              ("CdsServiceRequest", "request", _spec("request-patient-view")),
              ("CdsServiceRequest", "request", REQUEST_CASES[0][1]),

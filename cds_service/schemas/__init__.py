@@ -4,7 +4,10 @@ The schemas live beside this module as JSON files and are the single source for
 both request validation and the OpenAPI document (``cds_service.openapi``):
 
 - ``request.json``: hook request envelope (context shape per hook is checked elsewhere)
-- ``response.json``: cards response, incl. ``systemActions``
+- ``response.json``: cards response, incl. ``systemActions`` (CDS Hooks 2.0 as written)
+- ``service-response.json``: the same plus this service's own promises (card and
+  suggestion uuids, card topic, result extension with rule IDs, override reasons
+  on warning/critical cards; see spec/api-contract.md)
 - ``discovery.json``: ``GET /cds-services`` response
 - ``feedback.json``: feedback request
 - ``operation-outcome.json``: the error body
@@ -30,10 +33,10 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SCHEMA_NAMES = ("common", "request", "response", "discovery", "feedback", "operation-outcome")
+SCHEMA_NAMES = ("common", "request", "response", "service-response", "discovery", "feedback", "operation-outcome")
 
 # What the service exchanges, by schema name (the rest are building blocks).
-MESSAGE_SCHEMAS = ("request", "response", "discovery", "feedback", "operation-outcome")
+MESSAGE_SCHEMAS = ("request", "response", "service-response", "discovery", "feedback", "operation-outcome")
 
 _JSON_TYPES = {
     dict: "object",
