@@ -465,7 +465,7 @@ def evaluate_mri_urgency(facts: PatientFacts, policy: Policy,
             suggestions.append(Suggestion(
                 "create-mri-whole-spine",
                 msg("dx.suggest.mri", duration=duration(window), priority=msg(f"dx.priority.{priority}")),
-                {"priority": priority, "within_hours": window}))
+                {"priority": priority, "within_hours": window, "rule": picture.row}))
     notes.append(msg("dx.note.safety-netting"))
     rules.append("DX-2f")
     return Finding(

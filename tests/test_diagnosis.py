@@ -156,7 +156,7 @@ def test_DX2a_mescc_deficit_is_12_hours_critical_with_stat_suggestion():
     assert f.result == {"windowHours": 12, "rule": "DX-2a"}
     assert f.indicator == Indicator.CRITICAL
     assert [(s.kind, dict(s.params)) for s in f.suggestions] == \
-        [("create-mri-whole-spine", {"priority": "stat", "within_hours": 12})]
+        [("create-mri-whole-spine", {"priority": "stat", "within_hours": 12, "rule": "DX-2a"})]
     assert f.override_reasons
 
 
@@ -242,7 +242,7 @@ def test_DX2d_radicular_pain_without_deficit_is_one_week_warning():
                     ob("radicular-pain", True, laterality="unilateral")))
     assert f.result == {"windowHours": 168, "rule": "DX-2d"}
     assert f.indicator == Indicator.WARNING
-    assert f.suggestions[0].params == {"priority": "urgent", "within_hours": 168}
+    assert f.suggestions[0].params == {"priority": "urgent", "within_hours": 168, "rule": "DX-2d"}
     assert "dx.note.bilateral-radicular-pain" not in note_keys(f)
 
 
@@ -257,7 +257,7 @@ def test_DX2e_local_back_pain_only_is_two_weeks_info():
     f = mri(patient(*SUSPECTED, *NEURO_NEGATIVE))
     assert f.result == {"windowHours": 336, "rule": "DX-2e"}
     assert f.indicator == Indicator.INFO
-    assert f.suggestions[0].params == {"priority": "routine", "within_hours": 336}
+    assert f.suggestions[0].params == {"priority": "routine", "within_hours": 336, "rule": "DX-2e"}
     assert f.override_reasons == []
 
 
