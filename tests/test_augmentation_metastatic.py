@@ -1,0 +1,366 @@
+"""VPBK-M: eligibility for VP/BK of spinal metastases of solid tumours (source 000)."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from spine_guideline import augmentation
+from spine_guideline.facts import (Allergy, Cancer, CancerCategory, ConditionRecord, Event, Fact,
+                                   SearchStatus)
+
+from .test_augmentation_builders import (POLICY, by_topic, drop_obs, metastatic, set_obs, sins_fact,
+                                         src)
+
+
+def elig(f, level="L1"):
+    [finding] = by_topic(augmentation.evaluate(f, POLICY), "vpbk-eligibility", level)
+    return finding, finding.machine_result()
+
+
+def test_VPBK_M_1a_all_met_is_eligible():
+    finding, res = elig(metastatic())
+    assert res["verdict"] == "eligible" and res["pathway"] == "metastatic" and res["vertebra"] == "L1"
+    assert res["missing"] == [] and res["absoluteContraindications"] == []
+    assert {"VPBK-M-1", "VPBK-M-1a", "VPBK-M-2", "VPBK-M-8", "VPBK-M-9"} <= set(res["rules"])
+    assert finding.indicator.value == "info" and finding.key == "L1"
+
+
+@pytest.mark.parametrize("pain,verdict", [(3, "not-eligible"), (4, "eligible"), (10, "eligible")])
+def test_VPBK_M_1_pain_threshold(pain, verdict):
+    _, res = elig(set_obs(metastatic(), "pain-score", pain))
+    assert res["verdict"] == verdict
+    assert ("pain-below-threshold" in res["unmetCriteria"]) == (verdict == "not-eligible")
+
+
+def test_VPBK_M_1_pain_unknown_is_insufficient_data():
+    _, res = elig(drop_obs(metastatic(), "pain-score"))
+    assert res["verdict"] == "insufficient-data" and "pain-score" in res["missing"]
+
+
+@pytest.mark.parametrize("score,verdict,path", [(6, "not-eligible", None), (7, "eligible", "M-1a"),
+                                                (9, "eligible", "M-1a"), (10, "eligible", "M-1b"),
+                                                (13, "eligible", "M-1b")])
+def test_VPBK_M_1a_M_1b_sins_bands(score, verdict, path):
+    _, res = elig(metastatic(sins=score))
+    assert res["verdict"] == verdict
+    if path:
+        assert res["indicationPath"] == path and f"VPBK-{path}" in res["rules"]
+    else:
+        assert "sins-below-7" in res["unmetCriteria"]
+
+
+def test_VPBK_M_1_mdo_judgement_missing_gives_mdo_review_with_referral():
+    finding, res = elig(drop_obs(metastatic(), "mdo-vpbk-benefit", "L1"))
+    assert res["verdict"] == "mdo-review-needed" and "mdo-vpbk-benefit" in res["missing"]
+    [sug] = [s for s in finding.suggestions if s.kind == "create-mdo-referral"]
+    assert set(sug.params["disciplines"]) == {"treating-specialist", "radiation-oncology", "radiology",
+                                              "spine-surgery"}
+
+
+def test_VPBK_M_1_mdo_referral_already_planned_gives_no_second_referral():
+    f = drop_obs(metastatic(), "mdo-vpbk-benefit", "L1")
+    f.events.append(Event("mdo-referral", src("ServiceRequest", "mdo"), "planned"))
+    finding, res = elig(f)
+    assert res["verdict"] == "mdo-review-needed" and not finding.suggestions
+
+
+def test_VPBK_M_1_mdo_judged_no_benefit_is_not_eligible():
+    _, res = elig(set_obs(metastatic(), "mdo-vpbk-benefit", False, "L1"))
+    assert res["verdict"] == "not-eligible" and "mdo-no-benefit" in res["unmetCriteria"]
+
+
+def test_VPBK_M_1b_sins_10_unstable_vertebra_not_excluded_is_at_best_mdo_review():
+    f = metastatic(sins=11)
+    drop_obs(f, "instability-beyond-augmentation", "L1")
+    drop_obs(f, "posterior-fixation-needed", "L1")
+    finding, res = elig(f)
+    assert res["verdict"] == "mdo-review-needed"
+    assert res["absoluteContraindicationsUnknown"] == ["unstable-vertebra"]
+
+
+def test_VPBK_M_1a_sins_9_unknown_instability_is_harmless():
+    f = metastatic(sins=9)
+    drop_obs(f, "instability-beyond-augmentation", "L1")
+    drop_obs(f, "posterior-fixation-needed", "L1")
+    _, res = elig(f)
+    assert res["verdict"] == "eligible" and res["absoluteContraindicationsUnknown"] == []
+
+
+def test_VPBK_M_1b_posterior_fixation_needed_is_absolute_unstable_vertebra():
+    f = set_obs(metastatic(sins=12), "posterior-fixation-needed", True, "L1")
+    _, res = elig(f)
+    assert res["verdict"] == "not-eligible" and res["absoluteContraindications"] == ["unstable-vertebra"]
+
+
+def test_VPBK_M_1c_surgeon_path_without_pain_or_mdo():
+    f = metastatic(sins=8)
+    set_obs(f, "pain-score", 1)
+    drop_obs(f, "mdo-vpbk-benefit", "L1")
+    f.events.append(Event("spinal-surgery", src("ServiceRequest", "surg"), "planned", level="L2"))
+    set_obs(f, "surgeon-augmentation-benefit", True, "L1")
+    _, res = elig(f)
+    assert res["verdict"] == "eligible" and res["indicationPath"] == "M-1c"
+    assert "VPBK-M-1c" in res["rules"]
+
+
+def test_VPBK_M_1c_needs_an_operated_or_adjacent_level():
+    f = metastatic(sins=8)
+    set_obs(f, "pain-score", 1)
+    f.events.append(Event("spinal-surgery", src("ServiceRequest", "surg"), "planned", level="L3"))
+    set_obs(f, "surgeon-augmentation-benefit", True, "L1")
+    _, res = elig(f)
+    assert res["verdict"] == "not-eligible" and "pain-below-threshold" in res["unmetCriteria"]
+
+
+def test_VPBK_M_2_histology_must_be_positive_evidence():
+    f = metastatic()
+    f.cancers[0] = Cancer("breast", CancerCategory.SOLID, src("Condition", "ca"))
+    _, res = elig(f)
+    assert res["verdict"] == "insufficient-data" and "histologically-proven" in res["missing"]
+
+
+def test_VPBK_M_2_haematological_primary_goes_to_the_non_metastatic_pathway():
+    f = metastatic()
+    f.cancers[0] = Cancer("multiple-myeloma", CancerCategory.HAEMATOLOGICAL, src("Condition", "mm"))
+    _, res = elig(f)
+    assert res["pathway"] == "osteoporotic-benign"
+
+
+def test_VPBK_M_2_unknown_primary_stays_metastatic_and_lacks_histology():
+    f = metastatic()
+    f.cancers[0] = Cancer("unknown-primary", CancerCategory.UNKNOWN_PRIMARY, src("Condition", "c80"))
+    _, res = elig(f)
+    assert res["pathway"] == "metastatic" and res["verdict"] == "insufficient-data"
+    assert "histologically-proven" in res["missing"]
+
+
+def test_VPBK_M_2_whole_spine_imaging_only_ordered_is_not_enough():
+    f = metastatic()
+    f.events = [e for e in f.events if e.kind != "mri-whole-spine"]
+    f.events.append(Event("mri-whole-spine", src("ServiceRequest", "mri"), "planned"))
+    _, res = elig(f)
+    assert res["verdict"] == "insufficient-data" and "mri-whole-spine" in res["missing"]
+    f.events.append(Event("ct-whole-spine", src("ImagingStudy", "ct"), "done"))
+    assert elig(f)[1]["verdict"] == "eligible"
+
+
+def test_VPBK_M_2_sins_undecided_is_insufficient_data():
+    f = metastatic(sins=None)
+    f.observations[("sins", "L1")] = sins_fact("L1", None, pain=3, bone_lesion=2)
+    _, res = elig(f)
+    assert res["verdict"] == "insufficient-data"
+    assert {"sins-alignment", "sins-collapse", "sins-posterolateral"} <= set(res["missing"])
+
+
+def test_VPBK_M_2_recorded_total_conflicting_across_bands_is_insufficient_data():
+    f = metastatic(sins=None)
+    # L1: 3 + 3 + 2 + 0 + 0 + 0 = 8 computed; recorded 11
+    f.observations[("sins", "L1")] = sins_fact("L1", 11, pain=3, bone_lesion=2, alignment=0, collapse=0,
+                                               posterolateral=0)
+    _, res = elig(f)
+    assert res["verdict"] == "insufficient-data" and "sins" in res["missing"]
+
+
+def test_VPBK_M_3_blastic_lesion_is_a_relative_contraindication():
+    _, res = elig(set_obs(metastatic(), "lesion-type", "blastic", "L1"))
+    assert res["verdict"] == "eligible-relative-contraindications"
+    assert res["relativeContraindications"] == ["sclerotic-metastasis"]
+
+
+def test_VPBK_M_3_lesion_type_from_the_sins_component():
+    f = drop_obs(metastatic(sins=None), "lesion-type", "L1")
+    f.observations[("sins", "L1")] = sins_fact("L1", None, pain=3, bone_lesion=1, alignment=0, collapse=0,
+                                               posterolateral=0)
+    _, res = elig(f)
+    assert res["verdict"] == "eligible"
+
+
+def test_VPBK_M_3_not_technically_suitable():
+    _, res = elig(set_obs(metastatic(), "vpbk-technically-suitable", False, "L1"))
+    assert res["verdict"] == "not-eligible" and "not-technically-suitable" in res["unmetCriteria"]
+
+
+def test_VPBK_M_3_preferences_never_change_the_verdict():
+    _, res = elig(set_obs(metastatic(), "local-progression-expected", False, "L1"))
+    assert res["verdict"] == "eligible"
+    assert res["preferences"] == {"local-progression-expected": "not-preferred"}
+
+
+def test_VPBK_M_4_radiotherapy_not_given_and_not_waived():
+    f = metastatic()
+    f.events = [e for e in f.events if e.kind != "radiotherapy"]
+    _, res = elig(f)
+    assert res["verdict"] == "not-eligible" and "stepped-care-incomplete" in res["unmetCriteria"]
+
+
+def test_VPBK_M_4_radiotherapy_waived_with_reason():
+    f = metastatic()
+    f.events = [e for e in f.events if e.kind != "radiotherapy"]
+    set_obs(f, "stepped-care-waived.radiotherapy", True, reason="re-irradiation beyond dose limits")
+    assert elig(f)[1]["verdict"] == "eligible"
+
+
+def test_VPBK_M_4_waiver_without_reason_is_missing():
+    f = metastatic()
+    f.medications = [m for m in f.medications if m.drug_class != "analgesic"]
+    set_obs(f, "stepped-care-waived.analgesics", True)
+    _, res = elig(f)
+    assert res["verdict"] == "insufficient-data" and "stepped-care-waived" in res["missing"]
+
+
+def test_VPBK_M_4_radiotherapy_at_another_level_does_not_count():
+    f = metastatic()
+    f.events = [e for e in f.events if e.kind != "radiotherapy"]
+    f.events.append(Event("radiotherapy", src("Procedure", "rt2"), "done", level="T4"))
+    assert elig(f)[1]["verdict"] == "not-eligible"
+
+
+@pytest.mark.parametrize("months,verdict", [(2.9, "not-eligible"), (3.0, "eligible")])
+def test_VPBK_M_5_life_expectancy(months, verdict):
+    _, res = elig(set_obs(metastatic(), "life-expectancy", months))
+    assert res["verdict"] == verdict
+    assert ("limited-life-expectancy" in res["unmetConditions"]) == (verdict == "not-eligible")
+
+
+def test_VPBK_M_5_mdo_override_of_life_expectancy():
+    f = set_obs(metastatic(), "life-expectancy", 2.0)
+    set_obs(f, "mdo-override-life-expectancy", True)
+    finding, res = elig(f)
+    assert res["verdict"] == "eligible" and res["mdoOverrides"] == ["limited-life-expectancy"]
+
+
+def test_VPBK_M_5_unmet_condition_gives_a_warning_card_with_override_reasons():
+    finding, res = elig(set_obs(metastatic(), "can-lie-prone", False))
+    assert res["verdict"] == "not-eligible" and res["unmetConditions"] == ["cannot-lie-prone"]
+    assert finding.indicator.value == "warning" and finding.override_reasons
+
+
+@pytest.mark.parametrize("kps,who,verdict", [
+    (50, None, "not-eligible"), (60, None, "eligible"), (None, 2, "eligible"), (None, 3, "not-eligible"),
+    (50, 2, "eligible"),  # KPS 50 fails, WHO 2 passes: each scale judged on its own
+    (40, 3, "not-eligible")])
+def test_VPBK_M_5_performance_status_kps_50_vs_who_2(kps, who, verdict):
+    f = drop_obs(metastatic(), "karnofsky")
+    if kps is not None:
+        set_obs(f, "karnofsky", kps)
+    if who is not None:
+        set_obs(f, "ecog", who)
+    _, res = elig(f)
+    assert res["verdict"] == verdict
+    assert ("poor-performance-status" in res["unmetConditions"]) == (verdict == "not-eligible")
+
+
+def test_VPBK_M_5_no_performance_scale_recorded_is_missing():
+    _, res = elig(drop_obs(metastatic(), "karnofsky"))
+    assert res["verdict"] == "insufficient-data" and "karnofsky" in res["missing"]
+
+
+def test_VPBK_M_5_puncture_site_infection():
+    f = metastatic()
+    f.conditions.append(ConditionRecord("puncture-site-infection", src("Condition", "inf"), "L1"))
+    assert elig(f)[1]["unmetConditions"] == ["puncture-site-infection"]
+
+
+@pytest.mark.parametrize("name,code", [("vertebral-infection", "vertebral-infection"),
+                                       ("systemic-infection", "systemic-infection")])
+def test_VPBK_M_6_infections_are_absolute(name, code):
+    f = metastatic()
+    f.conditions.append(ConditionRecord(name, src("Condition", "inf")))
+    finding, res = elig(f)
+    assert res["verdict"] == "not-eligible" and res["absoluteContraindications"] == [code]
+    assert finding.indicator.value == "warning"
+
+
+def test_VPBK_M_6_bone_cement_allergy_is_absolute():
+    f = metastatic()
+    f.allergies.append(Allergy("bone-cement", src("AllergyIntolerance", "pmma")))
+    assert elig(f)[1]["absoluteContraindications"] == ["bone-cement-allergy"]
+
+
+def test_VPBK_M_6_coagulopathy_correctable_or_not():
+    f = metastatic()
+    f.conditions.append(ConditionRecord("coagulopathy", src("Condition", "coag")))
+    _, res = elig(f)
+    assert res["verdict"] == "insufficient-data" and "coagulopathy-correctable" in res["missing"]
+    set_obs(f, "coagulopathy-correctable", False)
+    assert elig(f)[1]["absoluteContraindications"] == ["uncorrectable-coagulopathy"]
+    set_obs(f, "coagulopathy-correctable", True)
+    assert elig(f)[1]["verdict"] == "eligible"
+
+
+def test_VPBK_M_6_failed_condition_search_never_gives_eligible():
+    f = metastatic()
+    f.searches["Condition"] = SearchStatus.FAILED
+    _, res = elig(f)
+    assert res["verdict"] == "insufficient-data"
+    assert {"vertebral-infection", "systemic-infection", "coagulopathy"} <= set(res["missing"])
+
+
+def test_VPBK_M_6_absent_condition_is_none_recorded_with_what_was_searched():
+    finding, _ = elig(metastatic())
+    [crit] = [c for c in finding.criteria if c.key == "vpbk.crit.m6-no-vertebral-infection"]
+    assert crit.status.value == "met" and crit.facts[0].searched == "Condition"
+
+
+@pytest.mark.parametrize("name,value,level,code", [
+    ("radicular-pain", True, None, "radicular-pain"),
+    ("bilsky-grade", "1a", "L1", "epidural-extension"),
+    ("posterior-column-fracture", True, "L1", "posterior-column-fracture")])
+def test_VPBK_M_7_relative_contraindications(name, value, level, code):
+    _, res = elig(set_obs(metastatic(), name, value, level))
+    assert res["verdict"] == "eligible-relative-contraindications"
+    assert res["relativeContraindications"] == [code]
+
+
+@pytest.mark.parametrize("count,diffuse", [(5, False), (6, True)])
+def test_VPBK_M_7_diffuse_metastases_5_vs_6(count, diffuse):
+    f = metastatic()
+    for lvl in ["T2", "T4", "T6", "T8", "T10"][:count - 1]:
+        f.conditions.append(ConditionRecord("spinal-metastasis", src("Condition", f"m{lvl}"), lvl))
+    finding = [x for x in augmentation.evaluate(f, POLICY) if x.topic == "vpbk-eligibility" and x.key == "L1"][0]
+    res = finding.machine_result()
+    assert ("diffuse-metastases" in res["relativeContraindications"]) == diffuse
+
+
+def test_VPBK_M_7_recorded_count_wins():
+    _, res = elig(set_obs(metastatic(), "spinal-metastasis-count", 8))
+    assert res["relativeContraindications"] == ["diffuse-metastases"]
+
+
+def test_VPBK_M_7_unknown_relative_contraindication_is_missing():
+    _, res = elig(drop_obs(metastatic(), "radicular-pain"))
+    assert res["verdict"] == "insufficient-data" and "radicular-pain" in res["missing"]
+
+
+def test_verdict_precedence_not_eligible_over_missing_data():
+    f = drop_obs(metastatic(), "pain-score")
+    set_obs(f, "can-lie-prone", False)
+    assert elig(f)[1]["verdict"] == "not-eligible"
+
+
+def test_VPBK_M_8_M_9_shared_decision_and_operator_lines():
+    finding, res = elig(metastatic())
+    keys = [n.key for n in finding.notes]
+    assert "vpbk.note.m8-shared-decision" in keys and "vpbk.note.m9-operator" in keys
+    assert {"VPBK-M-8", "VPBK-M-9"} <= set(res["rules"])
+
+
+def test_VPBK_M_8_leaflet_link_when_configured():
+    from spine_guideline.policy import load_policy
+    policy = load_policy({"augmentation": {"leaflet_url": "https://example.org/vpbk-folder.pdf"}})
+    findings = augmentation.evaluate(metastatic(), policy)
+    [finding] = by_topic(findings, "vpbk-eligibility", "L1")
+    assert [l.url for l in finding.links] == ["https://example.org/vpbk-folder.pdf"]
+
+
+def test_entry_condition_no_condition_no_vpbk_cards():
+    from .test_augmentation_builders import base
+    assert augmentation.evaluate(base(), POLICY) == []
+
+
+def test_suspected_metastasis_needs_confirmation():
+    f = metastatic()
+    f.conditions[0] = ConditionRecord("spinal-metastasis", src("Condition", "met"), "L1", suspected=True)
+    _, res = elig(f)
+    assert res["verdict"] == "insufficient-data" and "spinal-metastasis" in res["missing"]
