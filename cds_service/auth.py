@@ -590,6 +590,11 @@ jwt_replay_table = Table(
 )
 
 
+def _sqlite_busy(exc: OperationalError) -> bool:
+    text = str(exc.orig if exc.orig is not None else exc).lower()
+    return "locked" in text or "busy" in text
+
+
 class SqlReplayStore:
     """A replay store in the database (SQLite file or PostgreSQL), shared by all
     worker processes that use the same database. Creates its table if needed.
@@ -599,7 +604,7 @@ class SqlReplayStore:
     Database failures raise :class:`ReplayStoreError`.
     """
 
-    _SQLITE_RETRIES = 5
+    _SQLITE_RETRIES = 8
 
     def __init__(self, engine: Engine, *, purge_interval: float = 60.0) -> None:
         self._engine = engine
@@ -619,20 +624,17 @@ class SqlReplayStore:
         now_s = math.floor(now)
         for attempt in range(self._SQLITE_RETRIES if self._sqlite else 1):
             try:
-                with self._engine.connect() as conn:
-                    if self._sqlite:
-                        # Take the write lock first: two deferred SQLite transactions
-                        # upgrading to writers can fail without waiting.
-                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                with self._engine.begin() as conn:
                     conn.execute(delete(t).where(t.c.iss == iss, t.c.jti == jti, t.c.expires_at < now_s))
                     conn.execute(insert(t).values(iss=iss, jti=jti, expires_at=math.ceil(expires_at)))
-                    conn.commit()
                 break
             except IntegrityError:
                 return False
             except OperationalError as exc:
-                if self._sqlite and "locked" in str(exc).lower() and attempt + 1 < self._SQLITE_RETRIES:
-                    time.sleep(0.05 * (attempt + 1))
+                # SQLite answers "database is locked" when writers collide (it may
+                # refuse at once rather than wait, to avoid a deadlock): retry.
+                if self._sqlite and _sqlite_busy(exc) and attempt + 1 < self._SQLITE_RETRIES:
+                    time.sleep(0.02 * (attempt + 1))
                     continue
                 raise ReplayStoreError(f"replay store unavailable: {type(exc).__name__}") from exc
             except SQLAlchemyError as exc:
@@ -700,6 +702,9 @@ class JwtVerifier:
     ``clock_skew``: seconds allowed on exp/iat/nbf. ``http_session``: used to
     fetch jku URLs (a new requests.Session by default). ``now``: the clock
     (epoch seconds). ``jwks_ttl`` / ``jwks_min_refresh``: see :class:`JwksCache`.
+    ``max_lifetime``: tokens with ``exp - iat`` above this are refused (CDS
+    clients sign one short-lived token per call; the sandbox uses 300 s), which
+    also bounds how long a jti is kept in the replay store.
     """
 
     def __init__(
@@ -712,9 +717,13 @@ class JwtVerifier:
         now: Callable[[], float] = time.time,
         jwks_ttl: float = 300.0,
         jwks_min_refresh: float = 30.0,
+        max_lifetime: float = 3600.0,
     ) -> None:
         if not 0 <= clock_skew <= 300:
             raise ValueError("clock_skew must be between 0 and 300 seconds")
+        if not 0 < max_lifetime <= 86400:
+            raise ValueError("max_lifetime must be between 0 and 86400 seconds")
+        self._max_lifetime = float(max_lifetime)
         self._trust = trust
         self._replay = replay_store
         self._skew = float(clock_skew)
@@ -787,6 +796,8 @@ class JwtVerifier:
             raise AuthError(f"token not valid yet (nbf, issuer {iss})")
         if exp < iat:
             raise AuthError("exp is before iat")
+        if exp - iat > self._max_lifetime:
+            raise AuthError(f"token lifetime {exp - iat:.0f} s exceeds {self._max_lifetime:.0f} s (issuer {iss})")
 
         if not _audience_matches(claims.get("aud"), audience):
             raise AuthError(f"aud does not name {audience}")

@@ -7,7 +7,10 @@ tokens exactly as the sandbox does (tests/support/jwt_tokens.py).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -490,6 +493,15 @@ def test_exp_before_iat_refused(verifier, clock):
     assert "before iat" in refused(verifier, bearer(sandbox_token(AUD, now=clock.t, iat=T0 + 3, exp=T0 + 2)))
 
 
+@pytest.mark.parametrize("lifetime, ok", [(3600, True), (3601, False), (10**20, False)])
+def test_token_lifetime_bounded(verifier, clock, lifetime, ok):
+    token = sandbox_token(AUD, now=clock.t, exp=T0 + lifetime)
+    if ok:
+        assert verifier.verify(bearer(token), AUD).iss == SANDBOX_ISS
+    else:
+        assert "lifetime" in refused(verifier, bearer(token))
+
+
 def test_iat_half_a_second_ahead_accepted_like_the_sandbox_sends(verifier, clock):
     assert verifier.verify(bearer(sandbox_token(AUD, now=clock.t, iat=T0 + 0.5)), AUD).iss == SANDBOX_ISS
 
@@ -855,3 +867,50 @@ def test_replay_store_failure_is_not_an_auth_failure(tmp_path, trust_doc, clock)
     v = JwtVerifier(TrustStore.from_dict(trust_doc, "."), store, now=clock)
     with pytest.raises(ReplayStoreError):
         v.verify(bearer(sandbox_token(AUD, now=clock.t)), AUD)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+PG_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "postgres-for-tests.sh"
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> str:
+    url = os.environ.get("SPINE_CDS_TEST_POSTGRES_URL")
+    if url:
+        return url
+    try:
+        out = subprocess.run(["bash", str(PG_SCRIPT), "start"], capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"PostgreSQL could not be started: {exc}")
+    if out.returncode != 0:
+        pytest.skip(f"PostgreSQL could not be started: {out.stderr.strip()[-300:]}")
+    return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.postgres
+def test_sql_replay_store_on_postgres_across_engines_and_threads(postgres_url):
+    engines = [create_engine(postgres_url, pool_size=8) for _ in range(2)]
+    try:
+        stores = [SqlReplayStore(e) for e in engines]
+        iss = f"https://pg-{uuid.uuid4()}.example.org"  # fresh per run: the database outlives the test
+        assert stores[0].remember(iss, "j1", T0 + 300, T0) is True
+        assert stores[1].remember(iss, "j1", T0 + 300, T0 + 1) is False
+        assert stores[1].remember(iss, "j1", T0 + 700, T0 + 301) is True  # expired: may come back
+
+        outcomes: list[bool] = []
+        barrier = threading.Barrier(8)
+
+        def worker(i: int) -> None:
+            barrier.wait(timeout=10)
+            outcomes.append(stores[i % 2].remember(iss, "race", T0 + 300, T0))
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert sorted(outcomes) == [False] * 7 + [True]
+    finally:
+        for e in engines:
+            e.dispose()
