@@ -210,11 +210,11 @@ def suspicion(facts: PatientFacts, policy: Policy) -> Suspicion:
         if name == "severe-neurological-deficit" and not deficit.is_true:
             continue  # only a recorded severe deficit adds to the picture (see report)
         progressive = deficit.attr("progressive")
-        used.extend([deficit, progressive])
+        used.extend([deficit, progressive] if deficit.is_true else [deficit])
         prog_value = progressive.value
         if deficit.is_true and prog_value is None and stricter:
             prog_value = True
-            _add_note(notes, msg("dx.note.policy.unknown-progression-suspicion", deficit=msg(f"dx.fact.{name}")))
+            _add_note(notes, msg("dx.note.policy.unknown-progression", deficit=msg(f"dx.fact.{name}")))
             _add_missing(missing, _missing(progressive, f"{name}.progressive"))
         parts.append(tri_and(deficit, prog_value))
     mescc = tri_or(*parts)
@@ -340,7 +340,8 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
             row = "DX-2c"
         definite.add(row)
         row_facts[row].extend([deficit, laterality, onset, progressive])
-        row_params[row] = {"days": "?" if days is None else days}
+        if days is not None:
+            row_params[row] = {"days": days}
 
     radicular_pain = facts.obs("radicular-pain")
     row_facts["DX-2d"].append(radicular_pain)
@@ -369,9 +370,9 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
             for r in ROWS}
     # keep only the missing data that matters: what could make a stricter row apply,
     # and the attributes the chosen row rests on
-    criteria = [Criterion(f"dx.crit.row.{r}", rows[r], r, _uniq(row_facts[r]),
-                          {"days": row_params[r].get("days", "?"),
-                           "limit": _p(policy, "onset_recent_days")})
+    limit = _p(policy, "onset_recent_days")
+    criteria = [Criterion(f"dx.crit.row.{r}.days" if "days" in row_params[r] else f"dx.crit.row.{r}",
+                          rows[r], r, _uniq(row_facts[r]), {"limit": limit, **row_params[r]})
                 for r in ROWS]
     return Picture(upper if decided else None, upper, stricter_hidden, rows, criteria, missing, notes)
 
@@ -450,6 +451,7 @@ def evaluate_mri_urgency(facts: PatientFacts, policy: Policy,
         notes.insert(0, msg("dx.note.mri-done", date=mri_event.date or "?", ref=mri_event.source.reference))
         indicator = Indicator.INFO
         summary = msg("dx.mri.summary.done", date=(mri_event.date or "?")[:10])
+        conclusion = msg("dx.mri.conclusion.done", date=(mri_event.date or "?")[:10], conclusion=conclusion)
     elif mri_state == "planned":
         notes.insert(0, msg("dx.note.mri-planned", ref=mri_event.source.reference,
                             duration=duration(window if window is not None else picture.upper_window(policy))))
@@ -558,8 +560,9 @@ def _interval_reference(facts: PatientFacts) -> tuple[date, str]:
 
 def primary_status(facts: PatientFacts, policy: Policy) -> PrimaryStatus:
     known, primaries, notes, missing = known_primary(facts)
-    criteria = [Criterion("dx.crit.known-primary", Status.of(known.value), "DX-5", (known,),
-                          {"types": [msg(f"dx.cancer.{c.cancer_type}") for c in primaries] or "-"})]
+    criteria = [Criterion("dx.crit.known-primary.types" if primaries else "dx.crit.known-primary",
+                          Status.of(known.value), "DX-5", (known,),
+                          {"types": [msg(f"dx.cancer.{c.cancer_type}") for c in primaries]} if primaries else {})]
     if not known.is_true:
         reasons = ["no-known-primary"] if known.is_false else []
         return PrimaryStatus(known, primaries, None, reasons, criteria, missing, notes)

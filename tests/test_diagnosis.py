@@ -201,15 +201,29 @@ def test_DX2c_stable_unilateral_deficit_by_policy():
     assert "dx.note.policy.stable-unilateral" in note_keys(f)
 
 
-@pytest.mark.parametrize("days,rule,note", [
-    (3, "DX-2b", True),     # unknown progression, recent: the stricter row, by policy
-    (10, "DX-2c", False),   # unknown progression, old: DX-2c either way, no policy needed
+@pytest.mark.parametrize("days,rule", [
+    (3, "DX-2b"),     # unknown progression, recent: the stricter row, by policy
+    (10, "DX-2c"),    # unknown progression, old: DX-2c either way
 ])
-def test_DX2_unknown_progression(days, rule, note):
+def test_DX2_unknown_progression(days, rule):
     f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), deficit(days=days, progressive=None)))
     assert f.result["rule"] == rule
-    assert ("dx.note.policy.unknown-progression" in note_keys(f)) is note
+    assert "dx.note.policy.unknown-progression" in note_keys(f)
     assert "radicular-deficit.progressive" in missing_codes(f)
+
+
+def test_DX1_unknown_progression_of_a_deficit_raises_mescc_suspicion_by_policy():
+    f = mri(patient(ob("back-pain", False), ob("mescc-deficit", False), deficit(days=3, progressive=None)))
+    assert f.result == {"windowHours": 24, "rule": "DX-2b"}
+    assert {c.key: c.status for c in f.criteria}["dx.crit.mescc-suspicion"] == Status.MET
+    assert "dx.note.policy.unknown-progression" in note_keys(f)
+
+
+def test_DX2_done_mri_conclusion_says_done():
+    ev = Event("mri-whole-spine", Source("ImagingStudy", "i1"), "done", date="2026-11-20")
+    f = mri(patient(*SUSPECTED, ob("mescc-deficit"), events=[ev]))
+    assert f.conclusion.key == "dx.mri.conclusion.done"
+    assert f.indicator == Indicator.INFO
 
 
 def test_DX2_unknown_onset_takes_the_stricter_row():
