@@ -9,16 +9,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from fhir_mappings import build_facts
 from spine_guideline import GUIDELINE_VERSION
-from spine_guideline.engine import evaluate_hook
 
-from .cards import RenderContext, render_card
+from . import pipeline
 from .errors import ServiceError, issue
 from .i18n import negotiate
 from .schemas import errors as schema_errors
 from .services import BY_ID, REQUIRED_CONTEXT, SERVICES, ServiceDef
-from .suggestions import SuggestionContext
 
 bp = Blueprint("cds_hooks", __name__)
 log = logging.getLogger("spine_cds.hooks")
@@ -92,19 +89,6 @@ def _check_context(service: ServiceDef, body: dict[str, Any]) -> dict[str, Any]:
     return context
 
 
-def _draft_index(draft_orders: Any) -> dict[str, dict]:
-    index: dict[str, dict] = {}
-    entries = draft_orders.get("entry") if isinstance(draft_orders, dict) else None
-    if not isinstance(entries, list):
-        return index
-    for entry in entries[:1000]:
-        res = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(res, dict) and isinstance(res.get("id"), str) and isinstance(res.get("resourceType"), str):
-            index[f"{res['resourceType']}/{res['id']}"] = res
-            index.setdefault(res["id"], res)
-    return index
-
-
 @bp.post("/cds-services/<service_id>")
 def call_service(service_id: str):
     service = _service(service_id)
@@ -119,29 +103,14 @@ def call_service(service_id: str):
     g.timing["fetch"] = time.perf_counter() - t0
 
     now = datetime.now(timezone.utc)
-    t0 = time.perf_counter()
-    facts = build_facts(gathered.resources, searches=gathered.searches, now=now,
-                        patient_id=context.get("patientId"), draft_orders=context.get("draftOrders"),
-                        selections=context.get("selections") if service.hook == "order-select" else None,
-                        settings=state.mapping_settings)
-    g.timing["mapping"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    findings = evaluate_hook(service.hook, facts, state.policy, service.modules)
-    findings = [f for f in findings if f.topic in service.topics]
-    g.timing["rules"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
     lang = negotiate(request.headers.get("Accept-Language"), current_app.config["LANGUAGE"])
-    ctx = RenderContext(lang, state.catalogs, SuggestionContext(
-        context.get("patientId"), now, lang, state.catalogs, _draft_index(context.get("draftOrders"))))
-    notes = []
-    if gathered.failed:
-        notes.append(state.catalogs.text("common.incomplete", lang, types=sorted(set(gathered.failed))))
-    if facts.warnings:
-        notes.append(state.catalogs.text("common.warnings", lang, count=len(facts.warnings)))
-    cards = [render_card(f, ctx, extra_notes=notes) for f in findings]
-    g.timing["render"] = time.perf_counter() - t0
+    outcome = pipeline.run(service, resources=gathered.resources, searches=gathered.searches, now=now,
+                           patient_id=context.get("patientId"), lang=lang, policy=state.policy,
+                           catalogs=state.catalogs, mapping_settings=state.mapping_settings,
+                           draft_orders=context.get("draftOrders"), selections=context.get("selections"),
+                           failed_types=gathered.failed)
+    g.timing.update(outcome.timing)
+    cards, findings = outcome.cards, outcome.findings
 
     try:
         state.storage.log_cards({

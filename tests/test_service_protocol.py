@@ -147,7 +147,7 @@ def test_health_and_readiness(client):
 
 
 def test_unexpected_error_is_500_outcome_without_trace(client, monkeypatch, caplog):
-    import cds_service.hooks as hooks
+    import cds_service.pipeline as hooks
 
     def boom(*a, **k):
         raise RuntimeError("secret-patient-detail")
