@@ -402,7 +402,9 @@ def _mri_status(facts: PatientFacts, policy: Policy) -> tuple[str, Event | None]
 
 
 def _known_malignancy_note(facts: PatientFacts) -> Message | None:
-    types = sorted({c.cancer_type for c in facts.cancers if not c.suspected})
+    records = [c for c in facts.cancers if not c.suspected]
+    primary = [c for c in records if c.is_primary]
+    types = sorted({c.cancer_type for c in (primary or records)})
     if not types:
         return None
     return msg("dx.note.known-malignancy", types=[msg(f"dx.cancer.{t}") for t in types])
@@ -527,9 +529,10 @@ def known_primary(facts: PatientFacts) -> tuple[Fact, list[Cancer], list[Message
     notes: list[Message] = []
     missing: list[Missing] = []
     primaries = [c for c in facts.primary_cancers(include_history=True) if not c.suspected]
-    if any(c.category == CancerCategory.UNKNOWN_PRIMARY for c in facts.cancers):
+    # these notes explain why no primary is known; with a known primary they are noise
+    if not primaries and any(c.category == CancerCategory.UNKNOWN_PRIMARY for c in facts.cancers):
         notes.append(msg("dx.note.unknown-primary-code"))
-    if any(c.category == CancerCategory.SECONDARY for c in facts.cancers):
+    if not primaries and any(c.category == CancerCategory.SECONDARY for c in facts.cancers):
         notes.append(msg("dx.note.secondary-not-primary"))
     suspected = [c for c in facts.primary_cancers(include_history=True) if c.suspected]
     if suspected and not primaries:

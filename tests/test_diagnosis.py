@@ -386,6 +386,14 @@ def test_DX6_C80_note_says_it_does_not_make_a_primary_known():
     assert "dx.note.unknown-primary-code" in note_keys(f)
 
 
+def test_DX4_secondary_code_note_only_when_no_primary_is_known():
+    sec = cancer("secondary", category=CancerCategory.SECONDARY)
+    with_primary = steroids(patient(SEVERE, *NO_DOUBT, cancers=[cancer(), sec]))
+    without = steroids(patient(SEVERE, cancers=[sec]))
+    assert "dx.note.secondary-not-primary" not in note_keys(with_primary)
+    assert "dx.note.secondary-not-primary" in note_keys(without)
+
+
 def test_DX6_doubt_established_withholds():
     f = steroids(patient(SEVERE, ob("atypical-radiology"), cancers=[cancer()]))
     assert f.result["advice"] == "withhold"
