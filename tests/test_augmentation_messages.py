@@ -1,0 +1,155 @@
+"""Every message key the augmentation findings use exists in both catalogs, with
+every parameter it needs, and summaries render under 140 characters."""
+from __future__ import annotations
+
+import string
+from datetime import date
+
+import pytest
+
+from cds_service.i18n import load_catalogs
+from spine_guideline import augmentation
+from spine_guideline.facts import Allergy, Cancer, CancerCategory, ConditionRecord, Event, Medication, SearchStatus
+from spine_guideline.findings import Message
+
+from .test_augmentation_builders import (POLICY, base, drop_obs, metastatic, order, osteoporotic,
+                                         ready_for_procedure, set_obs, sins_fact, src)
+
+CATALOGS = load_catalogs()
+
+
+def _scenarios():
+    out = {"metastatic-eligible": ready_for_procedure(metastatic()),
+           "osteoporotic-eligible": ready_for_procedure(osteoporotic())}
+    f = metastatic(level="T4", sins=None)
+    f.observations[("sins", "T4")] = sins_fact("T4", 14, pain=0, bone_lesion=0, alignment=0, collapse=0,
+                                               posterolateral=0)
+    drop_obs(f, "mdo-vpbk-benefit", "T4")
+    drop_obs(f, "instability-beyond-augmentation", "T4")
+    f.cancers.append(Cancer("unrecognised", CancerCategory.UNRECOGNISED, src("Condition", "u")))
+    f.draft_orders.append(order("balloon-kyphoplasty", ("T4",), "bk-1"))
+    out["conflict-bk-T4"] = f
+    f = metastatic(sins=None)
+    f.observations[("sins", "L1")] = sins_fact("L1", None, pain=3)
+    for name in ("pain-score", "life-expectancy", "karnofsky", "can-lie-prone", "radicular-pain"):
+        drop_obs(f, name)
+    f.searches["Condition"] = SearchStatus.FAILED
+    f.searches["AllergyIntolerance"] = SearchStatus.FAILED
+    f.sex, f.birth_date = "female", date(1990, 1, 1)
+    f.medications.append(Medication("anticoagulant", src("MedicationStatement", "doac")))
+    out["everything-missing"] = f
+    f = set_obs(metastatic(sins=12), "life-expectancy", 1.0)
+    set_obs(f, "mdo-override-life-expectancy", True)
+    set_obs(f, "karnofsky", 40)
+    set_obs(f, "lesion-type", "blastic", "L1")
+    set_obs(f, "coagulopathy-correctable", True)
+    f.conditions.append(ConditionRecord("coagulopathy", src("Condition", "coag")))
+    f.events.append(Event("spinal-surgery", src("ServiceRequest", "s"), "planned", level="L2"))
+    set_obs(f, "surgeon-augmentation-benefit", False, "L1")
+    f.allergies.append(Allergy("bone-cement", src("AllergyIntolerance", "pmma")))
+    f.draft_orders.append(order("vertebroplasty", ("L1", "C1"), "vp-2"))
+    out["many-contraindications"] = f
+    f = osteoporotic(days=20)
+    f.conditions.append(ConditionRecord("vertebral-fracture", src("Condition", "t"), "T12", subtype="traumatic"))
+    f.conditions.append(ConditionRecord("vertebral-haemangioma", src("Condition", "h"), "T7"))
+    f.conditions.append(ConditionRecord("spinal-metastasis", src("Condition", "mm"), "L3"))
+    f.cancers.append(Cancer("multiple-myeloma", CancerCategory.HAEMATOLOGICAL, src("Condition", "mm")))
+    f.conditions.append(ConditionRecord("vertebral-fracture", src("Condition", "n"), None))
+    set_obs(f, "pain-resolved", True)
+    set_obs(f, "vertebra-plana", True, "L1")
+    set_obs(f, "cortical-fracture", True, "T12")
+    f.draft_orders.append(order("vertebroplasty", (), "vp-3"))
+    out["benign-mixed"] = f
+    f = base()
+    f.conditions.append(ConditionRecord("spinal-metastasis", src("Condition", "m"), "C1"))
+    out["no-primary"] = f
+    out["mdo-review"] = drop_obs(metastatic(), "mdo-vpbk-benefit", "L1")
+    out["relative"] = set_obs(metastatic(), "radicular-pain", True)
+    return out
+
+
+SCENARIOS = _scenarios()
+
+
+def _findings():
+    out = []
+    for name, f in SCENARIOS.items():
+        for finding in augmentation.evaluate(f, POLICY) + augmentation.evaluate_orders(f, POLICY):
+            out.append((name, finding))
+    return out
+
+
+FINDINGS = _findings()
+
+
+def _messages(finding):
+    yield finding.summary
+    yield finding.conclusion
+    for c in finding.criteria:
+        yield Message(c.key, c.params)
+    yield from finding.notes
+    for s in finding.suggestions:
+        yield s.label
+    for link in finding.links:
+        yield link.label
+    for m in finding.missing:
+        yield Message(f"missing.{m.code}", {})
+    for code in finding.override_reasons:
+        yield Message(f"override.{code}", {})
+
+
+def _walk(message):
+    yield message
+    for v in message.params.values():
+        items = v if isinstance(v, (list, tuple)) else [v]
+        for item in items:
+            if isinstance(item, Message):
+                yield from _walk(item)
+
+
+def test_scenarios_cover_every_topic_and_verdict():
+    topics = {f.topic for _, f in FINDINGS}
+    assert topics == {"sins", "vpbk-eligibility", "vpbk-preprocedure"}
+    verdicts = {f.machine_result()["verdict"] for _, f in FINDINGS if f.topic == "vpbk-eligibility"}
+    assert verdicts == {"eligible", "eligible-relative-contraindications", "mdo-review-needed",
+                        "not-eligible", "insufficient-data"}
+
+
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_every_key_exists_with_its_parameters(lang):
+    problems = set()
+    for name, finding in FINDINGS:
+        for top in _messages(finding):
+            for m in _walk(top):
+                template = CATALOGS.messages[lang].get(m.key)
+                if template is None:
+                    problems.add(f"{name}: {m.key} missing")
+                    continue
+                fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+                if fields - set(m.params):
+                    problems.add(f"{name}: {m.key} lacks params {fields - set(m.params)}")
+    assert not problems, sorted(problems)
+
+
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_summaries_render_under_140_characters(lang):
+    for name, finding in FINDINGS:
+        text = CATALOGS.render(finding.summary, lang)
+        assert "[" not in text and 0 < len(text) < 140, (name, text)
+
+
+def test_override_reasons_on_every_warning_or_critical_finding():
+    for name, finding in FINDINGS:
+        if finding.indicator.value in ("warning", "critical"):
+            assert finding.override_reasons, (name, finding.topic, finding.key)
+
+
+def test_every_vpbk_rule_id_is_exercised_by_some_finding():
+    import pathlib
+    import re
+    spec = pathlib.Path("/work/shared/spec/guideline.md")
+    if not spec.exists():
+        pytest.skip("spec not available")
+    ids = set(re.findall(r"\*\*(VPBK-[MOTP]-\d+[a-z]?)", spec.read_text(encoding="utf-8")))
+    fired = {r for _, f in FINDINGS for r in f.rules}
+    assert not ids - fired, sorted(ids - fired)
