@@ -209,12 +209,22 @@ def errors(name: str, instance: Any) -> list[tuple[str, str]]:
     """Every schema violation of ``instance`` against schema ``name`` (a sub-schema pointer is allowed, see ``validator``).
 
     Returns ``[(json_path, message), ...]`` sorted by path; empty when valid.
+    Each message is a plain sentence naming the member, e.g.
+    ``("$.context", "context must be of type object, not array")``.
     """
     found: set[tuple[str, str]] = set()
     for error in validator(name).iter_errors(instance):
-        for parts, message in _one(error):
-            found.add((json_path(parts), message))
+        for parts, predicate in _one(error):
+            path = json_path(parts)
+            found.add((path, f"{_subject(path)} {predicate}"))
     return sorted(found, key=_sort_key)
+
+
+def _subject(path: str) -> str:
+    """The sentence subject for a path: ``$.context.patientId`` -> ``context.patientId``."""
+    if path == "$":
+        return "The body"
+    return path[2:] if path.startswith("$.") else path[1:]
 
 
 def _sort_key(item: tuple[str, str]) -> tuple[list[Any], str]:
