@@ -544,7 +544,7 @@ class JwksCache:
         try:
             doc = json.loads(bytes(body).decode("utf-8"))
             return _parse_jwks(doc, strict=False, where=f"jku {url}")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
             raise JwksFetchError(f"not a usable JWKS: {str(exc)[:200]}") from None
 
 
@@ -765,7 +765,7 @@ class JwtVerifier:
 
         try:
             unverified = self._decoder.decode(token, options={"verify_signature": False})
-        except jwt.InvalidTokenError as exc:
+        except (jwt.PyJWTError, RecursionError) as exc:
             raise AuthError(f"malformed token ({type(exc).__name__})") from None
         iss = unverified.get("iss")
         if not isinstance(iss, str) or not iss:
@@ -781,7 +781,7 @@ class JwtVerifier:
             claims = self._decoder.decode(token, key.key, algorithms=[alg], options=_SIGNATURE_ONLY)
         except jwt.InvalidSignatureError:
             raise AuthError(f"bad signature (issuer {iss}, kid {kid!r})") from None
-        except jwt.InvalidTokenError as exc:
+        except jwt.PyJWTError as exc:
             raise AuthError(f"token refused by the JWT library ({type(exc).__name__})") from None
 
         now = self._now()
@@ -872,7 +872,7 @@ def _bearer_token(header: str | None) -> str:
 def _header(token: str) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
-    except jwt.InvalidTokenError as exc:
+    except (jwt.PyJWTError, RecursionError) as exc:
         raise AuthError(f"malformed token header ({type(exc).__name__})") from None
     if not isinstance(header, dict):
         raise AuthError("malformed token header")

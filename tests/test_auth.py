@@ -36,6 +36,7 @@ from tests.support.jwt_tokens import (
     SANDBOX_JKU,
     SANDBOX_KID,
     Clock,
+    b64url,
     bearer,
     hmac_token,
     jwks,
@@ -426,6 +427,7 @@ def test_issuer_jku_used_when_token_names_none(trust_doc, clock, jku_keys):
                      id="broken-key"),
         pytest.param({"json": {"keys": [{"kty": "oct", "kid": "k1", "k": "c2VjcmV0"}]}}, id="symmetric-key"),
         pytest.param({"json": {"keys": [{"kty": "EC", "kid": str(i)} for i in range(60)]}}, id="too-many-keys"),
+        pytest.param({"body": "[" * 30_000 + "]" * 30_000}, id="deeply-nested"),
     ],
 )
 def test_jku_failures_refuse_the_token_without_crashing(trust_doc, clock, jku_keys, response):
@@ -559,6 +561,7 @@ def test_issuer_without_tenant_list_accepts_any_tenant(verifier, clock):
         pytest.param("Bearer bm90IGpzb24.e30.c2ln", id="header-not-json"),
         pytest.param("Bearer WzFd.e30.c2ln", id="header-a-list"),
         pytest.param("Bearer " + "a" * 9000 + ".b.c", id="huge"),
+        pytest.param("Bearer " + b64url(b"[" * 3000 + b"]" * 3000) + ".e30.c2ln", id="header-deeply-nested"),
     ],
 )
 def test_malformed_authorization_refused(verifier, header):
