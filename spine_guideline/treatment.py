@@ -699,8 +699,8 @@ def long_life_expectancy(facts: PatientFacts, policy: Policy) -> Check:
                      [] if le.over is not None else [Missing("life-expectancy")],
                      {**params, "group": list(est.groups)})
     est = survival.van_der_linden(facts, policy)
-    return Check("tx.rtdose.crit.life-expectancy-model", None, "TX-8b", (),
-                 [Missing("life-expectancy"), *est.missing], {**params, "group": "?"})
+    return Check("tx.rtdose.crit.life-expectancy-unknown", None, "TX-8b", (),
+                 [Missing("life-expectancy"), *est.missing], params)
 
 
 def _rt_dose(facts: PatientFacts, policy: Policy) -> Finding:

@@ -512,6 +512,8 @@ def test_TX_8c_with_unknowns_says_row_could_change():
     assert f.result["rule"] == "TX-8c"
     assert f.summary.key == "tx.rtdose.summary.provisional"
     assert {"oligometastatic", "karnofsky", "life-expectancy"} <= missing_codes(f)
+    assert "tx.rtdose.note.model-used" not in note_keys(f)  # the model could not be computed
+    assert f.criteria[-1].key == "tx.rtdose.crit.life-expectancy-unknown"
 
 
 # ---------------------------------------------------------------------------
