@@ -212,28 +212,28 @@ def _parse_jwk(obj: Any) -> VerificationKey:
         raise ValueError("'kid' must be a non-empty string (CDS Hooks requires kid)")
     use = obj.get("use")
     if use is not None and use != "sig":
-        raise _UnusableKey(f"kid {kid!r}: use {_short(use)} is not 'sig'")
+        raise _UnusableKey(f"kid {_short(kid)}: use {_short(use)} is not 'sig'")
     alg = obj.get("alg")
     if alg is not None and alg not in ALLOWED_ALGORITHMS:
-        raise _UnusableKey(f"kid {kid!r}: alg {_short(alg)} is not one of {', '.join(ALLOWED_ALGORITHMS)}")
+        raise _UnusableKey(f"kid {_short(kid)}: alg {_short(alg)} is not one of {', '.join(ALLOWED_ALGORITHMS)}")
     if kty == "EC":
         if obj.get("crv") != "P-384":
-            raise _UnusableKey(f"kid {kid!r}: EC curve {_short(obj.get('crv'))} is not P-384 (ES384)")
+            raise _UnusableKey(f"kid {_short(kid)}: EC curve {_short(obj.get('crv'))} is not P-384 (ES384)")
         try:
             key = ECAlgorithm.from_jwk(obj)
         except Exception as exc:  # noqa: BLE001 - PyJWT raises several types for bad JWKs
-            raise ValueError(f"kid {kid!r}: not a valid EC key ({type(exc).__name__})") from None
+            raise ValueError(f"kid {_short(kid)}: not a valid EC key ({type(exc).__name__})") from None
     elif kty == "RSA":
         try:
             key = RSAAlgorithm.from_jwk(obj)
         except Exception as exc:  # noqa: BLE001
-            raise ValueError(f"kid {kid!r}: not a valid RSA key ({type(exc).__name__})") from None
+            raise ValueError(f"kid {_short(kid)}: not a valid RSA key ({type(exc).__name__})") from None
         if key.key_size < MIN_RSA_BITS:
-            raise ValueError(f"kid {kid!r}: RSA key of {key.key_size} bits, at least {MIN_RSA_BITS} required")
+            raise ValueError(f"kid {_short(kid)}: RSA key of {key.key_size} bits, at least {MIN_RSA_BITS} required")
     else:
-        raise _UnusableKey(f"kid {kid!r}: key type {_short(kty)} is not EC or RSA")
+        raise _UnusableKey(f"kid {_short(kid)}: key type {_short(kty)} is not EC or RSA")
     if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
-        raise ValueError(f"kid {kid!r}: not a public key")
+        raise ValueError(f"kid {_short(kid)}: not a public key")
     return VerificationKey(kid=kid, key=key, alg=alg)
 
 
@@ -776,11 +776,11 @@ class JwtVerifier:
 
         key = self._find_key(issuer, kid, jku)
         if not key.fits(alg):
-            raise AuthError(f"alg {alg} does not fit key {kid!r} of issuer {iss}")
+            raise AuthError(f"alg {alg} does not fit key {_short(kid)} of issuer {iss}")
         try:
             claims = self._decoder.decode(token, key.key, algorithms=[alg], options=_SIGNATURE_ONLY)
         except jwt.InvalidSignatureError:
-            raise AuthError(f"bad signature (issuer {iss}, kid {kid!r})") from None
+            raise AuthError(f"bad signature (issuer {iss}, kid {_short(kid)})") from None
         except jwt.PyJWTError as exc:
             raise AuthError(f"token refused by the JWT library ({type(exc).__name__})") from None
 
@@ -832,7 +832,7 @@ class JwtVerifier:
         if jku is not None:
             listed = issuer.listed_jku(jku)
             if listed is None:
-                raise AuthError(f"jku {_short(jku)} not allowlisted for issuer {issuer.iss} and kid {kid!r} unknown")
+                raise AuthError(f"jku {_short(jku)} not allowlisted for issuer {issuer.iss} and kid {_short(kid)} unknown")
             urls: tuple[str, ...] = (listed,)
         else:
             urls = issuer.jku  # no jku header: the allowlisted sets are the out-of-band ones
@@ -840,7 +840,7 @@ class JwtVerifier:
             key = self._jwks.get(url, kid)
             if key is not None:
                 return key
-        raise AuthError(f"no key {kid!r} for issuer {issuer.iss}")
+        raise AuthError(f"no key {_short(kid)} for issuer {issuer.iss}")
 
     @staticmethod
     def _time_claim(claims: Mapping[str, Any], name: str, *, required: bool) -> float:
