@@ -287,6 +287,13 @@ def _treatment_window(facts: PatientFacts, policy: Policy, rad: Radiological) ->
         onset = f.attr("onset")
         n = whole_days_since(facts.now, onset.value)
         days[d] = n
+        if present is None:
+            # Whether the deficit exists decides first; were it present, its
+            # unknown course would take the strictest row (rapidly progressive),
+            # so its onset and progression are asked for once it is recorded.
+            variables[f"{d}.progressive"] = True
+            variables[f"{d}.rapid"] = True
+            continue
         variables[f"{d}.progressive"] = _bool(prog)
         variables[f"{d}.rapid"] = None if n is None else n <= limit
         var_missing[f"{d}.progressive"] = [_miss(prog, f"{d}.progressive")]

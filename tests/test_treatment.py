@@ -237,6 +237,7 @@ def test_TX_2_neurological_status_unknown_is_provisional_critical():
     f = window(patient(obs={("bilsky-grade", "L1"): "1a"}))
     assert f.result["windowHours"] == 24 and f.indicator.value == "critical"
     assert "mescc-deficit" in missing_codes(f)
+    assert "mescc-deficit.onset" not in missing_codes(f)  # asked for once the deficit is recorded
     assert f.summary.key == "tx.window.summary.provisional"
 
 
