@@ -438,7 +438,8 @@ def evaluate_mri_urgency(facts: PatientFacts, policy: Policy,
 
     if picture.row is None:
         upper = picture.upper_window(policy)
-        indicator = Indicator.WARNING
+        # at least as urgent as the picture already known; unknown data can only make it stricter
+        indicator = _max_indicator(Indicator.WARNING, window_indicator(upper, policy))
         summary = msg("dx.mri.summary.undecided")
         conclusion = msg("dx.mri.conclusion.undecided", upper=duration(upper),
                          rows=", ".join(picture.hidden))
@@ -846,7 +847,7 @@ def evaluate_mri_order(facts: PatientFacts, policy: Policy, order: DraftOrder,
     elif picture.row is None:
         rules.append("DX-2")
         missing.extend(picture.missing)
-        indicator = Indicator.WARNING
+        indicator = _max_indicator(Indicator.WARNING, window_indicator(picture.upper_window(policy), policy))
         summary = msg("dx.order.summary.undecided")
         conclusion = msg("dx.order.conclusion.undecided",
                          upper=duration(picture.upper_window(policy)))

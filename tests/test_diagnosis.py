@@ -284,6 +284,15 @@ def test_DX2_missing_neurological_data_is_listed_and_no_window_is_guessed():
     assert all(m.why == "not-recorded" for m in f.missing)
 
 
+def test_DX2_undecided_is_at_least_as_urgent_as_the_known_picture():
+    # unilateral recent progressive deficit (DX-2b, 24 h) but MESCC deficit not examined (could be DX-2a)
+    f = mri(patient(*SUSPECTED, deficit(days=2)))
+    assert f.result == {"windowHours": None, "rule": None}
+    assert f.indicator == Indicator.CRITICAL
+    assert missing_codes(f)[0] == "mescc-deficit"
+    assert f.conclusion.params["upper"] == Message("dx.duration.hours", {"n": 24})
+
+
 def test_DX2_missing_data_that_cannot_change_the_row_is_not_listed():
     f = mri(patient(*SUSPECTED, ob("mescc-deficit")))
     assert f.result["rule"] == "DX-2a"
