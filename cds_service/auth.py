@@ -68,7 +68,12 @@ from sqlalchemy import (
     insert,
     inspect,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.exc import (
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 
 __all__ = [
     "ALLOWED_ALGORITHMS",
@@ -201,7 +206,7 @@ def _parse_jwk(obj: Any) -> VerificationKey:
     symmetric key material, ``_UnusableKey`` for a sound key of another kind.
     """
     if not isinstance(obj, dict):
-        raise ValueError("a key must be a JSON object")
+        raise ValueError("a key must be a JSON object")  # noqa: TRY004 - a bad key document is a value error of the JWKS
     kty = obj.get("kty")
     if kty == "oct":
         raise ValueError("symmetric ('oct') keys are not allowed: CDS Hooks forbids shared secrets")
@@ -233,7 +238,7 @@ def _parse_jwk(obj: Any) -> VerificationKey:
     else:
         raise _UnusableKey(f"kid {_short(kid)}: key type {_short(kty)} is not EC or RSA")
     if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
-        raise ValueError(f"kid {_short(kid)}: not a public key")
+        raise ValueError(f"kid {_short(kid)}: not a public key")  # noqa: TRY004 - a bad key document is a value error of the JWKS
     return VerificationKey(kid=kid, key=key, alg=alg)
 
 
@@ -246,7 +251,7 @@ def _parse_jwks(doc: Any, *, strict: bool, where: str) -> dict[str, Verification
     Keys of other kinds (another curve, ``use: enc``...) are left out in both.
     """
     if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
-        raise ValueError(f"{where}: a JWKS must be an object with a 'keys' list")
+        raise ValueError(f"{where}: a JWKS must be an object with a 'keys' list")  # noqa: TRY004 - a bad key document is a value error of the JWKS
     keys_in = doc["keys"]
     if not strict and len(keys_in) > MAX_JWKS_KEYS:
         raise ValueError(f"{where}: more than {MAX_JWKS_KEYS} keys")

@@ -129,7 +129,8 @@ def test_sandbox_key_matches_its_published_jwks():
     assert (derived["crv"], derived["x"], derived["y"]) == (published["crv"], published["x"], published["y"])
 
 
-def test_sandbox_token_accepted_when_its_issuer_is_trusted_inline(verifier, clock):
+def test_sandbox_token_accepted_when_its_issuer_is_trusted_inline(clock):
+    verifier = JwtVerifier(TrustStore.from_dict(sandbox_trust_doc(), "."), MemoryReplayStore(), now=clock)
     token = sandbox_token(AUD, now=clock.t, jti="jti-sandbox-1")
     caller = verifier.verify(bearer(token), AUD)
     assert caller == Caller(iss=SANDBOX_ISS, jti="jti-sandbox-1", tenant=None, sub=None, fhir_servers=())
@@ -883,7 +884,7 @@ def postgres_url() -> str:
     if url:
         return url
     try:
-        out = subprocess.run(["bash", str(PG_SCRIPT), "start"], capture_output=True, text=True, timeout=300)
+        out = subprocess.run(["bash", str(PG_SCRIPT), "start"], capture_output=True, text=True, timeout=300, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         pytest.skip(f"PostgreSQL could not be started: {exc}")
     if out.returncode != 0:
