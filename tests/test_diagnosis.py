@@ -9,7 +9,7 @@ import pytest
 
 from spine_guideline import diagnosis as dx
 from spine_guideline.facts import (Cancer, CancerCategory, ConditionRecord, DraftOrder, Event, Fact,
-                                   Medication, PatientFacts, SearchStatus, Source, Unknown)
+                                   Medication, PatientFacts, SearchStatus, Source)
 from spine_guideline.findings import Finding, Indicator, Message, Status
 from spine_guideline.policy import load_policy
 
