@@ -386,7 +386,9 @@ class Check:
     params: dict[str, Any] = field(default_factory=dict)
 
     def criterion(self) -> Criterion:
-        return Criterion(self.key, Status.of(self.value), self.rule, self.facts, self.params)
+        # a decided criterion rests on the known facts; an undecided one also shows what is unknown
+        facts = self.facts if self.value is None else tuple(f for f in self.facts if f.is_known or f.searched)
+        return Criterion(self.key, Status.of(self.value), self.rule, facts, self.params)
 
 
 def tx5_checks(facts: PatientFacts, policy: Policy) -> list[Check]:
