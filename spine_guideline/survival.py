@@ -196,6 +196,12 @@ def life_expectancy_over(facts: PatientFacts, policy: Policy, months: float,
     return LifeExpectancy(None, "none", None, ())
 
 
-__all__ = ["SurvivalEstimate", "LifeExpectancy", "van_der_linden", "life_expectancy_over",
-           "primary_tumour", "visceral_metastases",
-           "clinician_life_expectancy"]
+__all__ = [
+    "LifeExpectancy",
+    "SurvivalEstimate",
+    "clinician_life_expectancy",
+    "life_expectancy_over",
+    "primary_tumour",
+    "van_der_linden",
+    "visceral_metastases",
+]

@@ -19,14 +19,14 @@ are listed as missing.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Callable
+from typing import Any
 
 from . import survival
 from .facts import Fact, PatientFacts, SearchStatus, Unknown, level_index, tri_and, tri_not, tri_or
-from .findings import (Criterion, Finding, Indicator, Link, Message, Missing, Status, Suggestion,
-                       msg)
+from .findings import Criterion, Finding, Indicator, Link, Message, Missing, Status, Suggestion, msg
 from .policy import Policy
 
 SECTION = "treatment"
@@ -66,7 +66,7 @@ def _as_datetime(value: Any, like: datetime) -> datetime | None:
         dt = datetime(value.year, value.month, value.day)
     elif isinstance(value, str):
         try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            dt = datetime.fromisoformat(value)  # 3.11 reads a trailing Z
         except ValueError:
             return None
     else:
@@ -450,7 +450,7 @@ def surgery_checks(facts: PatientFacts, policy: Policy) -> list[Check]:
     """TX-7: the conditions under which surgery is preferred."""
     out: list[Check] = []
     mech = facts.obs("mechanical-pain")
-    sins, sins_fact = _max_sins(facts)
+    _sins, sins_fact = _max_sins(facts)
     params: dict[str, Any] = {}
     out.append(Check("tx.crit.mechanical-pain", _bool(mech), "TX-7",
                      (mech,) + ((sins_fact,) if sins_fact is not None else ()),

@@ -3,21 +3,30 @@ from __future__ import annotations
 
 import json
 import pathlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from spine_guideline import treatment
-from spine_guideline.facts import (Cancer, CancerCategory, ConditionRecord, Event, Fact, Medication,
-                                   PatientFacts, SearchStatus, Source)
+from spine_guideline.facts import (
+    Cancer,
+    CancerCategory,
+    ConditionRecord,
+    Event,
+    Fact,
+    Medication,
+    PatientFacts,
+    SearchStatus,
+    Source,
+)
 from spine_guideline.findings import Finding, Message, Status
 from spine_guideline.policy import load_policy
 
 from .support.cases import SEARCHED_TYPES
 
 POLICY = load_policy()
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 CATALOG_DIR = pathlib.Path(__file__).resolve().parent.parent / "cds_service" / "messages"
 
 
