@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from flask import Flask, Response, g, jsonify, request
 
-from fhir_mappings import MappingSettings
+from fhir_mappings import MappingSettings, load_tables
 from spine_guideline.policy import Policy, load_policy
 
 from . import config as config_mod
@@ -102,11 +102,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _mapping_settings(config: Mapping[str, Any]) -> MappingSettings:
-    try:
-        from fhir_mappings import load_settings  # type: ignore[attr-defined]
-    except ImportError:
-        return MappingSettings()
-    return load_settings(extra_mapping_file=config.get("EXTRA_MAPPINGS"))
+    """Mapping settings from the configuration; the tables are loaded and checked
+    here, once, so a malformed site mapping file stops start-up."""
+    freshness = config.get("FRESHNESS") or {}
+    if isinstance(freshness, str):
+        freshness = json.loads(freshness)
+    settings = MappingSettings(extra_mapping_file=config.get("EXTRA_MAPPINGS") or None,
+                               freshness_days=dict(freshness))
+    load_tables(settings)
+    return settings
 
 
 def _cors_origin(app: Flask) -> str | None:

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "FHIR_MAX_PAGES": 10,
     "FHIR_MAX_BYTES": 20_000_000,
     "EXTRA_MAPPINGS": None,        # site mapping file (docs/local-codes.md)
+    "FRESHNESS": None,             # freshness overrides (days) by class or fact, JSON
     "POLICY_FILE": None,           # site policy overrides {"section": {"key": value}}
     "CLOCK_SKEW": 5,               # seconds, JWT exp/iat/nbf
     "LOG_LEVEL": "INFO",

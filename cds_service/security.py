@@ -44,12 +44,15 @@ class Security:
         if self.verifier is None:
             log.warning("jwt refused", extra={"reason": "no trust file configured"})
             raise ServiceError(401, "Authentication failed.", code="security")
-        from .auth import AuthError
+        from .auth import AuthError, ReplayStoreError
         try:
             return self.verifier.verify(request.headers.get("Authorization"), self.audience(request))
         except AuthError as exc:
-            log.warning("jwt refused", extra={"reason": str(exc)[:200]})
+            log.warning("jwt refused", extra={"reason": str(getattr(exc, "reason", exc))[:200]})
             raise ServiceError(401, "Authentication failed.", code="security") from None
+        except ReplayStoreError:
+            log.error("jwt replay store unavailable")
+            raise ServiceError(503, "The service is not ready; please retry.") from None
 
     def fhir_server_allowed(self, caller: Any) -> Callable[[str], bool]:
         if not self.required:

@@ -28,7 +28,8 @@ def check_response_shape(path: str, method: str, response) -> None:
         assert not problems, f"discovery response invalid: {problems}"
     elif method == "POST" and not path.endswith("/feedback"):
         body = response.get_json()
-        problems = schema_errors("response", body)
+        # our stricter schema: contract topics, result extension with rules, uuids, overrideReasons
+        problems = schema_errors("service-response", body)
         assert not problems, f"cards response invalid: {problems}"
 
 
