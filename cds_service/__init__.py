@@ -18,7 +18,7 @@ from spine_guideline.policy import Policy, load_policy
 from . import config as config_mod
 from . import errors, logs
 from .i18n import Catalogs, load_catalogs
-from .storage import Storage, make_engine
+from .storage import Storage, make_storage
 
 __all__ = ["create_app"]
 
@@ -67,9 +67,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     catalogs = load_catalogs()
     mapping_settings = _mapping_settings(app.config)
 
-    engine = make_engine(app.config["DATABASE_URL"])
-    storage = Storage(engine)
+    storage = make_storage(app.config["DATABASE_URL"])
     storage.create_schema()
+    engine = storage.engine
 
     from .fhir_client import FhirClient
     from .security import Security

@@ -1,0 +1,42 @@
+"""The fast envelope check must agree with schemas/request.json on every input."""
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cds_service.envelope import request_envelope_ok
+from cds_service.schemas import is_valid
+
+INTEROP = pathlib.Path(__file__).resolve().parents[2] / "shared" / "interop" / "crd-test-kit-requests"
+
+leaf = st.one_of(st.none(), st.booleans(), st.integers(-5, 400), st.floats(allow_nan=False, allow_infinity=False),
+                 st.sampled_from(["", "x", "Bearer", "bearer", "BEARER ", "http://a", "https://ehr.example/fhir",
+                                  "ftp://x", "http:// x", "Observation", "observation", "Bundle", "OperationOutcome"]))
+anything = st.recursive(leaf, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                      st.dictionaries(st.text(max_size=5), inner, max_size=3)),
+                        max_leaves=10)
+auth = st.fixed_dictionaries({}, optional={
+    "access_token": leaf, "token_type": leaf, "expires_in": leaf, "scope": leaf, "subject": leaf, "patient": leaf})
+prefetch_value = st.one_of(st.none(), st.fixed_dictionaries({}, optional={"resourceType": leaf, "entry": anything}),
+                           leaf)
+bodies = st.fixed_dictionaries({}, optional={
+    "hook": leaf, "hookInstance": leaf, "context": st.one_of(st.dictionaries(st.text(max_size=5), leaf), leaf),
+    "fhirServer": leaf, "fhirAuthorization": st.one_of(auth, leaf),
+    "prefetch": st.one_of(st.dictionaries(st.text(max_size=5), prefetch_value, max_size=3), leaf),
+    "extension": st.one_of(st.dictionaries(st.text(max_size=3), leaf), leaf)})
+
+
+@settings(max_examples=1500, deadline=None)
+@given(body=st.one_of(bodies, anything))
+def test_fast_check_agrees_with_the_schema(body):
+    assert request_envelope_ok(body) == is_valid("request", body)
+
+
+@pytest.mark.parametrize("path", sorted(INTEROP.glob("*.json")), ids=lambda p: p.name)
+def test_fast_check_agrees_on_real_client_requests(path):
+    body = json.loads(path.read_text())
+    assert request_envelope_ok(body) == is_valid("request", body)
