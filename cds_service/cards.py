@@ -65,7 +65,7 @@ def _refs(fact: Fact) -> str:
 def _criterion_line(crit: Criterion, ctx: RenderContext) -> str:
     c = ctx.catalogs
     status = c.text(f"common.status.{crit.status.value}", ctx.lang)
-    text = c.render(_as_message(crit), ctx.lang)
+    text = c.text(crit.key, ctx.lang, **crit.params)
     line = f"- {_STATUS_MARK[crit.status]} **{status}**: {text}"
     if crit.rule:
         line += f" ({crit.rule})"
@@ -73,11 +73,6 @@ def _criterion_line(crit: Criterion, ctx: RenderContext) -> str:
     if data:
         line += " — " + c.text("common.data.based-on", ctx.lang, refs="; ".join(dict.fromkeys(data)))
     return line
-
-
-def _as_message(crit: Criterion):
-    from spine_guideline.findings import Message
-    return Message(crit.key, crit.params)
 
 
 def render_detail(f: Finding, ctx: RenderContext) -> str:

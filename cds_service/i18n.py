@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Mapping
 
@@ -29,6 +29,21 @@ class CatalogError(ValueError):
 @dataclass(frozen=True)
 class Catalogs:
     messages: Mapping[str, Mapping[str, str]]  # lang -> key -> template
+    # lang -> key -> rendered text, for templates without fields (built once)
+    plain: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, messages: Mapping[str, Mapping[str, str]]) -> "Catalogs":
+        plain: dict[str, dict[str, str]] = {}
+        for lang, templates in messages.items():
+            plain[lang] = {}
+            for key, template in templates.items():
+                try:
+                    if not _fields(template):
+                        plain[lang][key] = template.format()
+                except (ValueError, IndexError, KeyError):
+                    pass
+        return cls(messages, plain)
 
     def has(self, key: str, lang: str) -> bool:
         return key in self.messages.get(lang, {})
@@ -38,19 +53,26 @@ class Catalogs:
             return ""
         if isinstance(message, str):
             return message
-        template = self.messages.get(lang, {}).get(message.key)
+        return self._render(message.key, message.params, lang)
+
+    def _render(self, key: str, params: Mapping[str, Any], lang: str) -> str:
+        if not params:
+            done = self.plain.get(lang, {}).get(key)
+            if done is not None:
+                return done
+        template = self.messages.get(lang, {}).get(key)
         if template is None:
-            log.error("message key missing", extra={"key": message.key, "lang": lang})
-            return f"[{message.key}]"
-        params = {k: self._param(v, lang) for k, v in message.params.items()}
+            log.error("message key missing", extra={"key": key, "lang": lang})
+            return f"[{key}]"
+        values = {k: self._param(v, lang) for k, v in params.items()}
         try:
-            return template.format_map(_Strict(params))
+            return template.format_map(_Strict(values))
         except (KeyError, IndexError, ValueError) as exc:
-            log.error("message render failed", extra={"key": message.key, "lang": lang, "error": str(exc)})
+            log.error("message render failed", extra={"key": key, "lang": lang, "error": str(exc)})
             return template
 
     def text(self, key: str, lang: str, **params: Any) -> str:
-        return self.render(Message(key, params), lang)
+        return self._render(key, params, lang)
 
     def _param(self, value: Any, lang: str) -> Any:
         if isinstance(value, Message):
@@ -106,7 +128,7 @@ def load_catalogs() -> Catalogs:
             gap = keys[other] - keys[lang]
             if gap:
                 raise CatalogError(f"messages/{lang} lacks keys defined in {other}: {sorted(gap)[:10]}")
-    return Catalogs(messages)
+    return Catalogs.build(messages)
 
 
 def negotiate(accept_language: str | None, default: str) -> str:

@@ -7,9 +7,13 @@ version, time and hookInstance, so feedback can be joined to the advice.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
+import queue
+import threading
+import time
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -113,20 +117,43 @@ class Storage:
             return False
 
     def log_cards(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Queue card-log rows; a background writer commits them in batches, off
+        the request path. ``flush()`` waits until everything queued is written."""
         rows = list(rows)
         if not rows:
             return
-        self._ensure()
         now = datetime.now(timezone.utc)
+        self._writer().put([dict(r, created_at=now) for r in rows])
+
+    def write_card_rows(self, rows: list[dict[str, Any]]) -> None:
+        self._ensure()
         with self.log_engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            conn.execute(insert(card_log), [dict(r, created_at=now) for r in rows])
+            conn.execute(insert(card_log), rows)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        writer = self._card_writer
+        return writer.flush(timeout) if writer is not None and writer.pid == os.getpid() else True
+
+    _card_writer: "_CardLogWriter | None" = None
+
+    def _writer(self) -> "_CardLogWriter":
+        # Started lazily, in the process that uses it (gunicorn forks workers).
+        writer = self._card_writer
+        if writer is None or writer.pid != os.getpid():
+            with _WRITER_LOCK:
+                writer = self._card_writer
+                if writer is None or writer.pid != os.getpid():
+                    writer = self._card_writer = _CardLogWriter(self)
+                    writer.start()
+        return writer
 
     def store_feedback(self, service_id: str, items: list[dict[str, Any]]) -> int:
         """Write every feedback item in one transaction; returns how many."""
         now = datetime.now(timezone.utc)
         uuids = [str(i.get("card")) for i in items]
+        self.flush(2.0)  # a card returned a moment ago must be joinable
         self._ensure()
         with self.engine.begin() as conn:
             known = set(conn.execute(select(card_log.c.card_uuid).where(card_log.c.card_uuid.in_(uuids)))
@@ -154,3 +181,50 @@ class Storage:
         with self.engine.connect() as conn:
             row = conn.execute(select(card_log).where(card_log.c.card_uuid == card_uuid)).mappings().first()
         return dict(row) if row else None
+
+
+_WRITER_LOCK = threading.Lock()
+
+
+class _CardLogWriter(threading.Thread):
+    """Drains queued card-log rows into the database in batches."""
+
+    def __init__(self, storage: Storage):
+        super().__init__(name="spine-cds-card-log", daemon=True)
+        self.storage = storage
+        self.queue: queue.Queue[list[dict[str, Any]]] = queue.Queue(maxsize=10000)
+        self.pid = os.getpid()
+        self.dropped = 0
+        atexit.register(self.flush, 5.0)
+
+    def put(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            self.queue.put_nowait(rows)
+        except queue.Full:
+            self.dropped += len(rows)
+            log.error("card log queue full: rows dropped", extra={"dropped": self.dropped})
+
+    def run(self) -> None:
+        while True:
+            batches = [self.queue.get()]
+            while len(batches) < 200:
+                try:
+                    batches.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            rows = [r for b in batches for r in b]
+            try:
+                self.storage.write_card_rows(rows)
+            except Exception as exc:  # noqa: BLE001 - logged; the advice went out already
+                log.error("card log write failed", extra={"error_type": type(exc).__name__, "rows": len(rows)})
+            finally:
+                for _ in batches:
+                    self.queue.task_done()
+
+    def flush(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True

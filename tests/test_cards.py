@@ -31,7 +31,7 @@ TEST_MESSAGES = {
 
 def catalogs() -> Catalogs:
     merged = {lang: dict(CATALOGS.messages[lang], **TEST_MESSAGES[lang]) for lang in ("en", "nl")}
-    return Catalogs(merged)
+    return Catalogs.build(merged)
 
 
 def finding(**kw) -> Finding:

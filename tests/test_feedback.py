@@ -1,10 +1,11 @@
 """CDS Hooks 2.0 feedback: validated, stored durably, joinable to the card log."""
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import create_engine, select
+import json
 
-from cds_service.storage import Storage, card_log, feedback, make_engine
+import pytest
+
+from cds_service.storage import Storage, card_log, make_engine
 
 from .conftest import make_app
 
@@ -65,3 +66,28 @@ def test_card_log_has_no_patient_identifiers(app):
     cols = {c.name for c in card_log.columns}
     assert not cols & {"patient_id", "patient", "subject", "user_id"}
     assert "rules" in cols and "guideline_version" in cols and "topic" in cols
+
+
+def test_cards_returned_are_logged_and_feedback_joins_them(app, client):
+    body = {"hook": "patient-view", "hookInstance": "h-join", "context": {"userId": "u", "patientId": "p1"},
+            "prefetch": {"observations": {"resourceType": "Bundle", "type": "searchset", "entry": [
+                {"resource": {"resourceType": "Observation", "id": "o1", "status": "final",
+                              "code": {"coding": [{"system": "https://spine-cds.org/fhir/CodeSystem/spine-cds",
+                                                   "code": "mescc-deficit"}]},
+                              "valueBoolean": True, "effectiveDateTime": "2026-11-20T08:00:00Z"}}]},
+                         **{k: None for k in ("patient", "conditions", "procedures", "medicationRequests",
+                                              "medicationStatements", "serviceRequests", "diagnosticReports")}}}
+    from datetime import datetime, timedelta, timezone
+    body["prefetch"]["observations"]["entry"][0]["resource"]["effectiveDateTime"] = (
+        datetime.now(timezone.utc) - timedelta(hours=3)).isoformat()
+    cards = client.post("/cds-services/spine-metastases-diagnosis", json=body).get_json()["cards"]
+    assert cards
+    storage = app.extensions["spine_cds"].storage
+    assert storage.flush()
+    logged = storage.card(cards[0]["uuid"])
+    assert logged["topic"] == cards[0]["source"]["topic"]["code"]
+    assert logged["rules"] == cards[0]["extension"]["org.spine-cds.result"]["rules"]
+    assert "p1" not in json.dumps(logged, default=str)
+    r = client.post("/cds-services/spine-metastases-diagnosis/feedback", json=fb(cards[0]["uuid"]))
+    assert r.status_code == 200
+    assert storage.feedback_for(cards[0]["uuid"])[0]["known_card"] is True
