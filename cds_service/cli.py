@@ -1,4 +1,4 @@
-"""The ``spine-cds`` command: serve (gunicorn), demo, evaluate (later)."""
+"""The ``spine-cds`` command: serve (gunicorn), demo, evaluate (offline, on FHIR files)."""
 from __future__ import annotations
 
 import argparse
@@ -27,7 +27,13 @@ def main(argv: list[str] | None = None) -> int:
                                                          else "0.0.0.0"))
         p.add_argument("--port", type=int, default=int(os.environ.get("SPINE_CDS_PORT", "8080")))
         p.add_argument("--workers", type=int, default=None)
+    from . import evaluate
+    p = sub.add_parser("evaluate", help="run the guideline offline on FHIR Bundle/NDJSON files, no server",
+                       description=evaluate.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    evaluate.add_arguments(p)
     args = parser.parse_args(argv)
+    if args.command == "evaluate":
+        return evaluate.run(args)
     if args.command == "demo":
         os.environ["SPINE_CDS_DEMO"] = "true"
         os.environ.setdefault("SPINE_CDS_AUTH", "off")
