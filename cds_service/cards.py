@@ -126,7 +126,9 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
     suggestions = [s for s in (render_suggestion(s, ctx.suggestions) for s in f.suggestions) if s]
     if suggestions:
         card["suggestions"] = suggestions
-        card["selectionBehavior"] = "at-most-one"
+        # One suggestion: take it or not. Several (e.g. one order per missing lab) are
+        # independent of each other, so the clinician may take any of them.
+        card["selectionBehavior"] = "at-most-one" if len(suggestions) == 1 else "any"
     if f.indicator in (Indicator.WARNING, Indicator.CRITICAL):
         reasons = list(dict.fromkeys(f.override_reasons)) + ["not-applicable"]
         card["overrideReasons"] = [

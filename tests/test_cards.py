@@ -156,3 +156,12 @@ def test_language_negotiation(header, expected):
 
 def test_catalogs_have_the_same_keys_in_both_languages():
     assert set(CATALOGS.messages["en"]) == set(CATALOGS.messages["nl"])
+
+
+def test_several_independent_suggestions_allow_any_selection():
+    f = finding(topic="vpbk-preprocedure", suggestions=[
+        Suggestion("create-lab-order", msg("t.label"), {"lab": "inr"}),
+        Suggestion("create-lab-order", msg("t.label"), {"lab": "creatinine"})])
+    card = render(f)
+    assert card["selectionBehavior"] == "any"
+    assert not schema_errors("response", {"cards": [card]})
