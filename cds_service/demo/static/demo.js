@@ -51,7 +51,8 @@
       "response": "Response: HTTP {status}",
       "loading-samples": "Loading the sample patients…",
       "load-failed": "The sample patients could not be loaded (HTTP {status}).",
-      "ready": "Choose a patient and a hook, then run the hook."
+      "ready": "Choose a patient and a hook, then run the hook.",
+      "patient-id": "Patient/{id} (sample {sample})"
     },
     nl: {
       "title": "spine-cds demo",
@@ -93,7 +94,8 @@
       "response": "Antwoord: HTTP {status}",
       "loading-samples": "Voorbeeldpatiënten laden…",
       "load-failed": "De voorbeeldpatiënten konden niet worden geladen (HTTP {status}).",
-      "ready": "Kies een patiënt en een hook en voer de hook uit."
+      "ready": "Kies een patiënt en een hook en voer de hook uit.",
+      "patient-id": "Patient/{id} (voorbeeld {sample})"
     }
   };
 
@@ -146,7 +148,7 @@
     let s = escaped.replace(/`([^`]+)`/g, function (m, code) {
       return hold("<code>" + code + "</code>");
     });
-    s = s.replace(/\[([^\]]+)\]\(\s*([^\s)]+)\s*\)/g, function (m, text, url) {
+    s = s.replace(/\[([^\]]+)\]\(\s*((?:[^\s()]|\([^\s()]*\))+)\s*\)/g, function (m, text, url) {
       if (!/^https?:\/\/[^\s]+$/i.test(url)) {
         return text; // only http(s) links; anything else (javascript:, data:, relative) stays text
       }
@@ -307,7 +309,7 @@
     select.textContent = "";
     for (const s of state.samples) {
       const description = state.lang === "nl" ? (s.description_nl || s.description) : s.description;
-      select.appendChild(el("option", { value: s.id, text: s.patientId + " — " + description }));
+      select.appendChild(el("option", { value: s.id, text: description }));
     }
     if (keep) select.value = keep;
   }
@@ -316,8 +318,7 @@
     const sample = currentSample();
     const hookSelect = $("hook");
     if (!sample) return;
-    const description = state.lang === "nl" ? (sample.description_nl || sample.description) : sample.description;
-    $("patient-description").textContent = description;
+    $("patient-description").textContent = t("patient-id", { id: sample.patientId, sample: sample.id });
     const hasDraft = Array.isArray(sample.draftOrders) && sample.draftOrders.length > 0;
     for (const option of hookSelect.options) {
       option.disabled = option.value !== "patient-view" && !hasDraft;
