@@ -210,9 +210,6 @@ def test_bad_file_error_names_the_file(tmp_path, monkeypatch):
     assert samples.list_samples(now=NOW)
 
 
-@pytest.mark.xfail(strict=True, reason="cds_service/messages/*/common.json lacks fhir.lab.sodium and "
-                                       "fhir.lab.potassium, which suggestions._labs renders for the "
-                                       "'electrolytes' lab group (vpbk-insufficient-data, vpbk-mdo-review-needed)")
 @pytest.mark.parametrize("lang", ["en", "nl"])
 def test_sample_cards_render_without_missing_message_keys(lang, caplog):
     with caplog.at_level("ERROR", logger="spine_cds.i18n"):
