@@ -302,15 +302,7 @@ def test_sample_expectations_hold_through_the_fhir_fallback(answers, sample_id):
             f"{sample_id} {topic}: {by_topic[topic]} lacks {want}"
 
 
-#: Known service bug, not the demo's: the vpbk-preprocedure card offers several lab orders,
-#: each isRecommended, under selectionBehavior "at-most-one", which the response schema forbids.
-SCHEMA_BUG = pytest.mark.xfail(strict=True, reason="vpbk-preprocedure card: several recommended suggestions "
-                                                   "with selectionBehavior at-most-one (cards.py/suggestions)")
-KNOWN_INVALID = {"vpbk-insufficient-data", "vpbk-mdo-review-needed"}
-
-
-@pytest.mark.parametrize("sample_id", [pytest.param(i, marks=SCHEMA_BUG) if i in KNOWN_INVALID else i
-                                       for i in SAMPLE_IDS])
+@pytest.mark.parametrize("sample_id", SAMPLE_IDS)
 def test_sample_answers_through_the_fhir_fallback_are_schema_valid(answers, sample_id):
     """The page's default path gives answers an EHR accepts (the same check as the conftest client)."""
     sample = samples.get_sample(sample_id)

@@ -52,7 +52,9 @@
       "loading-samples": "Loading the sample patients…",
       "load-failed": "The sample patients could not be loaded (HTTP {status}).",
       "ready": "Choose a patient and a hook, then run the hook.",
-      "patient-id": "Patient/{id} (sample {sample})"
+      "patient-id": "Patient/{id} (sample {sample})",
+      "outcome.accepted": "accepted",
+      "outcome.overridden": "overridden"
     },
     nl: {
       "title": "spine-cds demo",
@@ -95,7 +97,9 @@
       "loading-samples": "Voorbeeldpatiënten laden…",
       "load-failed": "De voorbeeldpatiënten konden niet worden geladen (HTTP {status}).",
       "ready": "Kies een patiënt en een hook en voer de hook uit.",
-      "patient-id": "Patient/{id} (voorbeeld {sample})"
+      "patient-id": "Patient/{id} (voorbeeld {sample})",
+      "outcome.accepted": "geaccepteerd",
+      "outcome.overridden": "afgeweken"
     }
   };
 
@@ -584,7 +588,8 @@
     }
     const stored = await fetchJson("api/feedback/" + encodeURIComponent(String(card.uuid || "")));
     const rows = stored.ok && stored.body && Array.isArray(stored.body.feedback) ? stored.body.feedback.length : 0;
-    resultNode.textContent = t("feedback-ok", { outcome: item.outcome, status: answer.status, rows: rows });
+    resultNode.textContent = t("feedback-ok", { outcome: t("outcome." + item.outcome), status: answer.status,
+                                                rows: rows });
     resultNode.setAttribute("data-feedback", item.outcome);
   }
 
