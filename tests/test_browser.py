@@ -21,7 +21,9 @@ from cds_service import samples
 
 from .support.service_process import spine_cds_process
 
-pytestmark = pytest.mark.browser
+#: the first test may wait for scripts/install-chromium.sh (apt-get), hence the long timeout;
+#: the tests themselves take about 20 s together.
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -36,9 +38,10 @@ UI_INDICATOR = {"en": {"info": "Info", "warning": "Warning", "critical": "Critic
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Debian's Chromium, installed once by scripts/install-chromium.sh when missing."""
+    pytest.importorskip("playwright.sync_api", reason="playwright (the test extra) is not installed")
     if not os.access(CHROMIUM, os.X_OK):
         proc = subprocess.run(["sh", str(ROOT / "scripts" / "install-chromium.sh")], capture_output=True,
-                              text=True, timeout=600)
+                              text=True, timeout=600, check=False)
         if proc.returncode != 0 or not os.access(CHROMIUM, os.X_OK):
             pytest.skip(f"Chromium ({CHROMIUM}) is missing and scripts/install-chromium.sh could not install it: "
                         f"{(proc.stderr or proc.stdout).strip()[-400:]}")
@@ -53,7 +56,7 @@ def service(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(chromium):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+    from playwright import sync_api
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -273,7 +276,7 @@ def test_hostile_card_text_creates_no_elements_and_runs_no_script(page, service)
     assert links.first.get_attribute("rel") == "noopener noreferrer"
     assert "bad link" in detail.text_content()
     assert hostile.locator(".source").locator("a").count() == 0  # javascript: URL shown as text only
-    page.locator(f"button.suggestion").first.click()  # the label is text, clicking runs only our handler
+    page.locator("button.suggestion").first.click()  # the label is text, clicking runs only our handler
     page.wait_for_timeout(200)
     assert page.evaluate("typeof window.__pwned") == "undefined"
 
@@ -287,8 +290,8 @@ def test_hostile_card_text_creates_no_elements_and_runs_no_script(page, service)
     ("a & b &lt; c", "<p>a &amp; b &lt; c</p>"),
     ("[x](javascript:alert(1))", "<p>x</p>"),
     ("[x](https://a.org/p_q_r)", '<p><a href="https://a.org/p_q_r" target="_blank" rel="noopener noreferrer">x</a></p>'),
-    ('[x](https://a.org/"onmouseover="y)', '<p><a href="https://a.org/&quot;onmouseover=&quot;y" target="_blank" '
-                                           'rel="noopener noreferrer">x</a></p>'),
+    ('[x](https://a.org/"onmouseover="y)', ('<p><a href="https://a.org/&quot;onmouseover=&quot;y" target="_blank" '
+                                            'rel="noopener noreferrer">x</a></p>')),
     ("`**not bold**`", "<p><code>**not bold**</code></p>"),
     ("snake_case_name", "<p>snake_case_name</p>"),
 ])

@@ -8,7 +8,7 @@ import re
 import threading
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from flask.testing import FlaskClient
@@ -112,10 +112,10 @@ def test_page_is_served_with_a_strict_content_security_policy(demo):
     assert csp["frame-ancestors"] == ["'none'"]
     assert not any("unsafe" in v for values in csp.values() for v in values)
     html = resp.get_data(as_text=True)
-    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, flags=re.S | re.I)
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, flags=re.DOTALL | re.IGNORECASE)
     assert scripts and all('src="' in attrs and not body.strip() for attrs, body in scripts), "inline script"
-    assert not re.search(r"\son[a-z]+\s*=", html, flags=re.I), "inline event handler"
-    assert not re.search(r"\sstyle\s*=", html, flags=re.I), "inline style (blocked by the CSP)"
+    assert not re.search(r"\son[a-z]+\s*=", html, flags=re.IGNORECASE), "inline event handler"
+    assert not re.search(r"\sstyle\s*=", html, flags=re.IGNORECASE), "inline style (blocked by the CSP)"
 
 
 @pytest.mark.parametrize("asset,mimetype", [("demo.js", "text/javascript"), ("demo.css", "text/css")])
@@ -232,7 +232,7 @@ def test_api_feedback_returns_the_stored_rows(demo):
     card = next(c for c in cards if c.get("overrideReasons"))
     reason = card["overrideReasons"][0]
     item = {"card": card["uuid"], "outcome": "overridden", "overrideReason": {"reason": reason, "userComment": "demo"},
-            "outcomeTimestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}
+            "outcomeTimestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
     assert demo.get(f"/demo/api/feedback/{card['uuid']}").get_json()["feedback"] == []
     services = [s.id for s in SERVICES if s.hook == "patient-view"]
     service_id = next(sid for sid in services if demo.post(f"/cds-services/{sid}/feedback",

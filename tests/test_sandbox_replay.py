@@ -18,7 +18,7 @@ import copy
 import json
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from werkzeug.serving import make_server
@@ -248,7 +248,7 @@ def test_sandbox_feedback_after_taking_a_suggestion_is_stored(app, client, fhir_
     path = f"/cds-services/{service.id}/feedback"
     preflight(client, path)
     item = {"card": card["uuid"], "outcome": "accepted", "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}],
-            "outcomeTimestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}
+            "outcomeTimestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
     resp = client.post(path, data=json.dumps({"feedback": [item]}), content_type="application/json",
                        headers=sandbox_headers(path))
     assert resp.status_code == 200 and resp.headers["Access-Control-Allow-Origin"] == "*"

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Iterable
+from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, json, jsonify, request
 
@@ -219,8 +220,7 @@ def fhir_search(rtype: str):
     if not _TYPE_RE.match(rtype) or rtype not in idx.types:
         return _not_found("The demo FHIR server does not serve this resource type.")
     patient = request.args.get("patient") or request.args.get("subject") or ""
-    if patient.startswith("Patient/"):
-        patient = patient[len("Patient/"):]
+    patient = patient.removeprefix("Patient/")
     if not patient:
         return outcome_response(400, [issue("The demo FHIR server supports only searches by patient "
                                             "(?patient={id}).", code="not-supported",
