@@ -111,6 +111,7 @@ class _Mapper:
         self.obs: list[_ObsRecord] = []
         self.cancer_drafts: list[dict[str, Any]] = []
         self.conditions: list[ConditionRecord] = []
+        self._condition_set: set[ConditionRecord] = set()  # de-duplication in O(1), order kept by the list
         self.events: list[Event] = []
         self.medications: list[Medication] = []
         self.allergies: list[Allergy] = []
@@ -256,9 +257,7 @@ class _Mapper:
                 continue
             subtype = t.product.get("subtype")
             for lvl in (levels or [None]):
-                rec = ConditionRecord(t.code, src, lvl, suspected, active, onset, onset_field, subtype)
-                if rec not in self.conditions:
-                    self.conditions.append(rec)
+                self.add_condition(ConditionRecord(t.code, src, lvl, suspected, active, onset, onset_field, subtype))
         # cancers
         types: dict[str, tuple[str, str]] = {}
         for t, coding in self.lookup_all("cancer", code):
@@ -311,6 +310,11 @@ class _Mapper:
                     rsrc = self.source(report, as_str(report.get("issued")) or as_str(report.get("effectiveDateTime")))
                     return Fact("histologically-proven", True, (src, rsrc), note="pathology report")
         return None
+
+    def add_condition(self, rec: ConditionRecord) -> None:
+        if rec not in self._condition_set:
+            self._condition_set.add(rec)
+            self.conditions.append(rec)
 
     # ------------------------------------------------------------------ Observation
     def _obs_date(self, res: dict) -> tuple[str | None, tuple[datetime, bool] | None]:
