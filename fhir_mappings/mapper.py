@@ -116,14 +116,11 @@ class _Mapper:
         self.medications: list[Medication] = []
         self.allergies: list[Allergy] = []
         self.patient: dict | None = None
-        rules = term.rules
-        self.ignored = {k: set(v) for k, v in rules["ignored_status"].items() if not k.startswith("_")}
-        self.allowed_codes: dict[str, set[str]] = {}
-        for (fact, _sys, _code), value in term.answers.items():
-            self.allowed_codes.setdefault(fact, set()).add(value)
-        self.bool_answers = {k: v for k, v in rules.get("boolean_answers", {}).items() if not k.startswith("_")}
-        self.patterns = {k: re.compile(v) for k, v in rules.get("code_patterns", {}).items()
-                         if not k.startswith("_")}
+        # built once at load (tables._derive), shared by every request
+        self.ignored = term.ignored_status
+        self.allowed_codes = term.allowed_codes
+        self.bool_answers = term.bool_answers
+        self.patterns = term.code_patterns
 
     # ------------------------------------------------------------------ helpers
     def warn(self, rtype: str, rid: str | None, what: str) -> None:
@@ -135,7 +132,7 @@ class _Mapper:
     def status_ignored(self, res: dict, status: str | None) -> bool:
         if status is None:
             return False
-        return status in self.ignored.get(res["resourceType"], self.ignored.get("*", set()))
+        return status in self.ignored.get(res["resourceType"], self.ignored.get("*", frozenset()))
 
     def dt(self, x: Any) -> tuple[datetime, bool] | None:
         return parse_datetime(x, self.tz)
@@ -292,7 +289,7 @@ class _Mapper:
         return any(x in blob for x in hints.get("include", []))
 
     def _histology_evidence(self, res: dict, src: Source) -> Fact | None:
-        urls = set(self.term.rules["histology_extension_urls"])
+        urls = self.term.histology_urls
         for ext in as_list(res.get("extension")):
             if isinstance(ext, dict) and ext.get("url") in urls:
                 return Fact("histologically-proven", True, (src,), note="histology-morphology-behavior")
@@ -508,7 +505,7 @@ class _Mapper:
                         return ans, True
                 return None, False
             s = as_str(raw)
-            allowed = self.allowed_codes.get(cname, set())
+            allowed = self.allowed_codes.get(cname, frozenset())
             return (s, True) if s in allowed else (None, False)
         # SINS component: points or category
         top = self.term.answer_max.get(cname, 0)
@@ -780,10 +777,7 @@ class _Mapper:
         return {k: Fact(f.name, None, f.sources, f.level, Unknown.STALE) for k, f in attrs.items()}
 
     def _derive_lesion_type(self, facts: PatientFacts) -> None:
-        by_points = {}
-        for (fact, _sys, code), value in self.term.answers.items():
-            if fact == "sins-bone-lesion" and code in self.allowed_codes.get("lesion-type", set()):
-                by_points[int(value)] = code
+        by_points = self.term.lesion_by_points
         for (name, lvl), sins in list(facts.observations.items()):
             if name != "sins":
                 continue

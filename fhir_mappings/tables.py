@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Mapping
@@ -81,6 +82,14 @@ class Terminology:
     # answers: (fact, system, code) -> value
     answers: dict[tuple[str, str, str], str] = field(default_factory=dict)
     answer_max: dict[str, int] = field(default_factory=dict)
+    # Derived from the tables above once, at load (see ``_derive``): the mapper
+    # reads them on every request and never rebuilds them.
+    ignored_status: dict[str, frozenset[str]] = field(default_factory=dict)
+    allowed_codes: dict[str, frozenset[str]] = field(default_factory=dict)
+    bool_answers: dict[str, Any] = field(default_factory=dict)
+    code_patterns: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    lesion_by_points: dict[int, str] = field(default_factory=dict)
+    histology_urls: frozenset[str] = frozenset()
 
     # ---------------------------------------------------------------- lookups
     def system(self, system: str | None) -> str:
@@ -291,6 +300,29 @@ def _extra_docs(doc: Any) -> list[Any]:
     return [doc]
 
 
+def _public(table: Mapping[str, Any]) -> dict[str, Any]:
+    """A rules table without its ``_source`` / ``_note`` members."""
+    return {k: v for k, v in table.items() if not k.startswith("_")}
+
+
+def _derive(term: Terminology) -> None:
+    """Fill the derived lookups of ``term`` (after every ConceptMap is in)."""
+    rules = term.rules
+    term.ignored_status = {k: frozenset(v) for k, v in _public(rules["ignored_status"]).items()}
+    allowed: dict[str, set[str]] = {}
+    for (fact, _sys, _code), value in term.answers.items():
+        allowed.setdefault(fact, set()).add(value)
+    term.allowed_codes = {k: frozenset(v) for k, v in allowed.items()}
+    term.bool_answers = _public(rules.get("boolean_answers", {}))
+    term.code_patterns = {k: re.compile(v) for k, v in _public(rules.get("code_patterns", {})).items()}
+    lesion_codes = term.allowed_codes.get("lesion-type", frozenset())
+    term.lesion_by_points = {}
+    for (fact, _sys, code), value in term.answers.items():
+        if fact == "sins-bone-lesion" and code in lesion_codes:
+            term.lesion_by_points[int(value)] = code
+    term.histology_urls = frozenset(rules["histology_extension_urls"])
+
+
 def compile_terminology(extra_mapping_file: str | None = None) -> Terminology:
     """Read, validate and compile every table (and the site's extra mapping file)."""
     folder = resources.files(__package__) / "terminology"
@@ -318,6 +350,7 @@ def compile_terminology(extra_mapping_file: str | None = None) -> Terminology:
             _add_conceptmap(term, doc, f"{where} [{i}]")
         names.append(str(path))
     term.sources = tuple(names)
+    _derive(term)
     return term
 
 
