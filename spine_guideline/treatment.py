@@ -141,9 +141,13 @@ def radiological_mescc(facts: PatientFacts, policy: Policy) -> Radiological:
         if f.is_unknown:
             missing.append(Missing("bilsky-grade", _why(f), lvl))
     if not levels:
+        # no metastatic level to ask per level: a patient-wide grade, when recorded, decides
         wide = facts.obs("bilsky-grade")
-        missing.append(_miss(wide, "bilsky-grade"))
-    if cc.is_false and levels and not missing:
+        if wide.is_known:
+            level_facts = [wide]
+        else:
+            missing.append(_miss(wide, "bilsky-grade"))
+    if cc.is_false and level_facts and not missing:
         return Radiological(False, (cc,) + tuple(level_facts), [], [], False)
     return Radiological(None, tuple(f for f in level_facts if f.is_known), missing, [], False)
 

@@ -51,7 +51,7 @@ def deficit(name: str = "mescc-deficit", *, days: float | None = 2, progressive:
 NO_DEFICIT = {"mescc-deficit": False, "severe-neurological-deficit": False, "radicular-deficit": False}
 
 
-def patient(*, levels: tuple[str, ...] = ("L1",), cancers: tuple[str, ...] = ("breast",),
+def patient(*, levels: tuple[str | None, ...] = ("L1",), cancers: tuple[str, ...] = ("breast",),
             obs: dict[Any, Any] | None = None, conditions: tuple[str, ...] = (),
             events: tuple[tuple[str, str], ...] = (), meds: tuple[str, ...] = (),
             searches: dict[str, SearchStatus] | None = None, suspected: bool = False) -> PatientFacts:
@@ -632,3 +632,18 @@ def test_treatment_catalogs_have_the_same_keys_and_no_key_of_another_file():
                 dup = {k for k in set(own[lang]) & set(json.loads(p.read_text(encoding="utf-8")))
                        if not k.startswith(("missing.", "override."))}
                 assert not dup, f"{lang}/{p.name} also defines {sorted(dup)}"
+
+
+# ---------------------------------------------------------------------------
+# regressions from the clinical review (rule ID in each test name)
+# ---------------------------------------------------------------------------
+
+def test_TX_2_radiological_mescc_patient_wide_bilsky_used_when_metastasis_has_no_level():
+    # a spinal-metastasis Condition without level and a patient-wide Bilsky 1a: radiological MESCC is
+    # not present (the recorded grade is read), not "Bilsky not recorded"
+    facts = patient(levels=(None,), obs={**NO_DEFICIT, "bilsky-grade": "1a"})
+    rad = treatment.radiological_mescc(facts, POLICY)
+    assert rad.value is False and rad.missing == []
+    f = window(facts)
+    assert f.result == {"windowHours": 336, "rule": "TX-2d"}
+    assert "bilsky-grade" not in missing_codes(f)
