@@ -755,15 +755,23 @@ def evaluate_corticosteroids(facts: PatientFacts, policy: Policy, *, order: Draf
         if active.is_unknown:
             missing.append(_missing(active, "corticosteroid"))
     elif prim.known.is_true:
-        # known primary, doubt not established, severe deficit not true: neither DX-3 nor DX-6
-        if severe.is_false or order is not None:
-            return None
+        # known primary, doubt not established, severe deficit not true: DX-3 not met (false)
+        # or undecided (unknown); DX-6 does not apply. The entry condition holds, so a card,
+        # never silence: it is also where DX-7 is shown.
         advice = None
         rules.append("DX-3")
         indicator = Indicator.INFO
-        missing.append(_missing(severe))
-        summary = msg("dx.steroids.summary.assess-severity")
-        conclusion = msg("dx.steroids.conclusion.assess-severity", dose=dose)
+        prefix = "order-" if order is not None else ""
+        if severe.is_false:
+            summary = msg(f"dx.steroids.summary.{prefix}not-severe")
+            conclusion = msg(f"dx.steroids.conclusion.{prefix}not-severe", dose=dose)
+        else:
+            missing.append(_missing(severe))
+            summary = msg(f"dx.steroids.summary.{prefix}assess-severity")
+            conclusion = msg(f"dx.steroids.conclusion.{prefix}assess-severity", dose=dose)
+        if prim.doubt is None:
+            notes.append(msg("dx.note.doubt-unknown-no-start"))
+        notes.append(msg("dx.note.dx7-escalation"))
     else:
         advice = None
         rules.extend(["DX-3", "DX-6"])
@@ -772,12 +780,13 @@ def evaluate_corticosteroids(facts: PatientFacts, policy: Policy, *, order: Draf
         conclusion = msg("dx.steroids.conclusion.undecided")
         notes.append(msg("dx.note.dx7-escalation"))
 
-    # DX-7: progressive deficit despite corticosteroids
+    # DX-7: progressive deficit despite corticosteroids (whatever DX-3/DX-6 say)
     progressive, used = _progressive_deficit(facts)
     if active.is_true and progressive is True:
         rules.append("DX-7")
         indicator = _max_indicator(indicator, Indicator(_p(policy, "dx7_indicator")))
         criteria.append(Criterion("dx.crit.dx7", Status.MET, "DX-7", tuple([active] + used)))
+        notes = [n for n in notes if n.key != "dx.note.dx7-escalation"]
         notes.insert(0, msg("dx.note.dx7-fired"))
         summary = msg("dx.steroids.summary.dx7")
 

@@ -427,10 +427,15 @@ def test_DX3_DX6_entry_needs_a_deficit():
     assert steroids(patient(*SUSPECTED, *NEURO_NEGATIVE)) is None
 
 
-def test_DX3_mescc_deficit_not_severe_gives_no_start_advice():
+def test_DX3_mescc_deficit_not_severe_gives_an_info_card_DX3_not_met():
+    # entry condition (mescc-deficit true) holds: a card that says DX-3 is not met, not silence
     f = steroids(patient(ob("mescc-deficit"), ob("severe-neurological-deficit", False), *NO_DOUBT,
                          cancers=[cancer()]))
-    assert f is None
+    assert f is not None and f.result == {"advice": None, "rule": None}
+    assert f.indicator == Indicator.INFO and f.suggestions == []
+    assert f.summary.key == "dx.steroids.summary.not-severe"
+    assert {c.key: c.status for c in f.criteria}["dx.crit.severe-deficit"] == Status.NOT_MET
+    assert "severe-neurological-deficit" not in missing_codes(f)
 
 
 def test_DX3_mescc_deficit_severity_unknown_asks_to_record_it():
@@ -450,6 +455,43 @@ def test_DX7_progressive_deficit_despite_corticosteroids_is_critical():
 def test_DX7_not_fired_without_active_corticosteroid():
     f = steroids(patient(SEVERE, *NO_DOUBT, cancers=[cancer()]))
     assert "DX-7" not in f.rules
+
+
+@pytest.mark.parametrize("severe", [False, None])
+def test_DX7_progressive_mescc_deficit_despite_corticosteroids_fires_when_not_severe(severe):
+    med = Medication("corticosteroid", Source("MedicationRequest", "dex"))
+    extra = (ob("severe-neurological-deficit", False),) if severe is False else ()
+    f = steroids(patient(ob("mescc-deficit", progressive=True), *extra, *NO_DOUBT, cancers=[cancer()],
+                         conditions=[metastasis()], medications=[med]))
+    assert f is not None and "DX-7" in f.rules
+    assert f.indicator == Indicator.CRITICAL
+    assert f.summary.key == "dx.steroids.summary.dx7"
+    assert "dx.note.dx7-fired" in note_keys(f)
+    assert f.result["advice"] is None
+    assert ("severe-neurological-deficit" in missing_codes(f)) is (severe is None)
+
+
+@pytest.mark.parametrize("severe", [False, None])
+def test_DX3_corticosteroid_order_known_primary_deficit_not_severe_or_unknown_gives_a_card(severe):
+    o = DraftOrder("corticosteroid", "MedicationRequest", "dex-9")
+    extra = (ob("severe-neurological-deficit", severe),) if severe is not None else ()
+    [f] = orders(patient(*extra, *NO_DOUBT, cancers=[cancer()], conditions=[metastasis()], orders=[o]))
+    assert f.topic == "corticosteroids" and f.key == "MedicationRequest/dex-9"
+    assert f.result == {"advice": None, "rule": None}
+    assert "DX-3" in f.rules
+    # the missing severity is asked for, not silently dropped
+    assert ("severe-neurological-deficit" in missing_codes(f)) is (severe is None)
+    assert f.summary.key == ("dx.steroids.summary.order-not-severe" if severe is False
+                             else "dx.steroids.summary.order-assess-severity")
+
+
+def test_DX7_on_a_corticosteroid_order_with_progressive_deficit_and_active_steroid():
+    med = Medication("corticosteroid", Source("MedicationRequest", "dex"))
+    o = DraftOrder("corticosteroid", "MedicationRequest", "dex-10")
+    [f] = orders(patient(ob("mescc-deficit", progressive=True), ob("severe-neurological-deficit", False),
+                         *NO_DOUBT, cancers=[cancer()], conditions=[metastasis()], medications=[med],
+                         orders=[o]))
+    assert "DX-7" in f.rules and f.indicator == Indicator.CRITICAL
 
 
 # ---------------------------------------------------------------------------
@@ -663,6 +705,8 @@ def _all_findings() -> list[Finding]:
                 cancers=[cancer("lung", onset=date(2010, 1, 1))], conditions=[metastasis()]),
         patient(cancers=[cancer(onset=None)], conditions=[metastasis()]),
         patient(*NO_DOUBT, cancers=[cancer()], conditions=[metastasis()]),
+        patient(ob("mescc-deficit"), ob("severe-neurological-deficit", False), cancers=[cancer()],
+                medications=[med]),
     ]
     order_scenarios = [
         patient(*SUSPECTED, ob("mescc-deficit"), orders=[
@@ -677,6 +721,10 @@ def _all_findings() -> list[Finding]:
         patient(SEVERE, *NO_DOUBT, cancers=[cancer()], orders=[DraftOrder("corticosteroid", "MedicationRequest", "i")]),
         patient(SEVERE, searches=dict(ALL_OK, Condition=SearchStatus.FAILED),
                 orders=[DraftOrder("corticosteroid", "MedicationRequest", "j")]),
+        patient(ob("severe-neurological-deficit", False), *NO_DOUBT, cancers=[cancer()],
+                conditions=[metastasis()], orders=[DraftOrder("corticosteroid", "MedicationRequest", "k")]),
+        patient(cancers=[cancer()], conditions=[metastasis()],
+                orders=[DraftOrder("corticosteroid", "MedicationRequest", "l")]),
     ]
     out = [f for s in scenarios for f in dx.evaluate(s, POLICY)]
     out += [f for s in order_scenarios for f in dx.evaluate_orders(s, POLICY)]
