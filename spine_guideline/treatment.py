@@ -268,21 +268,31 @@ def decide_window(variables: dict[str, bool | None], days: dict[str, int | None]
     return WindowDecision(at_best[0], {r.situation for r in at_best}, policies, deciding, variables)
 
 
+def _decide_collapsing_unknown_deficits(variables: dict[str, bool | None], days: dict[str, int | None],
+                                        policy: Policy) -> WindowDecision:
+    """Unknown deficits add nothing when the recorded facts already give the
+    strictest window without any deciding unknown: then they are set aside
+    (not missing, one situation for the conclusion). Otherwise every unknown
+    deficit is enumerated, as any unknown."""
+    unknown_deficits = [d for d in DEFICITS if variables[d] is None]
+    if unknown_deficits:
+        strictest = min(policy.get(SECTION, "window_hours").values())
+        known = decide_window({**variables, **{d: False for d in unknown_deficits}}, days, policy)
+        if known.row.hours == strictest and not known.deciding_unknowns:
+            return WindowDecision(known.row, known.situations, known.policies, [], variables)
+    return decide_window(variables, days, policy)
+
+
 def _treatment_window(facts: PatientFacts, policy: Policy, rad: Radiological) -> Finding:
     limit = policy.get(SECTION, "rapid_progression_max_days")
     variables: dict[str, bool | None] = {"rad": rad.value}
     days: dict[str, int | None] = {}
     deficit_facts = {d: facts.obs(d) for d in DEFICITS}
     var_missing: dict[str, list[Missing]] = {"rad": rad.missing}
-    # Deficits known to be due to MESCC decide the window on their own: other
-    # deficit records that are unknown then describe the same picture and add
-    # no possibilities. Only when none is known do unknown deficits count.
-    known_due = [d for d, f in deficit_facts.items()
-                 if f.is_true and (d == "mescc-deficit" or rad.value is True)]
+    # Every deficit takes its recorded value (a deficit recorded true is never
+    # set aside); unknown deficits are enumerated like any other unknown.
     for d, f in deficit_facts.items():
         present = _bool(f)
-        if known_due and d not in known_due:
-            present = False
         variables[d] = present
         var_missing[d] = [_miss(f, d)]
         if present is False:
@@ -306,7 +316,7 @@ def _treatment_window(facts: PatientFacts, policy: Policy, rad: Radiological) ->
     variables["ambulatory"] = _bool(walking)
     var_missing["ambulatory"] = [_miss(walking, "ambulatory")]
 
-    decision = decide_window(variables, days, policy)
+    decision = _decide_collapsing_unknown_deficits(variables, days, policy)
     row = decision.row
     rules = [row.rule]
 
@@ -314,15 +324,17 @@ def _treatment_window(facts: PatientFacts, policy: Policy, rad: Radiological) ->
     criteria: list[Criterion] = [
         Criterion("tx.window.crit.radiological-mescc", Status.of(rad.value), row.rule, rad.facts,
                   {"levels": rad.levels or "-"}),
-        Criterion("tx.window.crit.clinical-mescc", Status.of(variables["mescc-deficit"]), row.rule,
+        Criterion("tx.window.crit.clinical-mescc", Status.of(_bool(deficit_facts["mescc-deficit"])), row.rule,
                   (deficit_facts["mescc-deficit"],)),
     ]
+    # criteria show the recorded facts, never the values assumed while enumerating
     for d in DEFICITS[1:]:
-        criteria.append(Criterion(f"tx.window.crit.{d}", Status.of(variables[d]), row.rule, (deficit_facts[d],)))
+        criteria.append(Criterion(f"tx.window.crit.{d}", Status.of(_bool(deficit_facts[d])), row.rule,
+                                  (deficit_facts[d],)))
     for d in DEFICITS:
-        if variables[d] is False or (d != "mescc-deficit" and rad.value is False):
-            continue
         f = deficit_facts[d]
+        if not f.is_true or (d != "mescc-deficit" and rad.value is False):
+            continue
         criteria.append(Criterion("tx.window.crit.progressive", Status.of(variables[f"{d}.progressive"]),
                                   row.rule, (f.attr("progressive"),), {"deficit": msg(f"tx.deficit.{d}")}))
         n = days.get(d)

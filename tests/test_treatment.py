@@ -49,6 +49,7 @@ def deficit(name: str = "mescc-deficit", *, days: float | None = 2, progressive:
 
 
 NO_DEFICIT = {"mescc-deficit": False, "severe-neurological-deficit": False, "radicular-deficit": False}
+NO_OTHER_DEFICIT = {"severe-neurological-deficit": False, "radicular-deficit": False}
 
 
 def patient(*, levels: tuple[str | None, ...] = ("L1",), cancers: tuple[str, ...] = ("breast",),
@@ -157,7 +158,7 @@ def test_TX_2a_rapidly_progressive_mescc_deficit():
     (8, False, 24, "TX-2a"),      # slow but cannot walk (policy)
 ])
 def test_TX_2a_TX_2b_day_7_vs_8(days, walking, hours, rule):
-    f = window(patient(obs={"mescc-deficit": deficit(days=days), "ambulatory": walking}))
+    f = window(patient(obs={"mescc-deficit": deficit(days=days), "ambulatory": walking, **NO_OTHER_DEFICIT}))
     assert (f.result["windowHours"], f.result["rule"]) == (hours, rule)
 
 
@@ -169,7 +170,7 @@ def test_TX_2a_day_7_policy_note():
 
 
 def test_TX_2b_slowly_progressive_walking():
-    f = window(patient(obs={"mescc-deficit": deficit(days=20), "ambulatory": True}))
+    f = window(patient(obs={"mescc-deficit": deficit(days=20), "ambulatory": True, **NO_OTHER_DEFICIT}))
     assert (f.result, f.indicator.value) == ({"windowHours": 72, "rule": "TX-2b"}, "warning")
     assert f.conclusion.key == "tx.window.conclusion.slow-walking"
 
@@ -191,7 +192,8 @@ def test_TX_2a_slow_not_walking_policy_note():
 
 @pytest.mark.parametrize("walking,hours,rule", [(True, 72, "TX-2b"), (False, 24, "TX-2a")])
 def test_TX_2b_stable_deficit_policy(walking, hours, rule):
-    f = window(patient(obs={"mescc-deficit": deficit(days=30, progressive=False), "ambulatory": walking}))
+    f = window(patient(obs={"mescc-deficit": deficit(days=30, progressive=False), "ambulatory": walking,
+                            **NO_OTHER_DEFICIT}))
     assert (f.result["windowHours"], f.result["rule"]) == (hours, rule)
     assert "tx.window.note.policy-stable-deficit" in note_keys(f)
 
@@ -203,7 +205,8 @@ def test_TX_2a_unknown_onset_progressive_takes_stricter_row():
 
 
 def test_TX_2b_unknown_progression_with_old_onset_walking_is_72_either_way():
-    f = window(patient(obs={"mescc-deficit": deficit(days=30, progressive=None), "ambulatory": True}))
+    f = window(patient(obs={"mescc-deficit": deficit(days=30, progressive=None), "ambulatory": True,
+                            **NO_OTHER_DEFICIT}))
     assert f.result["windowHours"] == 72
     assert "mescc-deficit.progressive" not in missing_codes(f)
 
@@ -647,3 +650,41 @@ def test_TX_2_radiological_mescc_patient_wide_bilsky_used_when_metastasis_has_no
     f = window(facts)
     assert f.result == {"windowHours": 336, "rule": "TX-2d"}
     assert "bilsky-grade" not in missing_codes(f)
+
+
+def _crit(f: Finding, key: str) -> Status:
+    return next(c.status for c in f.criteria if c.key == key)
+
+
+def test_TX_2a_recorded_radicular_deficit_is_not_forced_absent_and_unknown_bilsky_is_not_read_as_false():
+    # stable MESCC deficit while walking (72 h on its own) plus a rapidly progressive radicular deficit:
+    # with Bilsky unknown the radicular deficit may be due to MESCC -> 24 h until Bilsky is recorded
+    obs = {"mescc-deficit": deficit(progressive=False), "radicular-deficit": deficit("radicular-deficit", days=2),
+           "severe-neurological-deficit": False, "ambulatory": True}
+    f = window(patient(obs=obs))
+    assert f.result == {"windowHours": 24, "rule": "TX-2a"}
+    assert f.summary.key == "tx.window.summary.provisional"
+    assert ("bilsky-grade", "L1") in {(m.code, m.level) for m in f.missing}
+    assert _crit(f, "tx.window.crit.radicular-deficit") == Status.MET
+    assert window(patient(obs={**obs, ("bilsky-grade", "L1"): "2"})).result == {"windowHours": 24, "rule": "TX-2a"}
+
+
+def test_TX_2a_unknown_severe_deficit_is_enumerated_when_the_known_row_is_not_24h():
+    obs = {"mescc-deficit": deficit(progressive=False), "radicular-deficit": False, "ambulatory": True,
+           ("bilsky-grade", "L1"): "2"}
+    f = window(patient(obs=obs))
+    assert f.result == {"windowHours": 24, "rule": "TX-2a"}
+    assert "severe-neurological-deficit" in missing_codes(f)
+    assert _crit(f, "tx.window.crit.severe-neurological-deficit") == Status.UNKNOWN
+    # recorded absent: the stable deficit in a walking patient keeps 72 h
+    f72 = window(patient(obs={**obs, "severe-neurological-deficit": False}))
+    assert f72.result == {"windowHours": 72, "rule": "TX-2b"} and f72.missing == []
+
+
+def test_TX_2a_unknown_deficits_collapse_when_the_known_row_is_already_24h():
+    f = window(patient(obs={"mescc-deficit": deficit(days=2), "ambulatory": True}))
+    assert f.result == {"windowHours": 24, "rule": "TX-2a"}
+    assert f.missing == [] and f.summary.key == "tx.window.summary"
+    assert f.conclusion.key == "tx.window.conclusion.rapid"
+    assert _crit(f, "tx.window.crit.severe-neurological-deficit") == Status.UNKNOWN
+    assert _crit(f, "tx.window.crit.radicular-deficit") == Status.UNKNOWN
