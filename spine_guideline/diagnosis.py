@@ -671,7 +671,7 @@ def evaluate_workup(facts: PatientFacts, policy: Policy,
 # ---------------------------------------------------------------------------
 
 def spinal_context(facts: PatientFacts, susp: Suspicion) -> bool:
-    """Whether the patient is on the spinal-metastasis pathway at all (DX-6 needs it)."""
+    """Whether the patient is on the spinal-metastasis pathway at all (gate for steroid orders)."""
     return bool(facts.condition_records("spinal-metastasis")
                 or facts.condition_records("cord-compression")
                 or facts.obs("mescc-deficit").is_true
@@ -698,9 +698,13 @@ def evaluate_corticosteroids(facts: PatientFacts, policy: Policy, *, order: Draf
     susp = susp or suspicion(facts, policy)
     severe = facts.obs("severe-neurological-deficit")
     mescc = facts.obs("mescc-deficit")
-    if order is None and not (severe.is_true or mescc.is_true):
+    # entry condition (guideline.md): severe-neurological-deficit or mescc-deficit true, or a
+    # corticosteroid draft order; only an order without such a deficit also needs the patient
+    # to be on the spinal-metastasis pathway (else any steroid order would get a card)
+    deficit = severe.is_true or mescc.is_true
+    if order is None and not deficit:
         return None
-    if not spinal_context(facts, susp):
+    if not deficit and not spinal_context(facts, susp):
         return None
     prim = prim or primary_status(facts, policy)
     tissue = prim.tissue_needed

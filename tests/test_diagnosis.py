@@ -371,9 +371,17 @@ def test_DX3_no_start_suggestion_when_corticosteroid_already_active():
     assert f.indicator == Indicator.INFO
 
 
-def test_DX3_stable_severe_deficit_outside_the_spinal_pathway_gives_no_card():
-    assert steroids(patient(ob("severe-neurological-deficit", True, progressive=False), *NO_DOUBT,
-                            ob("back-pain", False), cancers=[cancer()])) is None
+def test_DX3_severe_deficit_with_known_primary_and_nothing_else_starts():
+    # entry condition of the spec: severe-neurological-deficit true is enough (no spinal-pathway gate)
+    f = steroids(patient(ob("severe-neurological-deficit", True, progressive=False), *NO_DOUBT,
+                         ob("back-pain", False), cancers=[cancer()]))
+    assert f is not None and f.result == {"advice": "start", "rule": "DX-3"}
+    assert [s.kind for s in f.suggestions] == ["create-dexamethasone"]
+
+
+def test_DX6_severe_deficit_without_any_cancer_or_spinal_context_withholds():
+    f = steroids(patient(ob("severe-neurological-deficit", True, progressive=False), ob("back-pain", False)))
+    assert f is not None and f.result == {"advice": "withhold", "rule": "DX-6"}
 
 
 @pytest.mark.parametrize("cancers,reason", [
