@@ -109,9 +109,16 @@ def _indication(a: Assessment, facts: PatientFacts, level: str, policy: Policy,
         a.mdo_needed = True
         a.miss("mdo-vpbk-benefit", mdo, level=level, blocks=False)
     if rule == "VPBK-M-1b":
+        # source 000 section 1: "... er op dat niveau geen aanvullende versteviging van de
+        # posterieure elementen nodig is": part of the indication, so unknown is never eligible
         pfn = bool_obs(facts, "posterior-fixation-needed", level)
         a.crit("vpbk.crit.m1b-no-posterior-fixation", None if pfn.value is None else not pfn.value,
                rule, pfn)
+        if pfn.is_true:
+            a.fail("posterior-fixation-needed")
+        elif pfn.is_unknown:
+            a.mdo_needed = True
+            a.miss("posterior-fixation-needed", pfn, level=level, blocks=False)
     return m1c
 
 
