@@ -205,12 +205,18 @@ class _Row:
     policies: frozenset[str] = frozenset()
 
 
-def _deficit_row(progressive: bool, rapid: bool, walking: bool, day_limit_hit: bool,
-                 hours: dict[str, int]) -> _Row:
+SEVERE = "severe-neurological-deficit"
+
+
+def _deficit_row(deficit: str, progressive: bool, rapid: bool, walking: bool, day_limit_hit: bool,
+                 hours: dict[str, int], severe_rule: str) -> _Row:
+    if progressive and rapid:
+        return _Row(hours["TX-2a"], "TX-2a", "rapid",
+                    frozenset({"day-limit"}) if day_limit_hit else frozenset())
+    if deficit == SEVERE:
+        # TX-2b is for a "niet erg uitgesproken" deficit; a severe one is pronounced (policy)
+        return _Row(hours[severe_rule], severe_rule, "severe", frozenset({"severe-pronounced"}))
     if progressive:
-        if rapid:
-            return _Row(hours["TX-2a"], "TX-2a", "rapid",
-                        frozenset({"day-limit"}) if day_limit_hit else frozenset())
         if walking:
             return _Row(hours["TX-2b"], "TX-2b", "slow-walking")
         return _Row(hours["TX-2a"], "TX-2a", "slow-not-walking", frozenset({"slow-not-walking"}))
@@ -237,16 +243,28 @@ def decide_window(variables: dict[str, bool | None], days: dict[str, int | None]
     """
     hours = policy.get(SECTION, "window_hours")
     limit = policy.get(SECTION, "rapid_progression_max_days")
+    severe_rule = policy.get(SECTION, "severe_deficit_pronounced_rule")
+    severe_alone_rule = policy.get(SECTION, "severe_deficit_without_mescc_rule")
     unknown = [k for k, v in variables.items() if v is None]
 
+    def is_due(d: str, a: dict[str, bool]) -> bool:
+        # mescc-deficit is due to MESCC by definition; another deficit with radiological MESCC;
+        # a severe deficit also together with clinical MESCC (it is then the MESCC deficit's severity)
+        return bool(a.get(d)) and (d == "mescc-deficit" or a["rad"]
+                                   or (d == SEVERE and a["mescc-deficit"]))
+
     def row_for(a: dict[str, bool]) -> _Row:
-        due = [d for d in DEFICITS if a.get(d) and (d == "mescc-deficit" or a["rad"])]
+        due = [d for d in DEFICITS if is_due(d, a)]
         if due:
-            rows = [_deficit_row(a[f"{d}.progressive"], a[f"{d}.rapid"], a["ambulatory"],
-                                 days.get(d) == limit, hours) for d in due]
+            rows = [_deficit_row(d, a[f"{d}.progressive"], a[f"{d}.rapid"], a["ambulatory"],
+                                 days.get(d) == limit, hours, severe_rule) for d in due]
             return min(rows, key=lambda r: r.hours)
         if a["rad"]:
             return _Row(hours["TX-2c"], "TX-2c", "radiological")
+        if a[SEVERE]:
+            # TX-2d is "alleen pijn of een radiculair syndroom": not a severe deficit (policy)
+            return _Row(hours[severe_alone_rule], severe_alone_rule, "severe-without-mescc",
+                        frozenset({"severe-without-mescc"}))
         return _Row(hours["TX-2d"], "TX-2d", "none")
 
     combos: list[tuple[dict[str, bool], _Row]] = []
@@ -333,7 +351,7 @@ def _treatment_window(facts: PatientFacts, policy: Policy, rad: Radiological) ->
                                   (deficit_facts[d],)))
     for d in DEFICITS:
         f = deficit_facts[d]
-        if not f.is_true or (d != "mescc-deficit" and rad.value is False):
+        if not f.is_true or (d == "radicular-deficit" and rad.value is False):
             continue
         criteria.append(Criterion("tx.window.crit.progressive", Status.of(variables[f"{d}.progressive"]),
                                   row.rule, (f.attr("progressive"),), {"deficit": msg(f"tx.deficit.{d}")}))
@@ -342,7 +360,8 @@ def _treatment_window(facts: PatientFacts, policy: Policy, rad: Radiological) ->
                                   (f.attr("onset"),),
                                   {"deficit": msg(f"tx.deficit.{d}"), "days": "?" if n is None else n,
                                    "limit": limit}))
-    if any(s not in ("radiological", "none") for s in decision.situations) or "ambulatory" in \
+    if any(s not in ("radiological", "none", "severe-without-mescc") for s in decision.situations) or \
+            "ambulatory" in \
             decision.deciding_unknowns:
         criteria.append(Criterion("tx.window.crit.ambulatory", Status.of(variables["ambulatory"]), row.rule,
                                   (walking,)))

@@ -606,6 +606,10 @@ def _scenarios() -> list[PatientFacts]:
                 events=(("spinal-surgery", "done"),), searches={"Condition": SearchStatus.FAILED}),
         patient(obs={**NO_DEFICIT, "mechanical-pain": True, "fit-for-surgery": False}),
         patient(cancers=("prostate",), obs={"ecog": 2, "visceral-metastases": True, "life-expectancy": 4.0}),
+        patient(obs={"mescc-deficit": False, "radicular-deficit": False, ("bilsky-grade", "L1"): "1a",
+                     "severe-neurological-deficit": deficit("severe-neurological-deficit", days=1)}),
+        patient(obs={**NO_OTHER_DEFICIT, "ambulatory": True, ("bilsky-grade", "L1"): "2",
+                     "severe-neurological-deficit": deficit("severe-neurological-deficit", days=20)}),
     ]
 
 
@@ -688,3 +692,34 @@ def test_TX_2a_unknown_deficits_collapse_when_the_known_row_is_already_24h():
     assert f.conclusion.key == "tx.window.conclusion.rapid"
     assert _crit(f, "tx.window.crit.severe-neurological-deficit") == Status.UNKNOWN
     assert _crit(f, "tx.window.crit.radicular-deficit") == Status.UNKNOWN
+
+
+@pytest.mark.parametrize("days,progressive", [(20, True), (30, False)])
+def test_TX_2a_severe_deficit_due_to_mescc_is_pronounced_even_when_slow_and_walking(days, progressive):
+    # 002: 72 h only for "niet erg uitgesproken uitval (patient kan nog lopen)"; severe = pronounced (policy)
+    f = window(patient(obs={"mescc-deficit": False, "radicular-deficit": False, "ambulatory": True,
+                            "severe-neurological-deficit": deficit("severe-neurological-deficit", days=days,
+                                                                   progressive=progressive),
+                            ("bilsky-grade", "L1"): "3"}))
+    assert f.result == {"windowHours": 24, "rule": "TX-2a"} and f.missing == []
+    assert f.conclusion.key == "tx.window.conclusion.severe"
+    assert "tx.window.note.policy-severe-pronounced" in note_keys(f)
+
+
+def test_TX_2a_severe_deficit_with_clinical_mescc_is_pronounced_without_radiological_mescc():
+    f = window(patient(obs={"mescc-deficit": deficit(days=20), "radicular-deficit": False, "ambulatory": True,
+                            "severe-neurological-deficit": deficit("severe-neurological-deficit", days=20),
+                            ("bilsky-grade", "L1"): "1c"}))
+    assert f.result == {"windowHours": 24, "rule": "TX-2a"}
+    assert "tx.window.note.policy-severe-pronounced" in note_keys(f)
+
+
+def test_TX_2d_not_for_a_severe_deficit_without_mescc():
+    # TX-2d is "alleen pijn of een radiculair syndroom": a severe deficit is neither -> stricter row (policy)
+    f = window(patient(obs={"mescc-deficit": False, "radicular-deficit": False,
+                            "severe-neurological-deficit": deficit("severe-neurological-deficit", days=1),
+                            ("bilsky-grade", "L1"): "1a"}))
+    assert f.result == {"windowHours": 24, "rule": "TX-2a"}
+    assert f.conclusion.key == "tx.window.conclusion.severe-without-mescc"
+    assert "tx.window.note.policy-severe-without-mescc" in note_keys(f)
+    assert f.conclusion.key != "tx.window.conclusion.none"
