@@ -89,14 +89,14 @@ def codings(cc: Any) -> list[tuple[str | None, str | None, str | None]]:
     return out
 
 
-def cc_text(cc: Any) -> str | None:
-    """CodeableConcept.text, else the first display."""
+def cc_text(cc: Any, cods: list[tuple[str | None, str | None, str | None]] | None = None) -> str | None:
+    """CodeableConcept.text, else the first display. ``cods``: ``codings(cc)`` if the caller has them."""
     for item in as_list(cc):
         if isinstance(item, dict):
             t = as_str(item.get("text"))
             if t:
                 return t
-    for _s, _c, d in codings(cc):
+    for _s, _c, d in (codings(cc) if cods is None else cods):
         if d:
             return d
     return None

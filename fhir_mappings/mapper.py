@@ -67,6 +67,7 @@ def load_tables(settings: MappingSettings | None = None) -> Terminology:
 
 
 _SAFE_ID = re.compile(r"[^A-Za-z0-9\-.]")
+_PLAIN_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _CLINICAL = ("Condition", "Observation", "Procedure", "MedicationRequest", "MedicationStatement",
              "MedicationAdministration", "MedicationOrder", "AllergyIntolerance", "ServiceRequest",
              "ProcedureRequest", "DiagnosticReport", "ImagingStudy", "Patient", "Medication")
@@ -78,12 +79,27 @@ _CANCER_RANK = {"secondary": 0, "unknown-primary": 1, "unrecognised": 1, "other-
                 "other-haematological": 2}
 
 
+Coding = tuple[str | None, str | None, str | None]  # (system, code, display), see fhirutil.codings
+
+
 def _safe_id(x: Any) -> str | None:
     s = as_str(x)
-    return _SAFE_ID.sub("_", s)[:64] if s else None
+    if not s:
+        return None
+    if len(s) <= 64 and s.isascii() and s.isalnum():
+        return s  # nothing to replace or cut (the common case)
+    return _SAFE_ID.sub("_", s)[:64]
 
 
-@dataclass
+def _value_key(res: dict) -> str | None:
+    """The first ``value[x]`` member of a resource or component."""
+    for k in res:
+        if isinstance(k, str) and k.startswith("value"):
+            return k
+    return None
+
+
+@dataclass(slots=True)
 class _ObsRecord:
     name: str
     levels: list[str]
@@ -105,6 +121,11 @@ class _Mapper:
         self.tz = now.tzinfo or timezone.utc
         self.now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
         self.patient_id = patient_id
+        # "Patient/<id>" when that reference can only name the request's patient (a plain FHIR id):
+        # subject_ok then accepts it by one string comparison
+        self.own_ref = f"Patient/{patient_id}" if isinstance(patient_id, str) and \
+            _PLAIN_ID.fullmatch(patient_id) else None
+        self.dates: dict[str, tuple[datetime, bool] | None] = {}
         self.warnings: list[str] = []
         self.index: dict[tuple[str, str], dict] = {}
         self.draft_keys: set[tuple[str, str]] = set()
@@ -135,14 +156,22 @@ class _Mapper:
         return status in self.ignored.get(res["resourceType"], self.ignored.get("*", frozenset()))
 
     def dt(self, x: Any) -> tuple[datetime, bool] | None:
-        return parse_datetime(x, self.tz)
+        """``parse_datetime`` in the request's time zone, once per distinct string."""
+        if not isinstance(x, str):
+            return None
+        try:
+            return self.dates[x]
+        except KeyError:
+            parsed = self.dates[x] = parse_datetime(x, self.tz)
+            return parsed
 
-    def lookup_all(self, domain: str, cc: Any) -> list[tuple[Target, tuple[str | None, str | None, str | None]]]:
-        out = []
-        for coding in codings(cc):
-            for t in self.term.lookup(domain, coding[0], coding[1]):
-                out.append((t, coding))
-        return out
+    def lookup_all(self, domain: str, cc: Any) -> list[tuple[Target, Coding]]:
+        return self.lookup_codings(domain, codings(cc))
+
+    def lookup_codings(self, domain: str, cods: list[Coding]) -> list[tuple[Target, Coding]]:
+        """Targets in ``domain`` of codings already read (``codings(cc)``), with the coding each came from."""
+        lookup = self.term.lookup
+        return [(t, coding) for coding in cods for t in lookup(domain, coding[0], coding[1])]
 
     def depends_ok(self, t: Target, levels: list[str], whole: bool) -> bool:
         dep = t.depends.get("bodySite")
@@ -196,7 +225,7 @@ class _Mapper:
             return True
         for key in ("subject", "patient"):
             ref = reference(res.get(key))
-            if ref:
+            if ref and ref != self.own_ref:
                 t, i = ref_type_id(ref)
                 if t == "Patient" and i is not None and i != self.patient_id:
                     self.warn(rtype, _safe_id(res.get("id")), "belongs to another patient than the request's, skipped")
@@ -206,13 +235,13 @@ class _Mapper:
     # ------------------------------------------------------------------ dispatch
     def map_resource(self, res: dict) -> None:
         rtype = res["resourceType"]
-        handler = getattr(self, "map_" + rtype, None)
+        handler = _HANDLERS.get(rtype)
         if handler is None:
             return
         if not self.subject_ok(res):
             return
         try:
-            handler(res)
+            handler(self, res)
         except Exception as exc:  # noqa: BLE001 - one odd resource never fails the request
             self.warn(rtype, _safe_id(res.get("id")), f"skipped, malformed ({exc.__class__.__name__})")
 
@@ -223,13 +252,20 @@ class _Mapper:
 
     # ------------------------------------------------------------------ Condition
     def map_Condition(self, res: dict) -> None:
-        rid = _safe_id(res.get("id"))
         cfg = self.term.rules["condition"]
         if self.status_ignored(res, status_code(res.get("status"))):
             return
         verification = status_code(res.get("verificationStatus"))
         if verification in cfg["ignored_verification"]:
             return
+        code = res.get("code")
+        cods = codings(code)
+        condition_targets = self.lookup_codings("condition", cods)
+        cancer_targets = self.lookup_codings("cancer", cods)
+        unrecognised_cancer = not condition_targets and not cancer_targets and self._looks_like_cancer(code)
+        if not condition_targets and not cancer_targets and not unrecognised_cancer:
+            return  # nothing the guideline reads
+        rid = _safe_id(res.get("id"))
         suspected = verification in cfg["suspected_verification"]
         clinical = status_code(res.get("clinicalStatus"))
         active = clinical not in cfg["history_clinical"]
@@ -244,12 +280,10 @@ class _Mapper:
                 break
         recorded = as_str(res.get("recordedDate")) or as_str(res.get("onsetDateTime")) or \
             as_str(res.get("assertedDate")) or as_str(res.get("dateRecorded"))
-        code = res.get("code")
-        display = cc_text(code)
-        src = self.source(res, recorded, display)
+        src = Source("Condition", rid, recorded, cc_text(code, cods))
         levels, whole, _present = body_site_levels(res.get("bodySite"), self.term)
         # condition facts
-        for t, _coding in self.lookup_all("condition", code):
+        for t, _coding in condition_targets:
             if not self.depends_ok(t, levels, whole):
                 continue
             subtype = t.product.get("subtype")
@@ -257,15 +291,14 @@ class _Mapper:
                 self.add_condition(ConditionRecord(t.code, src, lvl, suspected, active, onset, onset_field, subtype))
         # cancers
         types: dict[str, tuple[str, str]] = {}
-        for t, coding in self.lookup_all("cancer", code):
+        for t, coding in cancer_targets:
             types.setdefault(t.code, (coding[0] or "", coding[1] or ""))
-        if not types:
-            if not self.lookup_all("condition", code) and self._looks_like_cancer(code):
-                first = next(iter(codings(code)), (None, None, None))
-                code_str = f"{first[0] or ''}|{first[1] or ''}" if first[1] else None
-                types["unrecognised"] = (first[0] or "", first[1] or "")
-                self.warn("Condition", rid, f"unrecognised cancer code {code_str or '(text only)'}: "
-                          "not classified; add it to the site's mapping file")
+        if unrecognised_cancer:
+            first = cods[0] if cods else (None, None, None)
+            code_str = f"{first[0] or ''}|{first[1] or ''}" if first[1] else None
+            types["unrecognised"] = (first[0] or "", first[1] or "")
+            self.warn("Condition", rid, f"unrecognised cancer code {code_str or '(text only)'}: "
+                      "not classified; add it to the site's mapping file")
         if types:
             best = max(_CANCER_RANK.get(c, 3) for c in types)
             chosen = [c for c in types if _CANCER_RANK.get(c, 3) == best]
@@ -315,42 +348,49 @@ class _Mapper:
 
     # ------------------------------------------------------------------ Observation
     def _obs_date(self, res: dict) -> tuple[str | None, tuple[datetime, bool] | None]:
+        val = res.get("effectiveDateTime")
+        p = self.dt(val)
+        if p:
+            return val, p  # the common case
         period = as_dict(res.get("effectivePeriod"))
-        for val in (res.get("effectiveDateTime"), res.get("effectiveInstant"), period.get("end"),
-                    period.get("start"), res.get("issued")):
+        for val in (res.get("effectiveInstant"), period.get("end"), period.get("start"), res.get("issued")):
             p = self.dt(val)
             if p:
                 return val, p
         return None, None
 
     def map_Observation(self, res: dict) -> None:
-        rid = _safe_id(res.get("id"))
         status = status_code(res.get("status"))
         if self.status_ignored(res, status):
             return
         code = res.get("code")
-        date_str, when = self._obs_date(res)
-        display = cc_text(code)
-        src = self.source(res, date_str, display)
+        cods = codings(code)
         # events (ECG, chest X-ray)
-        done = self.term.rules["event_done_status"].get("Observation", [])
-        for t, _c in self.lookup_all("event", code):
-            if status in done:
-                self.events.append(Event(t.code, src, "done", None, date_str))
+        events = []
+        if status in self.term.rules["event_done_status"].get("Observation", []):
+            events = [t.code for t, _c in self.lookup_codings("event", cods)]
         names = []
-        for t, _c in self.lookup_all("observation", code):
+        for t, _c in self.lookup_codings("observation", cods):
             if t.code not in names:
                 names.append(t.code)
+        if not events and not names:
+            return  # nothing the guideline reads
+        rid = _safe_id(res.get("id"))
+        date_str, when = self._obs_date(res)
+        src = Source("Observation", rid, date_str, cc_text(code, cods))
+        for kind in events:
+            self.events.append(Event(kind, src, "done", None, date_str))
         if not names:
             return
         levels, _whole, _present = body_site_levels(res.get("bodySite"), self.term)
         focus = ref_type_id(reference(res.get("focus")))
+        obs_defs = self.term.obs_defs
         for name in names:
-            d = self.term.obs_defs[name]
+            d = obs_defs[name]
             value, unknown, note = self._read_value(res, d)
             if unknown is Unknown.UNREADABLE:
                 self.warn("Observation", rid, f"{name}: value could not be read ({note})")
-            attrs = self._components(res, name, src, rid)
+            attrs = self._components(res, name, src, rid) if "component" in res else {}
             record_name = name
             if name == "stepped-care-waived":
                 treat = attrs.pop("treatment", None)
@@ -366,10 +406,9 @@ class _Mapper:
 
     def _read_value(self, res: dict, d: ObsDef) -> tuple[Any, Unknown | None, str | None]:
         """(value, unknown-why, note) of an Observation's value[x] for fact ``d``."""
-        keys = [k for k in res if isinstance(k, str) and k.startswith("value")]
-        if not keys:
+        key = _value_key(res)
+        if key is None:
             return None, Unknown.UNREADABLE, "no value"
-        key = keys[0]
         raw = res[key]
         vt = d.value_type
         if vt == "boolean":
@@ -823,6 +862,24 @@ class _Mapper:
                                  note="confirmed diagnosis alone is not histological proof")
             facts.cancers.append(Cancer(d["cancer_type"], d["category"], d["source"], d["onset"], d["onset_field"],
                                         d["active"], d["suspected"], proof, d["code"]))
+
+
+#: resourceType -> handler; other types are not read
+_HANDLERS = {
+    "Patient": _Mapper.map_Patient,
+    "Condition": _Mapper.map_Condition,
+    "Observation": _Mapper.map_Observation,
+    "Procedure": _Mapper.map_Procedure,
+    "ImagingStudy": _Mapper.map_ImagingStudy,
+    "DiagnosticReport": _Mapper.map_DiagnosticReport,
+    "ServiceRequest": _Mapper.map_ServiceRequest,
+    "ProcedureRequest": _Mapper.map_ProcedureRequest,
+    "MedicationRequest": _Mapper.map_MedicationRequest,
+    "MedicationStatement": _Mapper.map_MedicationStatement,
+    "MedicationAdministration": _Mapper.map_MedicationAdministration,
+    "MedicationOrder": _Mapper.map_MedicationOrder,
+    "AllergyIntolerance": _Mapper.map_AllergyIntolerance,
+}
 
 
 def _searches(raw: Mapping[str, Any] | None, warnings: list[str]) -> dict[str, SearchStatus]:
