@@ -246,6 +246,12 @@ class Picture:
     criteria: list[Criterion] = field(default_factory=list)
     missing: list[Missing] = field(default_factory=list)
     notes: list[Message] = field(default_factory=list)
+    deciding: dict[str, list[Fact]] = field(default_factory=dict)  # row -> findings that put it there
+
+    def deciding_facts(self) -> list[Fact]:
+        """The findings behind the decided row (else the most severe known row)."""
+        row = self.row or self.upper_row
+        return list(self.deciding.get(row, [])) if row else []
 
     def window(self, policy: Policy) -> int | None:
         return _p(policy, "mri_window_hours")[self.row] if self.row else None
@@ -292,11 +298,13 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
     hidden: set[str] = set()
     row_facts: dict[str, list[Fact]] = {r: [] for r in ROWS}
     row_params: dict[str, dict[str, Any]] = {r: {} for r in ROWS}
+    deciding: dict[str, list[Fact]] = {r: [] for r in ROWS}
 
     mescc = facts.obs("mescc-deficit")
     row_facts["DX-2a"].append(mescc)
     if mescc.is_true:
         definite.add("DX-2a")
+        deciding["DX-2a"].append(mescc)
     elif mescc.is_unknown:
         hidden.add("DX-2a")
         presence_missing.append(("DX-2a", _missing(mescc)))
@@ -325,11 +333,13 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
                 lat = "bilateral"
         if lat == "bilateral":
             definite.add("DX-2a")
+            deciding["DX-2a"].append(deficit)
             row_facts["DX-2a"].extend([deficit, laterality])
             continue
         if lat is None:  # policy switched off: undecided between DX-2a and DX-2c
             hidden.add("DX-2a")
             definite.add("DX-2c")
+            deciding["DX-2c"].append(deficit)
             row_facts["DX-2c"].append(deficit)
             continue
         row = _unilateral_row(deficit, name, facts, policy, notes, missing)
@@ -339,6 +349,7 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
             hidden.add("DX-2b")
             row = "DX-2c"
         definite.add(row)
+        deciding[row].append(deficit)
         row_facts[row].extend([deficit, laterality, onset, progressive])
         if days is not None:
             row_params[row] = {"days": days}
@@ -347,6 +358,7 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
     row_facts["DX-2d"].append(radicular_pain)
     if radicular_pain.is_true:
         definite.add("DX-2d")
+        deciding["DX-2d"].append(radicular_pain)
         lat = radicular_pain.attr("laterality")
         if lat.value == "bilateral":
             row_facts["DX-2d"].append(lat)
@@ -358,6 +370,7 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
     row_facts["DX-2e"].append(back_pain)
     if back_pain.is_true:
         definite.add("DX-2e")
+        deciding["DX-2e"].append(back_pain)
 
     upper = next((r for r in ROWS if r in definite), None)
     stricter_hidden = [r for r in ROWS if r in hidden and (upper is None or ROWS.index(r) < ROWS.index(upper))]
@@ -374,31 +387,93 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
     criteria = [Criterion(f"dx.crit.row.{r}.days" if "days" in row_params[r] else f"dx.crit.row.{r}",
                           rows[r], r, _uniq(row_facts[r]), {"limit": limit, **row_params[r]})
                 for r in ROWS]
-    return Picture(upper if decided else None, upper, stricter_hidden, rows, criteria, missing, notes)
+    return Picture(upper if decided else None, upper, stricter_hidden, rows, criteria, missing, notes,
+                   deciding)
 
 
-def _mri_status(facts: PatientFacts, policy: Policy) -> tuple[str, Event | None]:
-    """``done`` (a recent whole-spine MRI), ``planned``, ``old``, ``undated`` or ``none``."""
+def _has_time(value: Any) -> bool:
+    return isinstance(value, datetime) or (isinstance(value, str) and "T" in value)
+
+
+def _made_after(mri_date: Any, onset: Any) -> bool | None:
+    """Whether a study dated ``mri_date`` was made after ``onset``; None when either is unknown.
+
+    With a date only on either side, the study must fall on a later day (the same day
+    cannot be told apart, so it does not count as after).
+    """
+    made, began = _as_datetime(mri_date), _as_datetime(onset)
+    if made is None or began is None:
+        return None
+    if _has_time(mri_date) and _has_time(onset):
+        return _aware(made, began) > began
+    return made.date() > began.date()
+
+
+@dataclass
+class MriStatus:
+    state: str                     # done | planned | stale | undated | old | none
+    event: Event | None = None
+    stale: Event | None = None     # a recent MRI that does not postdate the current findings
+    stale_note: Message | None = None
+    stale_missing: Missing | None = None
+
+
+def _stale_reason(e: Event, deciding: list[Fact], policy: Policy
+                  ) -> tuple[Message, Missing | None] | None:
+    """None when ``e`` was made after every finding behind the row arose; else why not."""
+    unknown: Fact | None = None
+    for fact in deciding:
+        onset = fact.attr("onset")
+        after = _made_after(e.date, onset.value)
+        if after is False:
+            return msg("dx.note.mri-before-onset", date=(e.date or "?")[:10], ref=e.source.reference,
+                       finding=msg(f"dx.fact.{fact.name}"), onset=str(onset.value)[:16]), None
+        if after is None and unknown is None:
+            unknown = fact
+    if not deciding or unknown is not None:
+        if not _p(policy, "mri_done_unknown_onset_counts_as_old"):
+            return None
+        name = unknown.name if unknown is not None else None
+        note = msg("dx.note.mri-onset-unknown", date=(e.date or "?")[:10], ref=e.source.reference,
+                   finding=msg(f"dx.fact.{name}") if name else msg("dx.fact.findings"))
+        return note, (_missing(unknown.attr("onset"), f"{name}.onset") if unknown is not None else None)
+    return None
+
+
+def _mri_status(facts: PatientFacts, policy: Policy, deciding: list[Fact]) -> MriStatus:
+    """The whole-spine MRI picture against the findings that decide the current row.
+
+    ``done``: made in the last ``mri_done_recent_days`` and after the onset of every finding
+    that decides the row; a recent one made before (or with that onset unknown, policy) is
+    ``stale`` and does not stop the suggestion.
+    """
     recent_days = _p(policy, "mri_done_recent_days")
     done = facts.events_of("mri-whole-spine", status="done")
     undated = None
     old = None
+    stale: tuple[Event, Message, Missing | None] | None = None
     for e in sorted(done, key=lambda e: e.date or "", reverse=True):
         days = days_since(e.date, facts.now) if e.date else None
         if days is None:
             undated = undated or e
         elif days <= recent_days:
-            return "done", e
+            reason = _stale_reason(e, deciding, policy)
+            if reason is None:
+                return MriStatus("done", e)
+            stale = stale or (e, *reason)
         else:
             old = old or e
+    extra = {"stale": stale[0], "stale_note": stale[1], "stale_missing": stale[2]} if stale else {}
     planned = facts.events_of("mri-whole-spine", status="planned")
     if planned:
-        return "planned", planned[0]
+        return MriStatus("planned", planned[0], **extra)
+    if stale:
+        return MriStatus("stale", stale[0], **extra)
     if undated:
-        return "undated", undated
+        return MriStatus("undated", undated)
     if old:
-        return "old", old
-    return "none", None
+        return MriStatus("old", old)
+    return MriStatus("none")
 
 
 def _known_malignancy_note(facts: PatientFacts) -> Message | None:
@@ -434,7 +509,8 @@ def evaluate_mri_urgency(facts: PatientFacts, policy: Policy,
         notes.insert(0, known)
     rules = ["DX-1"]
     suggestions: list[Suggestion] = []
-    mri_state, mri_event = _mri_status(facts, policy)
+    mri = _mri_status(facts, policy, picture.deciding_facts())
+    mri_state, mri_event = mri.state, mri.event
 
     if picture.row is None:
         upper = picture.upper_window(policy)
@@ -458,7 +534,11 @@ def evaluate_mri_urgency(facts: PatientFacts, policy: Policy,
     elif mri_state == "planned":
         notes.insert(0, msg("dx.note.mri-planned", ref=mri_event.source.reference,
                             duration=duration(window if window is not None else picture.upper_window(policy))))
-    else:
+    if mri.stale_note is not None:
+        notes.insert(0, mri.stale_note)
+        if mri.stale_missing is not None:
+            _add_missing(missing, mri.stale_missing)
+    if mri_state not in ("done", "planned"):
         if mri_state == "undated":
             notes.append(msg("dx.note.mri-undated", ref=mri_event.source.reference))
         elif mri_state == "old":

@@ -219,9 +219,12 @@ def test_DX1_unknown_progression_of_a_deficit_raises_mescc_suspicion_by_policy()
     assert "dx.note.policy.unknown-progression" in note_keys(f)
 
 
+MESCC_5_DAYS = ob("mescc-deficit", onset=NOW - timedelta(days=5))
+
+
 def test_DX2_done_mri_conclusion_says_done():
     ev = Event("mri-whole-spine", Source("ImagingStudy", "i1"), "done", date="2026-11-20")
-    f = mri(patient(*SUSPECTED, ob("mescc-deficit"), events=[ev]))
+    f = mri(patient(*SUSPECTED, MESCC_5_DAYS, events=[ev]))
     assert f.conclusion.key == "dx.mri.conclusion.done"
     assert f.indicator == Indicator.INFO
 
@@ -320,10 +323,50 @@ def test_DX2_severe_deficit_without_laterality_counts_as_bilateral():
     (Event("mri-segment", Source("ImagingStudy", "i2"), "done", date="2026-11-20"), True, "dx.note.segment-not-enough"),
 ])
 def test_DX2_no_suggestion_when_whole_spine_mri_recent_or_planned(event, suggested, note):
-    f = mri(patient(*SUSPECTED, ob("mescc-deficit"), events=[event]))
+    f = mri(patient(*SUSPECTED, MESCC_5_DAYS, events=[event]))
     assert f.result["windowHours"] == 12
     assert bool(f.suggestions) is suggested
     assert note in note_keys(f)
+
+
+def test_DX2a_mri_done_before_the_deficit_arose_does_not_silence_the_deadline():
+    # an MRI 10 days ago, a bilateral deficit since yesterday: the 12-hour deadline stands
+    ev = Event("mri-whole-spine", Source("ImagingStudy", "i9"), "done", date="2026-11-13")
+    f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), ob("radicular-pain", False),
+                    deficit(laterality="bilateral", days=1), events=[ev]))
+    assert f.result == {"windowHours": 12, "rule": "DX-2a"}
+    assert f.indicator == Indicator.CRITICAL
+    assert f.summary.key == "dx.mri.summary.window"
+    assert [s.kind for s in f.suggestions] == ["create-mri-whole-spine"]
+    assert "dx.note.mri-before-onset" in note_keys(f) and "dx.note.mri-done" not in note_keys(f)
+
+
+def test_DX2c_mri_done_after_the_deficit_arose_counts_as_done():
+    ev = Event("mri-whole-spine", Source("ImagingStudy", "i8"), "done", date="2026-11-20")
+    f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), ob("radicular-pain", False),
+                    deficit(days=10), events=[ev]))
+    assert f.result["rule"] == "DX-2c"
+    assert f.indicator == Indicator.INFO and f.suggestions == []
+    assert "dx.note.mri-done" in note_keys(f)
+
+
+def test_DX2a_mri_done_same_day_as_onset_without_time_is_not_taken_as_after():
+    ev = Event("mri-whole-spine", Source("ImagingStudy", "i7"), "done", date="2026-11-22")
+    onset_day = ob("mescc-deficit", onset=date(2026, 11, 22))
+    f = mri(patient(*SUSPECTED, onset_day, events=[ev]))
+    assert f.suggestions and "dx.note.mri-before-onset" in note_keys(f)
+    later = Event("mri-whole-spine", Source("ImagingStudy", "i6"), "done", date="2026-11-22T15:00:00+00:00")
+    timed = ob("mescc-deficit", onset=datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc))
+    assert mri(patient(*SUSPECTED, timed, events=[later])).suggestions == []
+
+
+def test_DX2a_mri_done_with_unknown_onset_of_the_deciding_finding_is_treated_as_old():
+    ev = Event("mri-whole-spine", Source("ImagingStudy", "i5"), "done", date="2026-11-20")
+    f = mri(patient(*SUSPECTED, ob("mescc-deficit"), events=[ev]))
+    assert f.indicator == Indicator.CRITICAL
+    assert [s.kind for s in f.suggestions] == ["create-mri-whole-spine"]
+    assert "dx.note.mri-onset-unknown" in note_keys(f)
+    assert "mescc-deficit.onset" in missing_codes(f)
 
 
 def test_DX2f_safety_netting_on_every_mri_urgency_card():
@@ -688,8 +731,15 @@ def _all_findings() -> list[Finding]:
         patient(*SUSPECTED, ob("mescc-deficit", False), deficit(days=20, progressive=False)),
         patient(*SUSPECTED, ob("mescc-deficit", False), ob("radicular-deficit", False),
                 ob("radicular-pain", True, laterality="bilateral")),
+        patient(*SUSPECTED, MESCC_5_DAYS, events=[
+            Event("mri-whole-spine", Source("ImagingStudy", "i"), "done", date="2026-11-20")]),
         patient(*SUSPECTED, ob("mescc-deficit"), events=[
             Event("mri-whole-spine", Source("ImagingStudy", "i"), "done", date="2026-11-20")]),
+        patient(*SUSPECTED, ob("mescc-deficit", False), ob("radicular-pain", True),
+                ob("radicular-deficit", False), events=[
+            Event("mri-whole-spine", Source("ImagingStudy", "i"), "done", date="2026-11-20")]),
+        patient(*SUSPECTED, ob("mescc-deficit", False), deficit(laterality="bilateral", days=1), events=[
+            Event("mri-whole-spine", Source("ImagingStudy", "i"), "done", date="2026-11-13")]),
         patient(*SUSPECTED, ob("mescc-deficit"), events=[
             Event("mri-whole-spine", Source("ServiceRequest", "s"), "planned"),
             Event("mri-segment", Source("ImagingStudy", "x"), "done", date="2026-11-01")]),
