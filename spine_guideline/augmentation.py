@@ -16,7 +16,7 @@ from __future__ import annotations
 from . import augmentation_benign, augmentation_metastatic, augmentation_preprocedure, \
     augmentation_technique, sins
 from .augmentation_common import Assessment, level_msg, policy_value
-from .facts import CancerCategory, DraftOrder, PatientFacts, sort_levels
+from .facts import CancerCategory, DraftOrder, Fact, PatientFacts, sort_levels
 from .findings import Finding, Indicator, Link, Suggestion, msg
 from .policy import Policy
 
@@ -56,16 +56,38 @@ def pathway_for(facts: PatientFacts, level: str) -> str:
 
 def assess_level(facts: PatientFacts, level: str | None, policy: Policy) -> Assessment:
     if level is None:
-        a = Assessment(None, "metastatic" if facts.metastatic_levels() else "osteoporotic-benign")
-        a.crit("vpbk.crit.level-unknown", None, "VPBK-M-2" if a.pathway == "metastatic" else "VPBK-O-2")
-        a.miss("vertebral-level")
-        augmentation_technique.apply(a, facts, None, policy)
-        return a
+        return _assess_without_level(facts, policy)
     if pathway_for(facts, level) == "metastatic":
         a = augmentation_metastatic.assess(facts, level, policy, sins.assess(facts, level, policy))
     else:
         a = augmentation_benign.assess(facts, level, policy)
     augmentation_technique.apply(a, facts, level, policy)
+    return a
+
+
+def _assess_without_level(facts: PatientFacts, policy: Policy) -> Assessment:
+    """No level known (a level-less order with no single candidate, or a lesion
+    without bodySite): the verdict needs the level, but every contraindication
+    that does not depend on the level is still checked, so an absolute
+    contraindication on an order is never silent."""
+    metastatic = any(pathway_for(facts, lvl) == "metastatic" for lvl in condition_levels(facts)) \
+        if condition_levels(facts) else bool(facts.metastatic_levels())
+    a = Assessment(None, "metastatic" if metastatic else "osteoporotic-benign")
+    a.crit("vpbk.crit.level-unknown", None, "VPBK-M-2" if metastatic else "VPBK-O-2")
+    a.miss("vertebral-level")
+    if metastatic:
+        augmentation_metastatic.patient_wide_absolute(a, facts)
+        augmentation_metastatic.prone_condition(a, facts)
+    else:
+        augmentation_benign.patient_wide(a, facts)
+    # an infection of the spine recorded without a level applies to every level
+    unplaced = [c for c in facts.condition_records("vertebral-infection") if c.level is None]
+    if unplaced:
+        a.crit("vpbk.crit.m6-no-vertebral-infection" if metastatic else "vpbk.crit.o5-no-vertebral-infection",
+               False, "VPBK-M-6" if metastatic else "VPBK-O-5",
+               Fact("vertebral-infection", True, tuple(c.source for c in unplaced)))
+        a.add_absolute("vertebral-infection")
+    augmentation_technique.apply(a, facts, None, policy)
     return a
 
 

@@ -227,9 +227,37 @@ def _contraindications(a: Assessment, facts, level, policy, kinds) -> None:
     # infection
     _ci(a, "vertebral-infection", facts.condition("vertebral-infection", level),
         missing="vertebral-infection")
-    _ci(a, "systemic-infection", facts.condition("systemic-infection"), missing="systemic-infection")
+    _systemic_infection(a, facts)
     _ci(a, "puncture-site-infection", facts.condition("puncture-site-infection", level),
         missing="puncture-site-infection")
+    _coagulation(a, facts)
+    # no recent fracture (marrow oedema absent); not for haemangioma / benign tumours only
+    if any(k in FRACTURE_KINDS for k in kinds) or not kinds:
+        oedema = bool_obs(facts, "bone-marrow-oedema", level)
+        _ci(a, "no-recent-fracture", None if oedema.value is None else not oedema.value, oedema,
+            missing="bone-marrow-oedema")
+    _prone_cement_cardiopulmonary(a, facts)
+    retro = bool_obs(facts, "retropulsion", level)
+    _ci(a, "retropulsion", retro, missing="retropulsion")
+    if "malignant" in kinds:
+        epi, bilsky, cord = epidural_extension(facts, level, policy)
+        _ci(a, "epidural-extension", epi, bilsky, cord, missing="bilsky-grade")
+
+
+def patient_wide(a: Assessment, facts: PatientFacts) -> None:
+    """The VPBK-O-5 contraindications that do not depend on the level (also
+    checked for an order whose level is unknown)."""
+    a.rule("VPBK-O-5")
+    _systemic_infection(a, facts)
+    _coagulation(a, facts)
+    _prone_cement_cardiopulmonary(a, facts)
+
+
+def _systemic_infection(a: Assessment, facts: PatientFacts) -> None:
+    _ci(a, "systemic-infection", facts.condition("systemic-infection"), missing="systemic-infection")
+
+
+def _coagulation(a: Assessment, facts: PatientFacts) -> None:
     # uncorrected haemostasis disorder (a haematological malignancy as such is not one)
     coag = facts.condition("coagulopathy")
     correctable = bool_obs(facts, "coagulopathy-correctable", None)
@@ -241,23 +269,16 @@ def _contraindications(a: Assessment, facts, level, policy, kinds) -> None:
         missing="coagulopathy-correctable" if coag.is_true else "coagulopathy")
     if coag.is_true and correctable.is_true:
         a.notes.append(msg("vpbk.note.m6-correct-coagulation"))
-    # no recent fracture (marrow oedema absent); not for haemangioma / benign tumours only
-    if any(k in FRACTURE_KINDS for k in kinds) or not kinds:
-        oedema = bool_obs(facts, "bone-marrow-oedema", level)
-        _ci(a, "no-recent-fracture", None if oedema.value is None else not oedema.value, oedema,
-            missing="bone-marrow-oedema")
-    prone = bool_obs(facts, "can-lie-prone", level)
+
+
+def _prone_cement_cardiopulmonary(a: Assessment, facts: PatientFacts) -> None:
+    prone = bool_obs(facts, "can-lie-prone", None)
     _ci(a, "cannot-lie-prone", None if prone.value is None else not prone.value, prone,
         missing="can-lie-prone")
     cement = facts.allergy("bone-cement")
     _ci(a, "procedure-material-allergy", cement, missing="bone-cement-allergy")
     _ci(a, "poor-cardiopulmonary-condition", facts.condition("poor-cardiopulmonary-condition"),
         missing="poor-cardiopulmonary-condition")
-    retro = bool_obs(facts, "retropulsion", level)
-    _ci(a, "retropulsion", retro, missing="retropulsion")
-    if "malignant" in kinds:
-        epi, bilsky, cord = epidural_extension(facts, level, policy)
-        _ci(a, "epidural-extension", epi, bilsky, cord, missing="bilsky-grade")
 
 
 def _ci(a: Assessment, code: str, present, *facts: Fact, missing: str) -> None:

@@ -248,12 +248,7 @@ def _patient(a: Assessment, facts: PatientFacts, level: str, policy: Policy) -> 
         a.notes.append(msg("vpbk.note.m5-survival-model"))
     elif life_ok is False:
         _unmet_or_override(a, facts, "limited-life-expectancy", "mdo-override-life-expectancy")
-    prone = bool_obs(facts, "can-lie-prone", level)
-    a.crit("vpbk.crit.m5-prone", prone.value, "VPBK-M-5", prone)
-    if prone.is_false:
-        a.add_unmet_condition("cannot-lie-prone")
-    elif prone.is_unknown:
-        a.miss("can-lie-prone", prone)
+    prone_condition(a, facts)
     puncture = facts.condition("puncture-site-infection", level)
     a.crit("vpbk.crit.m5-no-puncture-infection", None if puncture.value is None else not puncture.value,
            "VPBK-M-5", puncture)
@@ -276,6 +271,16 @@ def _patient(a: Assessment, facts: PatientFacts, level: str, policy: Policy) -> 
         _unmet_or_override(a, facts, "poor-performance-status", "mdo-override-performance-status")
     elif perf is None:
         a.miss("karnofsky", kps)
+
+
+def prone_condition(a: Assessment, facts: PatientFacts) -> None:
+    """VPBK-M-5: can lie still prone (a property of the patient, not of a level)."""
+    prone = bool_obs(facts, "can-lie-prone", None)
+    a.crit("vpbk.crit.m5-prone", prone.value, "VPBK-M-5", prone)
+    if prone.is_false:
+        a.add_unmet_condition("cannot-lie-prone")
+    elif prone.is_unknown:
+        a.miss("can-lie-prone", prone)
 
 
 def _unmet_or_override(a: Assessment, facts: PatientFacts, code: str, override_name: str) -> None:
@@ -313,13 +318,25 @@ def _absolute(a: Assessment, facts: PatientFacts, level: str, sins: SinsAssessme
         a.miss("instability-beyond-augmentation", iba, level=level, blocks=False)
     elif stable is None:
         a.notes.append(msg("vpbk.note.m6-unstable-harmless-below-10"))
-    for name in ("vertebral-infection", "systemic-infection"):
-        f = facts.condition(name, level if name == "vertebral-infection" else None)
-        a.crit(f"vpbk.crit.m6-no-{name}", _neg(f.value), "VPBK-M-6", f)
-        if f.is_true:
-            a.add_absolute(name)
-        elif f.is_unknown:
-            a.miss(name, f)
+    f = facts.condition("vertebral-infection", level)
+    a.crit("vpbk.crit.m6-no-vertebral-infection", _neg(f.value), "VPBK-M-6", f)
+    if f.is_true:
+        a.add_absolute("vertebral-infection")
+    elif f.is_unknown:
+        a.miss("vertebral-infection", f)
+    patient_wide_absolute(a, facts)
+
+
+def patient_wide_absolute(a: Assessment, facts: PatientFacts) -> None:
+    """The VPBK-M-6 absolute contraindications that do not depend on the level
+    (also checked for an order whose level is unknown)."""
+    a.rule("VPBK-M-6")
+    f = facts.condition("systemic-infection")
+    a.crit("vpbk.crit.m6-no-systemic-infection", _neg(f.value), "VPBK-M-6", f)
+    if f.is_true:
+        a.add_absolute("systemic-infection")
+    elif f.is_unknown:
+        a.miss("systemic-infection", f)
     coag = facts.condition("coagulopathy")
     correctable = bool_obs(facts, "coagulopathy-correctable", None)
     if coag.is_true:

@@ -173,4 +173,5 @@ def test_fracture_without_level_gives_insufficient_data_without_key():
     f.conditions.append(ConditionRecord("vertebral-fracture", src("Condition", "fx"), None,
                                         subtype="osteoporotic"))
     [finding] = by_topic(augmentation.evaluate(f, POLICY), "vpbk-eligibility")
-    assert finding.key is None and finding.machine_result()["missing"] == ["vertebral-level"]
+    # the level-independent contraindications are still checked (here: prone position not recorded)
+    assert finding.key is None and finding.machine_result()["missing"] == ["vertebral-level", "can-lie-prone"]

@@ -38,3 +38,35 @@ def test_VPBK_M_1b_posterior_fixation_needed_fails_the_indication():
     _, res = elig(set_obs(metastatic(sins=12), "posterior-fixation-needed", True, "L1"))
     assert res["verdict"] == "not-eligible"
     assert "posterior-fixation-needed" in res["unmetCriteria"]
+
+
+# -- 2 -------------------------------------------------------------------------
+def test_VPBK_M_6_order_without_level_and_two_candidates_keeps_absolute_contraindications_critical():
+    f = metastatic()
+    f.conditions.append(ConditionRecord("spinal-metastasis", src("Condition", "m2"), "L3"))
+    f.allergies.append(Allergy("bone-cement", src("AllergyIntolerance", "bc")))
+    f.conditions.append(ConditionRecord("systemic-infection", src("Condition", "si")))
+    f.draft_orders.append(order(levels=()))
+    [e] = order_elig(f)
+    res = e.machine_result()
+    assert res["verdict"] == "not-eligible" and e.indicator.value == "critical"
+    assert set(res["absoluteContraindications"]) == {"bone-cement-allergy", "systemic-infection"}
+    assert "vertebral-level" in res["missing"]
+
+
+@pytest.mark.parametrize("mutate,code", [
+    (lambda f: f.allergies.append(Allergy("bone-cement", src("AllergyIntolerance", "bc"))),
+     "procedure-material-allergy"),
+    (lambda f: set_obs(f, "can-lie-prone", False), "cannot-lie-prone"),
+    (lambda f: f.conditions.append(ConditionRecord("poor-cardiopulmonary-condition", src("Condition", "c"))),
+     "poor-cardiopulmonary-condition"),
+    (lambda f: f.conditions.append(ConditionRecord("vertebral-infection", src("Condition", "vi"))),
+     "vertebral-infection")])
+def test_VPBK_O_5_order_without_any_level_checks_patient_wide_contraindications(mutate, code):
+    f = base()
+    mutate(f)
+    f.draft_orders.append(order(levels=()))
+    [e] = order_elig(f)
+    res = e.machine_result()
+    assert code in res["absoluteContraindications"] and e.indicator.value == "critical"
+    assert res["pathway"] == "osteoporotic-benign"
