@@ -25,8 +25,28 @@ from datetime import date, datetime
 from typing import Any
 
 from . import survival
-from .facts import Fact, PatientFacts, SearchStatus, Unknown, level_index, tri_and, tri_not, tri_or
-from .findings import Criterion, Finding, Indicator, Link, Message, Missing, Status, Suggestion, msg
+from .facts import (
+    CancerCategory,
+    Fact,
+    PatientFacts,
+    SearchStatus,
+    Unknown,
+    level_index,
+    tri_and,
+    tri_not,
+    tri_or,
+)
+from .findings import (
+    Criterion,
+    Finding,
+    Indicator,
+    Link,
+    Message,
+    Missing,
+    Status,
+    Suggestion,
+    msg,
+)
 from .policy import Policy
 
 SECTION = "treatment"
@@ -582,24 +602,46 @@ def _mdo_referral(facts: PatientFacts, policy: Policy) -> Finding:
 # TX-6 / TX-7: treatment modality
 # ---------------------------------------------------------------------------
 
-def fast_effect_tumour(facts: PatientFacts, policy: Policy) -> tuple[bool | None, tuple[Fact, ...]]:
-    """Multiple myeloma, non-Hodgkin lymphoma or germ cell tumour (TX-6)."""
+@dataclass
+class FastEffect:
+    """TX-6 first bullet: is the tumour one with a high chance of a fast effect?"""
+
+    value: bool | None
+    facts: tuple[Fact, ...]
+    missing: list[Missing]
+    notes: list[Message]
+
+
+def fast_effect_tumour(facts: PatientFacts, policy: Policy) -> FastEffect:
+    """Multiple myeloma, non-Hodgkin lymphoma or germ cell tumour (TX-6).
+
+    Not met only when a primary tumour is known and none is of these types.
+    Without a known primary (no cancer recorded, or only C80 / metastasis
+    codes) the tumour may still be one of them (DX-6): unknown."""
     wanted = set(policy.get(SECTION, "fast_effect_tumours"))
     found = [c for c in facts.cancers if c.cancer_type in wanted]
     flag = facts.condition("germ-cell-tumour")
     if found or flag.is_true:
-        return True, tuple(Fact("fast-effect-tumour", True, (c.source,)) for c in found) + \
-            ((flag,) if flag.is_true else ())
-    if any(c.category.value == "unrecognised" for c in facts.cancers):
-        return None, ()
-    if facts.search_status("Condition") == SearchStatus.OK:
-        return False, (Fact("fast-effect-tumour", False, searched="Condition"),)
-    return None, ()
+        return FastEffect(True, tuple(Fact("fast-effect-tumour", True, (c.source,)) for c in found)
+                          + ((flag,) if flag.is_true else ()), [], [])
+    unrecognised = [c for c in facts.cancers if c.category == CancerCategory.UNRECOGNISED]
+    if unrecognised:
+        return FastEffect(None, tuple(Fact("primary-cancer", None, (c.source,), unknown=Unknown.UNREADABLE)
+                                      for c in unrecognised),
+                          [Missing("primary-cancer", Unknown.UNREADABLE.value)], [])
+    primaries = facts.primary_cancers(include_history=True)
+    if primaries:
+        return FastEffect(False, (Fact("fast-effect-tumour", False, tuple(c.source for c in primaries)),), [], [])
+    status = facts.search_status("Condition")
+    why = Unknown.SEARCH_FAILED if status == SearchStatus.FAILED else Unknown.NOT_RECORDED
+    return FastEffect(None, tuple(Fact("primary-cancer", c.cancer_type, (c.source,)) for c in facts.cancers),
+                      [Missing("primary-cancer", why.value)], [msg("tx.modality.note.primary-unknown")])
 
 
 def _treatment_modality(facts: PatientFacts, policy: Policy, rad: Radiological) -> Finding:
     due = deficit_due_to_mescc(facts, rad)
-    fast, fast_facts = fast_effect_tumour(facts, policy)
+    fast_effect = fast_effect_tumour(facts, policy)
+    fast, fast_facts = fast_effect.value, fast_effect.facts
     vital = facts.obs("vital-chemotherapy-indication")
     no_other = facts.obs("no-other-treatment-options")
     tx6_reason = tri_or(fast, _bool(vital), _bool(no_other))
@@ -630,9 +672,8 @@ def _treatment_modality(facts: PatientFacts, policy: Policy, rad: Radiological) 
             missing.extend(rad.missing)
         if tx6_reason is None:
             if fast is None:
-                missing.append(Missing("primary-cancer", Unknown.UNREADABLE.value
-                                       if facts.search_status("Condition") == SearchStatus.OK
-                                       else Unknown.SEARCH_FAILED.value))
+                missing.extend(fast_effect.missing)
+                notes.extend(fast_effect.notes)
             for f in (vital, no_other):
                 if f.is_unknown:
                     missing.append(_miss(f, f.name))

@@ -723,3 +723,32 @@ def test_TX_2d_not_for_a_severe_deficit_without_mescc():
     assert f.conclusion.key == "tx.window.conclusion.severe-without-mescc"
     assert "tx.window.note.policy-severe-without-mescc" in note_keys(f)
     assert f.conclusion.key != "tx.window.conclusion.none"
+
+
+def _with_cancers(facts: PatientFacts, *cancers: Cancer) -> PatientFacts:
+    facts.cancers = list(cancers)
+    return facts
+
+
+TX6_NO_OTHER_REASON = {"mescc-deficit": deficit(), "vital-chemotherapy-indication": False,
+                       "no-other-treatment-options": False}
+
+
+@pytest.mark.parametrize("cancers", [
+    (),
+    (Cancer("unknown-primary", CancerCategory.UNKNOWN_PRIMARY, Source("Condition", "c80")),),
+    (Cancer("secondary", CancerCategory.SECONDARY, Source("Condition", "c79")),),
+], ids=["no-cancer", "C80-only", "secondary-only"])
+def test_TX_6_fast_effect_tumour_unknown_without_a_known_primary(cancers):
+    # DX-6: without a known primary the tumour may be a lymphoma, myeloma or germ cell tumour
+    f = modality(_with_cancers(patient(obs={**TX6_NO_OTHER_REASON, **NO_SURGERY}), *cancers))
+    assert _crit(f, "tx.modality.crit.fast-effect-tumour") == Status.UNKNOWN
+    assert {"tx.modality.note.tx6-unknown", "tx.modality.note.primary-unknown"} <= set(note_keys(f))
+    assert ("primary-cancer", "not-recorded") in {(m.code, m.why) for m in f.missing}
+    assert f.result["firstChoice"] == "radiotherapy"
+
+
+def test_TX_6_known_non_fast_primary_is_not_met():
+    f = modality(patient(obs={**TX6_NO_OTHER_REASON, **NO_SURGERY}))
+    assert _crit(f, "tx.modality.crit.fast-effect-tumour") == Status.NOT_MET
+    assert "tx.modality.note.tx6-unknown" not in note_keys(f) and "primary-cancer" not in missing_codes(f)
