@@ -579,9 +579,15 @@ def _assess_alarm_finding(facts: PatientFacts, policy: Policy, susp: Suspicion,
     criteria = [Criterion("dx.crit.known-malignancy", Status.MET, "DX-1", (malignancy,))] + susp.criteria
     notes = [n for n in (_known_malignancy_note(facts),) if n] + list(susp.notes)
     notes.append(msg("dx.note.safety-netting"))
+    # name what is missing: the alarm symptoms (suspicion of metastasis undecided), the
+    # neurological findings (suspicion of MESCC undecided), or both
+    if susp.metastasis is None:
+        variant = "assess-both" if susp.mescc is None else "assess"
+    else:
+        variant = "assess-neuro"
     return Finding(
         topic="mri-urgency", rules=["DX-1", "DX-2f"], indicator=Indicator.INFO,
-        summary=msg("dx.mri.summary.assess"), conclusion=msg("dx.mri.conclusion.assess"),
+        summary=msg(f"dx.mri.summary.{variant}"), conclusion=msg(f"dx.mri.conclusion.{variant}"),
         result={"windowHours": None, "rule": None},
         criteria=criteria, missing=missing, notes=notes)
 

@@ -137,6 +137,29 @@ def test_DX1_back_pain_known_malignancy_alarms_unknown_asks_to_assess():
     assert "dx.note.known-malignancy" in note_keys(f)
 
 
+ALARMS_FALSE = tuple(ob(a, False) for a in POLICY.get("diagnosis", "alarm_symptoms"))
+
+
+@pytest.mark.parametrize("obs,variant,not_missing,missing", [
+    # alarms all recorded (absent), neurological findings missing: do not say "alarms not assessed"
+    ((ob("back-pain"), *ALARMS_FALSE), "assess-neuro", ["night-pain"], ["mescc-deficit", "radicular-deficit"]),
+    # alarms missing, neurological findings recorded
+    ((ob("back-pain"), ob("mescc-deficit", False), ob("radicular-deficit", False)), "assess",
+     ["mescc-deficit"], ["night-pain"]),
+    # both missing
+    ((ob("back-pain"),), "assess-both", [], ["night-pain", "mescc-deficit"]),
+])
+def test_DX1_assess_card_names_what_is_missing(obs, variant, not_missing, missing):
+    f = mri(patient(*obs, cancers=[cancer()]))
+    assert f.result == {"windowHours": None, "rule": None}
+    assert f.conclusion.key == f"dx.mri.conclusion.{variant}"
+    assert f.summary.key == f"dx.mri.summary.{variant}"
+    for code in missing:
+        assert code in missing_codes(f)
+    for code in not_missing:
+        assert code not in missing_codes(f)
+
+
 def test_DX1_back_pain_alarms_unknown_without_malignancy_gives_no_card():
     assert mri(patient(ob("back-pain"))) is None
 
@@ -725,6 +748,8 @@ def _all_findings() -> list[Finding]:
     med = Medication("corticosteroid", Source("MedicationRequest", "dex"))
     scenarios = [
         patient(*SUSPECTED, *NEURO_NEGATIVE), patient(*SUSPECTED), patient(ob("back-pain"), cancers=[cancer()]),
+        patient(ob("back-pain"), *ALARMS_FALSE, cancers=[cancer()]),
+        patient(ob("back-pain"), ob("mescc-deficit", False), ob("radicular-deficit", False), cancers=[cancer()]),
         patient(*SUSPECTED, ob("mescc-deficit"), cancers=[cancer("lung")]),
         patient(*SUSPECTED, ob("mescc-deficit", False), deficit(days=None, progressive=None)),
         patient(*SUSPECTED, ob("mescc-deficit", False), deficit(laterality=None)),
