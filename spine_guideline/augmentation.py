@@ -44,12 +44,21 @@ def has_entry_condition(facts: PatientFacts) -> bool:
 
 def pathway_for(facts: PatientFacts, level: str) -> str:
     """Metastatic levels never fall back to VPBK-O, except metastases of a
-    haematological malignancy (myeloma) with no solid primary (VPBK-O-1)."""
-    if facts.condition_records("spinal-metastasis", level) and \
-            any(c.level == level for c in facts.condition_records("spinal-metastasis", level)):
-        categories = {c.category for c in facts.cancers}
-        if CancerCategory.HAEMATOLOGICAL in categories and CancerCategory.SOLID not in categories:
-            return "osteoporotic-benign"
+    haematological malignancy (myeloma) with no solid primary (VPBK-O-1). A
+    pathological fracture in a patient with a solid (or unknown) primary is a
+    metastasis until shown otherwise: the metastasis protocol, which asks to
+    confirm it (VPBK-M-2). An unclear origin (active myeloma beside a solid
+    cancer that is only history or suspected) stays on the metastatic pathway
+    and asks for the origin (see ``augmentation_metastatic.lesion_origin``)."""
+    metastasis = [c for c in facts.condition_records("spinal-metastasis", level) if c.level == level]
+    pathological = [c for c in facts.condition_records("vertebral-fracture", level)
+                    if c.level == level and c.subtype == "pathological"]
+    if not metastasis and not pathological:
+        return "osteoporotic-benign"
+    origin = augmentation_metastatic.lesion_origin(facts)
+    if origin == "haematological":
+        return "osteoporotic-benign"
+    if metastasis or origin in ("solid", "unclear", "other-malignancy"):
         return "metastatic"
     return "osteoporotic-benign"
 

@@ -29,8 +29,40 @@ def assess(facts: PatientFacts, level: str, policy: Policy, sins: SinsAssessment
     return a
 
 
+# -- pathway ----------------------------------------------------------------------
+def lesion_origin(facts: PatientFacts) -> str:
+    """Where a malignant vertebral lesion comes from, as far as the record tells:
+    ``solid``, ``haematological`` (myeloma / lymphoma and no solid cancer),
+    ``unclear`` (an active, confirmed haematological cancer beside a solid cancer
+    that is only history or suspected), ``other-malignancy`` (unknown primary,
+    secondary or unrecognised codes only) or ``none``."""
+    haem = [c for c in facts.cancers if c.category == CancerCategory.HAEMATOLOGICAL]
+    solid = [c for c in facts.cancers if c.category == CancerCategory.SOLID]
+    if solid and haem:
+        active_haem = any(c.active and not c.suspected for c in haem)
+        firm_solid = any(c.active and not c.suspected for c in solid)
+        return "unclear" if active_haem and not firm_solid else "solid"
+    if haem:
+        return "haematological"
+    if solid:
+        return "solid"
+    return "other-malignancy" if facts.cancers else "none"
+
+
+def _origin(a: Assessment, facts: PatientFacts, level: str) -> None:
+    if lesion_origin(facts) != "unclear":
+        return
+    cancers = [c for c in facts.cancers if c.category in (CancerCategory.SOLID, CancerCategory.HAEMATOLOGICAL)]
+    a.crit("vpbk.crit.lesion-origin-unclear", None, "VPBK-O-1",
+           *(Fact("cancer", True, (c.source,), note=None if c.active and not c.suspected
+                  else ("suspected" if c.suspected else "history")) for c in cancers),
+           cancers=[msg(f"vpbk.cancer.{c.cancer_type}") for c in cancers])
+    a.miss("lesion-origin", level=level)
+
+
 # -- VPBK-M-2 -------------------------------------------------------------------
 def _diagnostics(a: Assessment, facts: PatientFacts, level: str, sins: SinsAssessment) -> None:
+    _origin(a, facts, level)
     solid = [c for c in facts.cancers if c.category == CancerCategory.SOLID]
     if solid:
         proofs = [c.histologically_proven for c in solid]
@@ -46,7 +78,14 @@ def _diagnostics(a: Assessment, facts: PatientFacts, level: str, sins: SinsAsses
                *(Fact("cancer", True, (c.source,)) for c in facts.cancers))
         a.miss("histologically-proven")
     records = facts.condition_records("spinal-metastasis", level)
-    if records and all(r.suspected for r in records):
+    fractures = [r for r in facts.condition_records("vertebral-fracture", level)
+                 if r.level == level and r.subtype == "pathological"]
+    if not records and fractures:
+        # a pathological fracture with a solid primary: a metastasis until shown otherwise
+        a.crit("vpbk.crit.m2-pathological-fracture", None, "VPBK-M-2",
+               Fact("vertebral-fracture", True, tuple(r.source for r in fractures), level))
+        a.miss("spinal-metastasis", level=level)
+    elif records and all(r.suspected for r in records):
         a.crit("vpbk.crit.m2-metastasis-suspected", None, "VPBK-M-2",
                Fact("spinal-metastasis", True, tuple(r.source for r in records), level))
         a.miss("spinal-metastasis", level=level)

@@ -70,3 +70,55 @@ def test_VPBK_O_5_order_without_any_level_checks_patient_wide_contraindications(
     res = e.machine_result()
     assert code in res["absoluteContraindications"] and e.indicator.value == "critical"
     assert res["pathway"] == "osteoporotic-benign"
+
+
+# -- 3 -------------------------------------------------------------------------
+def _pathological(f, level="L1"):
+    f.conditions[0] = ConditionRecord("vertebral-fracture", src("Condition", "fx"), level,
+                                      onset=f.conditions[0].onset, subtype="pathological")
+    return f
+
+
+@pytest.mark.parametrize("active", [True, False])
+def test_VPBK_M_pathological_fracture_with_a_solid_primary_takes_the_metastasis_protocol(active):
+    f = metastatic()  # every VPBK-M fact, but a pathological fracture instead of the metastasis record
+    f.conditions[0] = ConditionRecord("vertebral-fracture", src("Condition", "fx"), "L1",
+                                      onset=date(2026, 11, 13), subtype="pathological")
+    f.cancers[0] = Cancer("breast", CancerCategory.SOLID, src("Condition", "br"), active=active,
+                          histologically_proven=Fact("histologically-proven", True, (src(),)))
+    finding, res = elig(f)
+    assert res["pathway"] == "metastatic"
+    assert res["verdict"] == "insufficient-data" and "spinal-metastasis" in res["missing"]
+    assert any(c.key == "vpbk.crit.m2-pathological-fracture" and c.status.value == "unknown"
+               for c in finding.criteria)
+
+
+def test_VPBK_O_1_pathological_fracture_with_only_myeloma_stays_non_metastatic():
+    f = _pathological(osteoporotic(days=10))
+    f.cancers.append(Cancer("multiple-myeloma", CancerCategory.HAEMATOLOGICAL, src("Condition", "mm")))
+    _, res = elig(f)
+    assert res["pathway"] == "osteoporotic-benign"
+
+
+# -- 18 ------------------------------------------------------------------------
+def _myeloma_and(solid):
+    f = metastatic(level="L2")
+    f.cancers[:] = [Cancer("multiple-myeloma", CancerCategory.HAEMATOLOGICAL, src("Condition", "mm")), solid]
+    return f
+
+
+@pytest.mark.parametrize("solid", [
+    Cancer("other-solid", CancerCategory.SOLID, src("Condition", "bcc"), active=False,
+           histologically_proven=Fact("histologically-proven", True, (src(),))),
+    Cancer("breast", CancerCategory.SOLID, src("Condition", "br"), suspected=True)])
+def test_VPBK_O_1_myeloma_with_a_history_or_suspected_solid_cancer_is_origin_unclear(solid):
+    finding, res = elig(_myeloma_and(solid), "L2")
+    assert res["verdict"] == "insufficient-data" and "lesion-origin" in res["missing"]
+    assert any(c.key == "vpbk.crit.lesion-origin-unclear" for c in finding.criteria)
+
+
+def test_VPBK_M_myeloma_with_an_active_proven_solid_cancer_is_metastatic():
+    solid = Cancer("breast", CancerCategory.SOLID, src("Condition", "br"),
+                   histologically_proven=Fact("histologically-proven", True, (src(),)))
+    _, res = elig(_myeloma_and(solid), "L2")
+    assert res["pathway"] == "metastatic" and res["verdict"] == "eligible"
