@@ -8,8 +8,10 @@ from .facts import CancerCategory, Fact, PatientFacts
 from .findings import msg
 from .policy import Policy
 
-#: lesion kinds at a level; "malignant": myeloma / other osteolytic lesions outside VPBK-M
-FRACTURE_KINDS = ("osteoporotic", "traumatic", "malignant")
+#: lesion kinds at a level; "malignant": myeloma / other osteolytic lesions outside VPBK-M;
+#: "unspecified": a vertebral fracture whose type (osteoporotic, traumatic, pathological) is not recorded
+FRACTURE_KINDS = ("osteoporotic", "traumatic", "malignant", "unspecified")
+_SUBTYPE_KIND = {"osteoporotic": "osteoporotic", "traumatic": "traumatic", "pathological": "malignant"}
 
 
 def lesion_kinds(facts: PatientFacts, level: str) -> tuple[list[str], list]:
@@ -21,9 +23,7 @@ def lesion_kinds(facts: PatientFacts, level: str) -> tuple[list[str], list]:
         if c.name == "spinal-metastasis":
             kinds.append("malignant")
         elif c.name == "vertebral-fracture":
-            kind = {"osteoporotic": "osteoporotic", "traumatic": "traumatic",
-                    "pathological": "malignant"}.get(c.subtype or "", "osteoporotic")
-            kinds.append(kind)
+            kinds.append(_SUBTYPE_KIND.get(c.subtype or "", "unspecified"))
         elif c.name == "vertebral-haemangioma":
             kinds.append("haemangioma")
         elif c.name == "benign-vertebral-tumour":
@@ -31,7 +31,7 @@ def lesion_kinds(facts: PatientFacts, level: str) -> tuple[list[str], list]:
         else:
             continue
         records.append(c)
-    order = ("malignant", "traumatic", "osteoporotic", "haemangioma", "benign-tumour")
+    order = ("malignant", "traumatic", "osteoporotic", "unspecified", "haemangioma", "benign-tumour")
     return sorted(set(kinds), key=order.index), records
 
 
@@ -169,11 +169,16 @@ def _tri(value: bool | None) -> str:
 
 # -- VPBK-O-3 -------------------------------------------------------------------
 def _timing(a: Assessment, facts, level, policy, kinds, records) -> None:
-    if "osteoporotic" not in kinds:
+    """VPBK-O-3 is for osteoporotic fractures only. A fracture whose type is not
+    recorded is not assumed osteoporotic: within the waiting time its type
+    decides, so it is asked for (never 'too early' on a guess)."""
+    if "osteoporotic" not in kinds and "unspecified" not in kinds:
         return
-    onsets = [r.onset for r in records if r.name == "vertebral-fracture"
-              and (r.subtype or "osteoporotic") == "osteoporotic" and r.onset is not None]
-    fracture_records = [r for r in records if r.name == "vertebral-fracture"]
+    osteoporotic = "osteoporotic" in kinds
+    wanted = ("osteoporotic",) if osteoporotic else (None, "")
+    fracture_records = [r for r in records if r.name == "vertebral-fracture"
+                        and (r.subtype if r.subtype in _SUBTYPE_KIND else None) in wanted]
+    onsets = [r.onset for r in fracture_records if r.onset is not None]
     wait_min = policy_value(policy, "osteoporotic_wait_min_days")
     wait_full = policy_value(policy, "osteoporotic_wait_full_days")
     facts_used = tuple(Fact("vertebral-fracture", True, (r.source,), level,
@@ -181,10 +186,17 @@ def _timing(a: Assessment, facts, level, policy, kinds, records) -> None:
     if not onsets:
         a.crit("vpbk.crit.o3-timing", None, "VPBK-O-3", *facts_used, days="-", minimum=wait_min)
         a.miss("fracture-date", level=level)
+        if not osteoporotic:
+            a.miss("fracture-type", level=level)
         return
     days = whole_days(facts, max(onsets))
     a.extra["daysSinceFracture"] = days
     ok = days >= wait_min
+    if not ok and not osteoporotic:
+        a.crit("vpbk.crit.o3-fracture-type-unknown", None, "VPBK-O-3", *facts_used, days=days,
+               minimum=wait_min)
+        a.miss("fracture-type", level=level)
+        return
     a.crit("vpbk.crit.o3-timing", ok, "VPBK-O-3", *facts_used, days=days, minimum=wait_min)
     if not ok:
         a.add_absolute("too-early")

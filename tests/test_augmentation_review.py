@@ -122,3 +122,28 @@ def test_VPBK_M_myeloma_with_an_active_proven_solid_cancer_is_metastatic():
                    histologically_proven=Fact("histologically-proven", True, (src(),)))
     _, res = elig(_myeloma_and(solid), "L2")
     assert res["pathway"] == "metastatic" and res["verdict"] == "eligible"
+
+
+# -- 4 -------------------------------------------------------------------------
+def _unspecified(days):
+    f = osteoporotic(level="T12", days=days)
+    c = f.conditions[0]
+    f.conditions[0] = ConditionRecord("vertebral-fracture", c.source, "T12", onset=c.onset,
+                                      onset_field=c.onset_field, subtype=None)
+    return f
+
+
+def test_VPBK_O_3_fracture_without_type_is_not_too_early_but_asks_the_type():
+    f = _unspecified(10)
+    f.draft_orders.append(order(levels=("T12",)))
+    finding, res = elig(f, "T12")
+    assert "too-early" not in res["absoluteContraindications"]
+    assert res["verdict"] == "insufficient-data" and "fracture-type" in res["missing"]
+    assert res["lesionKinds"] == ["unspecified"]
+    [e] = order_elig(f)
+    assert e.indicator.value != "critical"
+
+
+def test_VPBK_O_3_fracture_without_type_after_six_weeks_is_timing_met():
+    _, res = elig(_unspecified(60), "T12")
+    assert res["verdict"] == "eligible" and "fracture-type" not in res["missing"]
