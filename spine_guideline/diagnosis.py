@@ -247,6 +247,18 @@ class Picture:
     missing: list[Missing] = field(default_factory=list)
     notes: list[Message] = field(default_factory=list)
     deciding: dict[str, list[Fact]] = field(default_factory=dict)  # row -> findings that put it there
+    variants: dict[str, list[str | None]] = field(default_factory=dict)  # row -> text variant per finding
+
+    def conclusion_key(self) -> str | None:
+        """The decided row's conclusion; a variant only when no finding fits the plain row text."""
+        if self.row is None:
+            return None
+        found = self.variants.get(self.row) or [None]
+        if None in found:
+            return f"dx.mri.conclusion.{self.row}"
+        if found[0] == "stable":
+            return "dx.mri.conclusion.stable"
+        return f"dx.mri.conclusion.{self.row}.{found[0]}"
 
     def deciding_facts(self) -> list[Fact]:
         """The findings behind the decided row (else the most severe known row)."""
@@ -261,8 +273,13 @@ class Picture:
 
 
 def _unilateral_row(deficit: Fact, name: str, facts: PatientFacts, policy: Policy,
-                    notes: list[Message], missing: list[Missing]) -> str | None:
-    """DX-2b / DX-2c for a unilateral deficit; None when undecided (policy switched off)."""
+                    notes: list[Message], missing: list[Missing]) -> tuple[str | None, str | None]:
+    """DX-2b / DX-2c for a unilateral deficit: (row, conclusion variant).
+
+    The row is None when undecided (policy switched off). The variant names what was not
+    decided (the conclusion then does not claim it): ``stable``, ``progression-unknown``,
+    ``onset-unknown``, ``onset-progression-unknown``; None for the plain table row.
+    """
     onset = deficit.attr("onset")
     progressive = deficit.attr("progressive")
     days = days_since(onset.value, facts.now)
@@ -271,23 +288,23 @@ def _unilateral_row(deficit: Fact, name: str, facts: PatientFacts, policy: Polic
     if progressive.is_false:
         stable_row = _p(policy, "stable_unilateral_deficit_row")
         _add_note(notes, msg("dx.note.policy.stable-unilateral", deficit=label, rule=stable_row))
-        return stable_row
+        return stable_row, "stable"
     prog = progressive.value
     if prog is None:
         if recent is False:
             _add_missing(missing, _missing(progressive, f"{name}.progressive"))
-            return "DX-2c"  # progressive or stable: DX-2c either way
+            return "DX-2c", "progression-unknown"  # progressive or stable: DX-2c either way
         _add_missing(missing, _missing(progressive, f"{name}.progressive"))
         if not _p(policy, "unknown_progression_takes_stricter_row"):
-            return None
+            return None, None
         _add_note(notes, msg("dx.note.policy.unknown-progression", deficit=label))
     if recent is None:
         _add_missing(missing, _missing(onset, f"{name}.onset"))
         if not _p(policy, "unknown_onset_takes_stricter_row"):
-            return None
+            return None, None
         _add_note(notes, msg("dx.note.policy.unknown-onset", deficit=label))
-        return "DX-2b"
-    return "DX-2b" if recent else "DX-2c"
+        return "DX-2b", "onset-progression-unknown" if prog is None else "onset-unknown"
+    return ("DX-2b" if recent else "DX-2c"), ("progression-unknown" if prog is None else None)
 
 
 def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -> Picture:
@@ -299,12 +316,14 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
     row_facts: dict[str, list[Fact]] = {r: [] for r in ROWS}
     row_params: dict[str, dict[str, Any]] = {r: {} for r in ROWS}
     deciding: dict[str, list[Fact]] = {r: [] for r in ROWS}
+    variants: dict[str, list[str | None]] = {r: [] for r in ROWS}
 
     mescc = facts.obs("mescc-deficit")
     row_facts["DX-2a"].append(mescc)
     if mescc.is_true:
         definite.add("DX-2a")
         deciding["DX-2a"].append(mescc)
+        variants["DX-2a"].append(None)
     elif mescc.is_unknown:
         hidden.add("DX-2a")
         presence_missing.append(("DX-2a", _missing(mescc)))
@@ -326,23 +345,26 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
             continue
         laterality = deficit.attr("laterality")
         lat = laterality.value
+        lat_variant = None
         if lat not in ("unilateral", "bilateral"):
             _add_missing(missing, _missing(laterality, f"{name}.laterality"))
             if _p(policy, "unknown_laterality_counts_as_bilateral"):
                 _add_note(notes, msg("dx.note.policy.unknown-laterality", deficit=msg(f"dx.fact.{name}")))
-                lat = "bilateral"
+                lat, lat_variant = "bilateral", "laterality-unknown"
         if lat == "bilateral":
             definite.add("DX-2a")
             deciding["DX-2a"].append(deficit)
+            variants["DX-2a"].append(lat_variant)
             row_facts["DX-2a"].extend([deficit, laterality])
             continue
         if lat is None:  # policy switched off: undecided between DX-2a and DX-2c
             hidden.add("DX-2a")
             definite.add("DX-2c")
             deciding["DX-2c"].append(deficit)
+            variants["DX-2c"].append(None)
             row_facts["DX-2c"].append(deficit)
             continue
-        row = _unilateral_row(deficit, name, facts, policy, notes, missing)
+        row, variant = _unilateral_row(deficit, name, facts, policy, notes, missing)
         onset, progressive = deficit.attr("onset"), deficit.attr("progressive")
         days = days_since(onset.value, facts.now)
         if row is None:
@@ -350,6 +372,7 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
             row = "DX-2c"
         definite.add(row)
         deciding[row].append(deficit)
+        variants[row].append(variant)
         row_facts[row].extend([deficit, laterality, onset, progressive])
         if days is not None:
             row_params[row] = {"days": days}
@@ -388,7 +411,7 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
                           rows[r], r, _uniq(row_facts[r]), {"limit": limit, **row_params[r]})
                 for r in ROWS]
     return Picture(upper if decided else None, upper, stricter_hidden, rows, criteria, missing, notes,
-                   deciding)
+                   deciding, variants)
 
 
 def _has_time(value: Any) -> bool:
@@ -524,7 +547,7 @@ def evaluate_mri_urgency(facts: PatientFacts, policy: Policy,
         indicator = window_indicator(window, policy)
         rules.append(picture.row)
         summary = msg("dx.mri.summary.window", duration=duration(window), rule=picture.row)
-        conclusion = msg(f"dx.mri.conclusion.{picture.row}", duration=duration(window))
+        conclusion = msg(picture.conclusion_key(), duration=duration(window), rule=picture.row)
 
     if mri_state == "done":
         notes.insert(0, msg("dx.note.mri-done", date=mri_event.date or "?", ref=mri_event.source.reference))
@@ -838,7 +861,14 @@ def evaluate_corticosteroids(facts: PatientFacts, policy: Policy, *, order: Draf
             indicator = Indicator.INFO if order is not None else base_indicator
             summary = msg("dx.steroids.summary.order-start" if order is not None
                           else "dx.steroids.summary.start")
-            conclusion = msg("dx.steroids.conclusion.start", dose=dose)
+            # the text says "before the MRI" only while no MRI answers the current deficit,
+            # and "without doubt" only when doubt is decided false
+            key = "dx.steroids.conclusion.start"
+            if _mri_status(facts, policy, [severe]).state == "done":
+                key += ".mri-done"
+            if prim.doubt is None:
+                key += ".doubt-unknown"
+            conclusion = msg(key, dose=dose)
             if order is None:
                 suggestions.append(Suggestion("create-dexamethasone",
                                               msg("dx.suggest.dexamethasone", dose=dose), {}))
@@ -858,7 +888,8 @@ def evaluate_corticosteroids(facts: PatientFacts, policy: Policy, *, order: Draf
         else:
             missing.append(_missing(severe))
             summary = msg(f"dx.steroids.summary.{prefix}assess-severity")
-            conclusion = msg(f"dx.steroids.conclusion.{prefix}assess-severity", dose=dose)
+            suffix = ".doubt-unknown" if prim.doubt is None and order is None else ""
+            conclusion = msg(f"dx.steroids.conclusion.{prefix}assess-severity{suffix}", dose=dose)
         if prim.doubt is None:
             notes.append(msg("dx.note.doubt-unknown-no-start"))
         notes.append(msg("dx.note.dx7-escalation"))

@@ -259,6 +259,28 @@ def test_DX2_unknown_onset_takes_the_stricter_row():
     assert "radicular-deficit.onset" in missing_codes(f)
 
 
+@pytest.mark.parametrize("lat,days,progressive,rule,key", [
+    ("unilateral", 2, True, "DX-2b", "dx.mri.conclusion.DX-2b"),
+    ("unilateral", 10, True, "DX-2c", "dx.mri.conclusion.DX-2c"),
+    ("unilateral", 2, False, "DX-2c", "dx.mri.conclusion.stable"),
+    ("unilateral", 10, None, "DX-2c", "dx.mri.conclusion.DX-2c.progression-unknown"),
+    ("unilateral", 2, None, "DX-2b", "dx.mri.conclusion.DX-2b.progression-unknown"),
+    ("unilateral", None, True, "DX-2b", "dx.mri.conclusion.DX-2b.onset-unknown"),
+    ("unilateral", None, None, "DX-2b", "dx.mri.conclusion.DX-2b.onset-progression-unknown"),
+    (None, 2, True, "DX-2a", "dx.mri.conclusion.DX-2a.laterality-unknown"),
+])
+def test_DX2b_DX2c_conclusion_states_only_what_was_decided(lat, days, progressive, rule, key):
+    f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), ob("radicular-pain", False),
+                    deficit(laterality=lat, days=days, progressive=progressive)))
+    assert f.result["rule"] == rule
+    assert f.conclusion.key == key
+    en = render(f.conclusion, CATALOGS["en"])
+    if progressive is not True:
+        assert "and is progressive" not in en
+    if days is None:
+        assert "arose within 7 days" not in en
+
+
 def test_DX2_policy_switched_off_leaves_the_row_undecided():
     from spine_guideline.policy import load_policy as lp
     strict = lp({"diagnosis": {"unknown_onset_takes_stricter_row": False}})
@@ -426,6 +448,37 @@ def test_DX3_unknown_doubt_still_starts():
     f = steroids(patient(SEVERE, cancers=[cancer()]))
     assert f.result["advice"] == "start"
     assert "dx.note.doubt-unknown-start" in note_keys(f)
+
+
+def test_DX3_start_text_with_unknown_doubt_does_not_claim_there_is_no_doubt():
+    f = steroids(patient(SEVERE, cancers=[cancer()]))
+    assert f.conclusion.key == "dx.steroids.conclusion.start.doubt-unknown"
+    assert "without doubt" not in render(f.conclusion, CATALOGS["en"])
+    assert "zonder twijfel" not in render(f.conclusion, CATALOGS["nl"])
+    known = steroids(patient(SEVERE, *NO_DOUBT, cancers=[cancer()]))
+    assert known.conclusion.key == "dx.steroids.conclusion.start"
+
+
+@pytest.mark.parametrize("no_doubt,key", [
+    (True, "dx.steroids.conclusion.start.mri-done"),
+    (False, "dx.steroids.conclusion.start.mri-done.doubt-unknown"),
+])
+def test_DX3_start_text_once_the_mri_is_done_does_not_say_before_the_mri(no_doubt, key):
+    severe = ob("severe-neurological-deficit", True, laterality="bilateral", progressive=True,
+                onset=NOW - timedelta(days=5))
+    ev = Event("mri-whole-spine", Source("ImagingStudy", "i1"), "done", date="2026-11-21")
+    f = steroids(patient(severe, *(NO_DOUBT if no_doubt else ()), cancers=[cancer()], events=[ev]))
+    assert f.result["advice"] == "start"
+    assert f.conclusion.key == key
+    assert "before the MRI" not in render(f.conclusion, CATALOGS["en"])
+    assert "vóór de MRI" not in render(f.conclusion, CATALOGS["nl"])
+
+
+def test_DX3_assess_severity_text_with_unknown_doubt_does_not_claim_there_is_no_doubt():
+    f = steroids(patient(ob("mescc-deficit"), cancers=[cancer()]))
+    assert f.conclusion.key == "dx.steroids.conclusion.assess-severity.doubt-unknown"
+    assert "without doubt" not in render(f.conclusion, CATALOGS["en"])
+    assert "zonder twijfel" not in render(f.conclusion, CATALOGS["nl"])
 
 
 def test_DX3_no_start_suggestion_when_corticosteroid_already_active():
@@ -790,6 +843,17 @@ def _all_findings() -> list[Finding]:
         patient(*NO_DOUBT, cancers=[cancer()], conditions=[metastasis()]),
         patient(ob("mescc-deficit"), ob("severe-neurological-deficit", False), cancers=[cancer()],
                 medications=[med]),
+        patient(*SUSPECTED, ob("mescc-deficit", False), deficit(days=10, progressive=None)),
+        patient(*SUSPECTED, ob("mescc-deficit", False), deficit(days=2, progressive=None)),
+        patient(*SUSPECTED, ob("mescc-deficit", False), deficit(days=None, progressive=True)),
+        patient(SEVERE, cancers=[cancer()]),
+        patient(ob("severe-neurological-deficit", True, laterality="bilateral", onset=NOW - timedelta(days=5)),
+                cancers=[cancer()], events=[Event("mri-whole-spine", Source("ImagingStudy", "i"), "done",
+                                                  date="2026-11-21")]),
+        patient(ob("severe-neurological-deficit", True, laterality="bilateral", onset=NOW - timedelta(days=5)),
+                *NO_DOUBT, cancers=[cancer()], events=[Event("mri-whole-spine", Source("ImagingStudy", "i"),
+                                                             "done", date="2026-11-21")]),
+        patient(ob("mescc-deficit"), cancers=[cancer()]),
     ]
     order_scenarios = [
         patient(*SUSPECTED, ob("mescc-deficit"), orders=[
