@@ -121,8 +121,11 @@ def primary_tumour(facts: PatientFacts, policy: Policy):
     """The model's tumour category (breast / prostate / lung / other) or None.
 
     Active primaries are preferred over history; several categories conflict
-    (unknown). Returns (category, facts, missing, notes)."""
-    primaries = facts.primary_cancers(include_history=True)
+    (unknown). A suspected primary is not a known one (as in DX-4/DX-5): with
+    only suspected primaries the category is unknown, never 'other'.
+    Returns (category, facts, missing, notes)."""
+    primaries = [c for c in facts.primary_cancers(include_history=True) if not c.suspected]
+    suspected = [c for c in facts.primary_cancers(include_history=True) if c.suspected]
     active = [c for c in primaries if c.active]
     use = active or primaries
     cats = {c.cancer_type if c.cancer_type in MODEL_TYPES else "other" for c in use}
@@ -136,6 +139,10 @@ def primary_tumour(facts: PatientFacts, policy: Policy):
     if unrecognised:
         return None, tuple(Fact("primary-cancer", None, (c.source,), unknown=Unknown.UNREADABLE)
                            for c in unrecognised), (Missing("primary-cancer", Unknown.UNREADABLE.value),), ()
+    if suspected:
+        return None, (Fact("primary-cancer", None, tuple(c.source for c in suspected),
+                           unknown=Unknown.NOT_RECORDED, note="suspected"),), \
+            (Missing("primary-cancer", Unknown.NOT_RECORDED.value),), (msg("tx.survival.note.suspected-primary"),)
     status = facts.search_status("Condition")
     if status == SearchStatus.OK and policy.get(SECTION, "unknown_primary_as_other"):
         return "other", (), (), (msg("tx.survival.note.unknown-primary-as-other"),)
@@ -163,8 +170,8 @@ def van_der_linden(facts: PatientFacts, policy: Policy) -> SurvivalEstimate:
     all_facts = perf_facts + tumour_facts + visc_facts
     missing = perf_missing + tumour_missing + visc_missing
     notes = perf_notes + tumour_notes
-    common = dict(model=model, performance_scale=scale, performance_value=recorded, kps_used=kps_used,
-                  tumour=tumour, visceral=visceral, facts=all_facts, missing=missing, notes=notes)
+    common = {"model": model, "performance_scale": scale, "performance_value": recorded, "kps_used": kps_used,
+              "tumour": tumour, "visceral": visceral, "facts": all_facts, "missing": missing, "notes": notes}
     if not perf_points or tumour is None or visceral is None:
         return SurvivalEstimate(**common)
     rest = policy.get(SECTION, "vdl_tumour_points")[tumour] \

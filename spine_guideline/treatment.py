@@ -617,19 +617,31 @@ def fast_effect_tumour(facts: PatientFacts, policy: Policy) -> FastEffect:
 
     Not met only when a primary tumour is known and none is of these types.
     Without a known primary (no cancer recorded, or only C80 / metastasis
-    codes) the tumour may still be one of them (DX-6): unknown."""
+    codes) the tumour may still be one of them (DX-6): unknown. A suspected
+    primary is not a known one (as in DX-4/DX-5): a suspected fast-effect
+    tumour, or only suspected primaries, leave it unknown."""
     wanted = set(policy.get(SECTION, "fast_effect_tumours"))
-    found = [c for c in facts.cancers if c.cancer_type in wanted]
-    flag = facts.condition("germ-cell-tumour")
+    confirmed = [c for c in facts.cancers if not c.suspected]
+    suspected = [c for c in facts.cancers if c.suspected and c.is_primary]
+    found = [c for c in confirmed if c.cancer_type in wanted]
+    flag = facts.condition("germ-cell-tumour", include_suspected=False)
     if found or flag.is_true:
         return FastEffect(True, tuple(Fact("fast-effect-tumour", True, (c.source,)) for c in found)
                           + ((flag,) if flag.is_true else ()), [], [])
-    unrecognised = [c for c in facts.cancers if c.category == CancerCategory.UNRECOGNISED]
+    unrecognised = [c for c in confirmed if c.category == CancerCategory.UNRECOGNISED]
     if unrecognised:
         return FastEffect(None, tuple(Fact("primary-cancer", None, (c.source,), unknown=Unknown.UNREADABLE)
                                       for c in unrecognised),
                           [Missing("primary-cancer", Unknown.UNREADABLE.value)], [])
-    primaries = facts.primary_cancers(include_history=True)
+    suspected_fast = [c.source for c in suspected if c.cancer_type in wanted]
+    suspected_fast += list(facts.condition("germ-cell-tumour").sources)  # a flag recorded as suspected only
+    primaries = [c for c in confirmed if c.is_primary]
+    if suspected_fast or (suspected and not primaries):
+        shown = suspected_fast or [c.source for c in suspected]
+        return FastEffect(None, (Fact("primary-cancer", None, tuple(shown), unknown=Unknown.NOT_RECORDED,
+                                      note="suspected"),),
+                          [Missing("primary-cancer", Unknown.NOT_RECORDED.value)],
+                          [msg("tx.modality.note.suspected-primary")])
     if primaries:
         return FastEffect(False, (Fact("fast-effect-tumour", False, tuple(c.source for c in primaries)),), [], [])
     status = facts.search_status("Condition")

@@ -173,3 +173,16 @@ def test_TX_4_policy_override_of_group_table_is_honoured():
     policy = dataclasses.replace(POLICY, sections=sections)
     est = survival.van_der_linden(patient(obs={"karnofsky": 70, "visceral-metastases": False}), policy)
     assert est.group == "C"
+
+
+def test_TX_4_suspected_only_primary_is_unknown_not_scored():
+    # DX-4/DX-5 exclude suspected primaries: the model's tumour category is unknown, not 'breast' or 'other'
+    facts = patient(cancers=(), obs={"karnofsky": 80, "visceral-metastases": False})
+    facts.cancers = [Cancer("breast", CancerCategory.SOLID, Source("Condition", "ca-s"), suspected=True)]
+    est = survival.van_der_linden(facts, POLICY)
+    assert est.tumour is None and not est.computed
+    assert "primary-cancer" in {m.code for m in est.missing}
+    assert "tx.survival.note.suspected-primary" in {n.key for n in est.notes}
+    # a confirmed primary next to it decides
+    facts.cancers.append(Cancer("prostate", CancerCategory.SOLID, Source("Condition", "ca-p")))
+    assert survival.van_der_linden(facts, POLICY).tumour == "prostate"

@@ -752,3 +752,24 @@ def test_TX_6_known_non_fast_primary_is_not_met():
     f = modality(patient(obs={**TX6_NO_OTHER_REASON, **NO_SURGERY}))
     assert _crit(f, "tx.modality.crit.fast-effect-tumour") == Status.NOT_MET
     assert "tx.modality.note.tx6-unknown" not in note_keys(f) and "primary-cancer" not in missing_codes(f)
+
+
+@pytest.mark.parametrize("kind,category", [("multiple-myeloma", CancerCategory.HAEMATOLOGICAL),
+                                           ("breast", CancerCategory.SOLID)])
+def test_TX_6_suspected_only_primary_is_not_a_known_tumour_type(kind, category):
+    # DX-4/DX-5 do not count a suspected primary as known; TX-6 neither (suspected myeloma is not
+    # confirmed fast-effect, a suspected breast cancer does not exclude a lymphoma)
+    facts = _with_cancers(patient(obs={**TX6_NO_OTHER_REASON, **NO_SURGERY}),
+                          Cancer(kind, category, Source("Condition", "ca-suspected"), suspected=True))
+    f = modality(facts)
+    assert _crit(f, "tx.modality.crit.fast-effect-tumour") == Status.UNKNOWN
+    assert f.result["firstChoice"] != "systemic-therapy"
+    assert "tx.modality.note.suspected-primary" in note_keys(f)
+    assert "primary-cancer" in missing_codes(f)
+
+
+def test_TX_6_confirmed_fast_tumour_still_counts_next_to_a_suspected_one():
+    facts = _with_cancers(patient(obs={**TX6_NO_OTHER_REASON}),
+                          Cancer("multiple-myeloma", CancerCategory.HAEMATOLOGICAL, Source("Condition", "mm")),
+                          Cancer("breast", CancerCategory.SOLID, Source("Condition", "b"), suspected=True))
+    assert modality(facts).result["firstChoice"] == "systemic-therapy"
