@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .facts import Fact, PatientFacts, Unknown
+from .facts import Fact, PatientFacts, Unknown, sort_levels
 from .findings import Criterion, Message, Missing, Status, Suggestion, msg
 from .policy import Policy
 
@@ -100,16 +100,54 @@ class Assessment:
         return "eligible"
 
 
+_RECORDED_AT = "recorded at "
+
+
+def recorded_elsewhere(facts: PatientFacts, name: str, level: str, fact: Fact) -> list[str]:
+    """The other levels a patient-wide entry of ``name`` was recorded at.
+
+    The mapper keeps, for a name that is not level-bound, the newest record
+    from any level as the patient-wide entry (``Fact.note`` "recorded at T5").
+    Read robustly: the note, or every source of the entry belonging to another
+    level's record."""
+    levels: set[str] = set()
+    if fact.note and fact.note.startswith(_RECORDED_AT):
+        levels.update(x.strip() for x in fact.note[len(_RECORDED_AT):].split(","))
+    others = {lvl: set(f.sources) for lvl, f in facts.obs_levels(name).items() if lvl != level}
+    if fact.sources:
+        placed = set().union(*others.values()) if others else set()
+        if set(fact.sources) <= placed:
+            levels.update(lvl for lvl, srcs in others.items() if srcs & set(fact.sources))
+    return [lvl for lvl in sort_levels(levels) if lvl != level]
+
+
+def level_obs(facts: PatientFacts, name: str, level: str | None) -> Fact:
+    """The observation at the level: the level's own record, else a record
+    without bodySite. A record made at another vertebra never speaks for this
+    one (a pain score at T5 does not make L1 symptomatic): unknown, with a note."""
+    if level is None:
+        return facts.obs(name, None)
+    own = facts.observations.get((name, level))
+    if own is not None:
+        return own
+    f = facts.obs(name, level)
+    elsewhere = recorded_elsewhere(facts, name, level, f) if f.level is None else []
+    if elsewhere:
+        return Fact(name, None, (), level, Unknown.NOT_RECORDED,
+                    note=_RECORDED_AT + ", ".join(elsewhere) + " only")
+    return f
+
+
 def bool_obs(facts: PatientFacts, name: str, level: str | None) -> Fact:
     """A boolean observation at the level (or patient-wide); a non-boolean value reads as unknown."""
-    f = facts.obs(name, level)
+    f = level_obs(facts, name, level)
     if f.value is not None and not isinstance(f.value, bool):
         return Fact(f.name, None, f.sources, f.level, Unknown.UNREADABLE, f.attrs)
     return f
 
 
 def num_obs(facts: PatientFacts, name: str, level: str | None = None) -> Fact:
-    f = facts.obs(name, level)
+    f = level_obs(facts, name, level)
     if f.value is not None and (isinstance(f.value, bool) or not isinstance(f.value, (int, float))):
         return Fact(f.name, None, f.sources, f.level, Unknown.UNREADABLE, f.attrs)
     return f

@@ -1,7 +1,7 @@
 """VPBK-M: VP/BK for spinal metastases of solid tumours (source 000), per vertebra."""
 from __future__ import annotations
 
-from .augmentation_common import Assessment, bool_obs, num_obs, policy_value, why_of
+from .augmentation_common import Assessment, bool_obs, level_obs, num_obs, policy_value, why_of
 from .facts import CancerCategory, Fact, LEVELS, PatientFacts, level_index, tri_or
 from .findings import msg
 from .policy import Policy
@@ -249,7 +249,7 @@ def _stepped_care(a: Assessment, facts: PatientFacts, level: str) -> None:
         else:
             given = facts.event("radiotherapy", level=level)
             given_code = "radiotherapy"
-        waiver = facts.obs(f"stepped-care-waived.{treatment}", level)
+        waiver = level_obs(facts, f"stepped-care-waived.{treatment}", level)
         reason = waiver.attr("reason")
         if waiver.is_true:
             waived = True if reason.value else None

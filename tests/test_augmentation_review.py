@@ -147,3 +147,47 @@ def test_VPBK_O_3_fracture_without_type_is_not_too_early_but_asks_the_type():
 def test_VPBK_O_3_fracture_without_type_after_six_weeks_is_timing_met():
     _, res = elig(_unspecified(60), "T12")
     assert res["verdict"] == "eligible" and "fracture-type" not in res["missing"]
+
+
+# -- 5 -------------------------------------------------------------------------
+def _pain_only_at(f, level, value, note):
+    """A pain score recorded with bodySite ``level`` only, as the mapper stores it:
+    under the level, and as the patient-wide newest record (note 'recorded at ...')."""
+    drop_obs(f, "pain-score")
+    set_obs(f, "pain-score", value, level)
+    at_level = f.observations[("pain-score", level)]
+    f.observations[("pain-score", None)] = Fact("pain-score", value, at_level.sources, None, note=note)
+    return f
+
+
+@pytest.mark.parametrize("note", ["recorded at T5", None])
+def test_VPBK_M_1_pain_recorded_at_another_vertebra_does_not_make_the_index_symptomatic(note):
+    f = metastatic()
+    f.conditions.append(ConditionRecord("spinal-metastasis", src("Condition", "m5"), "T5"))
+    set_obs(f, "sins", 8, "T5")
+    f.observations[("sins", "T5")] = sins_fact("T5", 8)
+    _pain_only_at(f, "T5", 8, note)
+    finding, res = elig(f, "L1")
+    assert res["verdict"] == "insufficient-data" and "pain-score" in res["missing"]
+    [crit] = [c for c in finding.criteria if c.key == "vpbk.crit.m1-pain"]
+    assert crit.status.value == "unknown"
+    [t5] = by_topic(augmentation.evaluate(f, POLICY), "vpbk-eligibility", "T5")
+    [crit] = [c for c in t5.criteria if c.key == "vpbk.crit.m1-pain"]
+    assert crit.status.value == "met" and crit.params["value"] == 8
+
+
+def test_VPBK_O_2_pain_recorded_at_another_vertebra_is_not_severe_pain_here():
+    f = _pain_only_at(osteoporotic(), "T5", 8, "recorded at T5")
+    _, res = elig(f, "L1")
+    assert res["verdict"] == "insufficient-data" and "pain-score" in res["missing"]
+
+
+def test_VPBK_M_4_waiver_recorded_at_another_vertebra_does_not_count():
+    f = metastatic()
+    f.events = [e for e in f.events if e.kind != "radiotherapy"]
+    set_obs(f, "stepped-care-waived.radiotherapy", True, "T5", reason="re-irradiation impossible")
+    w = f.observations[("stepped-care-waived.radiotherapy", "T5")]
+    f.observations[("stepped-care-waived.radiotherapy", None)] = Fact(w.name, True, w.sources, None, attrs=w.attrs,
+                                                                      note="recorded at T5")
+    _, res = elig(f, "L1")
+    assert res["verdict"] == "not-eligible" and "stepped-care-incomplete" in res["unmetCriteria"]
