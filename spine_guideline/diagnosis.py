@@ -952,9 +952,14 @@ def evaluate_mri_order(facts: PatientFacts, policy: Policy, order: DraftOrder,
     picture = neurological_picture(facts, policy, susp.back_pain) if susp.value is True else None
     required = picture.window(policy) if picture else None
     key = _order_key(order)
-    source_note = msg("dx.note.order-deadline" if order.deadline is not None else
-                      "dx.note.order-priority" if ordered is not None else "dx.note.order-no-deadline",
-                      priority=order.priority or "?", duration=duration(ordered))
+    # a deadline at or before now cannot be met: never "in time", whatever the window
+    passed = order.deadline is not None and ordered is not None and ordered <= 0
+    if passed:
+        source_note = msg("dx.note.order-deadline-passed", deadline=order.deadline.isoformat()[:16])
+    else:
+        source_note = msg("dx.note.order-deadline" if order.deadline is not None else
+                          "dx.note.order-priority" if ordered is not None else "dx.note.order-no-deadline",
+                          priority=order.priority or "?", duration=duration(ordered))
     order_fact = Fact("mri-order", True, (Source(order.resource_type, order.resource_id),))
     criteria = [Criterion("dx.crit.order-whole-spine", Status.of(whole), "DX-2", (order_fact,))]
     notes: list[Message] = [source_note]
@@ -988,8 +993,9 @@ def evaluate_mri_order(facts: PatientFacts, policy: Policy, order: DraftOrder,
         criteria += picture.criteria
         notes.extend(picture.notes)
         missing.extend(picture.missing)
-        in_time = None if ordered is None else ordered <= required
-        criteria.append(Criterion("dx.crit.order-in-time", Status.of(in_time), picture.row,
+        in_time = None if ordered is None else (not passed and ordered <= required)
+        criteria.append(Criterion("dx.crit.order-in-time.passed" if passed else "dx.crit.order-in-time",
+                                  Status.of(in_time), picture.row,
                                   (order_fact,), {"ordered": duration(ordered), "required": duration(required)}))
         if whole and in_time:
             indicator = Indicator.INFO
@@ -1000,7 +1006,9 @@ def evaluate_mri_order(facts: PatientFacts, policy: Policy, order: DraftOrder,
             problems = []
             if not whole:
                 problems.append(msg("dx.order.problem.segment"))
-            if in_time is False:
+            if passed:
+                problems.append(msg("dx.order.problem.deadline-passed"))
+            elif in_time is False:
                 problems.append(msg("dx.order.problem.late", ordered=duration(ordered)))
             elif in_time is None:
                 problems.append(msg("dx.order.problem.no-deadline"))

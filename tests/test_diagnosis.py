@@ -738,6 +738,37 @@ def test_DX2b_mri_order_deadline_vs_window(deadline_hours, priority, ordered, ok
     assert f.indicator == (Indicator.INFO if ok else Indicator.CRITICAL)
 
 
+@pytest.mark.parametrize("hours", [-5, 0])
+def test_DX2a_mri_order_with_a_deadline_passed_is_not_judged_in_time(hours):
+    o = DraftOrder("mri-whole-spine", "ServiceRequest", "mri-p", deadline=NOW + timedelta(hours=hours))
+    [f] = orders(patient(*SUSPECTED, ob("mescc-deficit"), orders=[o]))
+    assert f.result == {"orderedWithinHours": hours, "requiredWithinHours": 12, "wholeSpine": True}
+    assert f.indicator == Indicator.CRITICAL
+    assert f.summary.key == "dx.order.summary.fix"
+    assert [m.key for m in f.conclusion.params["problems"]] == ["dx.order.problem.deadline-passed"]
+    assert "dx.note.order-deadline-passed" in note_keys(f) and "dx.note.order-deadline" not in note_keys(f)
+    assert [(s.kind, dict(s.params)) for s in f.suggestions] == [
+        ("update-mri-order", {"order_id": "mri-p", "priority": "stat", "within_hours": 12,
+                              "whole_spine": True})]
+    crit = next(c for c in f.criteria if c.key == "dx.crit.order-in-time.passed")
+    assert crit.status == Status.NOT_MET
+
+
+def test_DX2e_mri_order_with_a_deadline_passed_is_a_warning():
+    o = DraftOrder("mri-whole-spine", "ServiceRequest", "mri-q", deadline=NOW - timedelta(hours=30))
+    [f] = orders(patient(*SUSPECTED, *NEURO_NEGATIVE, orders=[o]))
+    assert f.result["requiredWithinHours"] == 336
+    assert f.indicator == Indicator.WARNING
+    assert f.suggestions and f.suggestions[0].params["within_hours"] == 336
+
+
+def test_DX1_mri_order_deadline_passed_without_suspicion_says_so():
+    o = DraftOrder("mri-whole-spine", "ServiceRequest", "mri-r", deadline=NOW - timedelta(hours=2))
+    [f] = orders(patient(ob("back-pain"), *ALARMS_FALSE, *NEURO_NEGATIVE, orders=[o]))
+    assert f.result["requiredWithinHours"] is None
+    assert "dx.note.order-deadline-passed" in note_keys(f)
+
+
 def test_DX2e_mri_order_late_for_two_weeks_is_at_least_warning():
     o = DraftOrder("mri-whole-spine", "ServiceRequest", "m", deadline=NOW + timedelta(days=20))
     [f] = orders(patient(*SUSPECTED, *NEURO_NEGATIVE, orders=[o]))
@@ -861,6 +892,7 @@ def _all_findings() -> list[Finding]:
             DraftOrder("mri-whole-spine", "ServiceRequest", None),
             DraftOrder("mri-whole-spine", "ServiceRequest", "c", deadline=NOW + timedelta(hours=6)),
             DraftOrder("mri-whole-spine", "ServiceRequest", "d", deadline=NOW + timedelta(hours=30.5)),
+            DraftOrder("mri-whole-spine", "ServiceRequest", "d2", deadline=NOW - timedelta(hours=5)),
             DraftOrder("corticosteroid", "MedicationRequest", "e")]),
         patient(*SUSPECTED, orders=[DraftOrder("mri-whole-spine", "ServiceRequest", "f", priority="stat")]),
         patient(ob("back-pain", False), orders=[DraftOrder("mri-segment", "ServiceRequest", "g")]),
