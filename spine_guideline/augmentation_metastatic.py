@@ -244,7 +244,9 @@ def _stepped_care(a: Assessment, facts: PatientFacts, level: str) -> None:
                              facts.medication("systemic-therapy"))
             given_code = "systemic-therapy"
         elif treatment == "analgesics":
-            given = facts.medication("analgesic")
+            # active now, or given and since completed / stopped (Event analgesic done)
+            given = _or_fact("analgesic", facts.medication("analgesic"),
+                             facts.event("analgesic", searched=("MedicationStatement", "MedicationRequest")))
             given_code = "analgesic"
         else:
             given = facts.event("radiotherapy", level=level)

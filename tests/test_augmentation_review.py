@@ -191,3 +191,21 @@ def test_VPBK_M_4_waiver_recorded_at_another_vertebra_does_not_count():
                                                                       note="recorded at T5")
     _, res = elig(f, "L1")
     assert res["verdict"] == "not-eligible" and "stepped-care-incomplete" in res["unmetCriteria"]
+
+
+# -- 6 -------------------------------------------------------------------------
+def test_VPBK_M_4_analgesics_given_and_stopped_count_as_given():
+    f = metastatic()
+    f.medications = [m for m in f.medications if m.drug_class != "analgesic"]
+    f.events.append(Event("analgesic", src("MedicationStatement", "an-stopped"), "done", date="2026-06-01"))
+    finding, res = elig(f)
+    assert res["verdict"] == "eligible"
+    [crit] = [c for c in finding.criteria if c.key == "vpbk.crit.m4-analgesics"]
+    assert crit.status.value == "met" and any(s.resource_id == "an-stopped" for f_ in crit.facts for s in f_.sources)
+
+
+def test_VPBK_M_4_analgesics_neither_active_nor_done_is_not_given():
+    f = metastatic()
+    f.medications = [m for m in f.medications if m.drug_class != "analgesic"]
+    _, res = elig(f)
+    assert res["verdict"] == "not-eligible" and "stepped-care-incomplete" in res["unmetCriteria"]
