@@ -545,7 +545,10 @@ def _mdo_referral(facts: PatientFacts, policy: Policy) -> Finding:
     tx5_value = tri_and(*[c.value for c in tx5])
     surg = surgery_checks(facts, policy)
     any_surgery = tri_or(*[c.value for c in surg])
-    with_surgeon = tx5_value is True or any_surgery is True or tx5_value is None
+    fit = facts.obs("fit-for-surgery")
+    # an unknown TX-7 indication could still call for the surgeon, unless the patient is unfit
+    surgery_unknown = tx5_value is not True and any_surgery is None and not fit.is_false
+    with_surgeon = tx5_value is True or any_surgery is True or tx5_value is None or surgery_unknown
 
     disciplines = list(base)
     if deficit is True:
@@ -576,6 +579,11 @@ def _mdo_referral(facts: PatientFacts, policy: Policy) -> Finding:
         notes.append(msg("tx.mdo.note.surgeon-tx5-unknown"))
     elif any_surgery is True and tx5_value is not True:
         notes.append(msg("tx.mdo.note.surgeon-tx7"))
+    if surgery_unknown:
+        for c in surg:
+            if c.value is None:
+                missing.extend(c.missing)
+        notes.append(msg("tx.mdo.note.surgeon-tx7-unknown"))
 
     referrals = facts.events_of("mdo-referral")
     suggestions: list[Suggestion] = []

@@ -773,3 +773,17 @@ def test_TX_6_confirmed_fast_tumour_still_counts_next_to_a_suspected_one():
                           Cancer("multiple-myeloma", CancerCategory.HAEMATOLOGICAL, Source("Condition", "mm")),
                           Cancer("breast", CancerCategory.SOLID, Source("Condition", "b"), suspected=True))
     assert modality(facts).result["firstChoice"] == "systemic-therapy"
+
+
+def test_TX_3_spine_surgeon_included_while_TX_7_surgery_conditions_are_unknown():
+    # TX-5 fails (4 contiguous vertebrae) but a TX-7 surgical indication may still exist
+    obs = {**NO_DEFICIT, **TX5_MET, "affected-contiguous-vertebrae": 4}
+    f = mdo(patient(obs=obs))
+    assert "spine-surgery" in f.result["disciplines"]
+    assert {"mechanical-pain", "progression-after-rt", "progression-under-rt-and-steroids"} <= missing_codes(f)
+    assert "tx.mdo.note.surgeon-tx7-unknown" in note_keys(f)
+    # unfit for surgery: no surgeon, nothing to ask
+    unfit = mdo(patient(obs={**obs, "fit-for-surgery": False}))
+    assert "spine-surgery" not in unfit.result["disciplines"] and "mechanical-pain" not in missing_codes(unfit)
+    # all surgery conditions recorded false: no surgeon
+    assert "spine-surgery" not in mdo(patient(obs={**obs, **NO_SURGERY})).result["disciplines"]
