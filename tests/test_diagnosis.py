@@ -940,6 +940,33 @@ def test_every_message_key_exists_and_renders(lang):
         assert len(summary) < 140, (lang, f.summary.key, len(summary), summary)
 
 
+NULL_MARKERS = {
+    "en": {"advice": ("no start/withhold advice",),
+           "window": ("No MRI deadline", "deadline cannot be set", "no DX-2 deadline")},
+    "nl": {"advice": ("geen advies om te starten of te wachten",),
+           "window": ("geen MRI-termijn", "termijn is niet te bepalen", "geen DX-2-termijn")},
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_DX2_DX3_DX6_null_window_or_advice_is_said_on_the_card(lang):
+    """api-contract: windowHours / advice stay null when undecided; the card must say so."""
+    checked = 0
+    for f in ALL_FINDINGS:
+        if f.topic == "corticosteroids" and f.result["advice"] is None:
+            kind = "advice"
+        elif f.topic == "mri-urgency" and f.result["windowHours"] is None:
+            kind = "window"
+        elif f.topic == "mri-order" and f.result["requiredWithinHours"] is None:
+            kind = "window"
+        else:
+            continue
+        checked += 1
+        text = render(f.conclusion, CATALOGS[lang])
+        assert any(m in text for m in NULL_MARKERS[lang][kind]), (f.topic, f.conclusion.key, text)
+    assert checked >= 8
+
+
 def test_catalogs_have_the_same_keys_and_fields():
     import string
     en, nl = CATALOGS["en"], CATALOGS["nl"]
