@@ -36,6 +36,7 @@ class SurvivalEstimate:
     kps_used: tuple[int, int] | None = None    # KPS (range) the model used after rounding/conversion
     tumour: str | None = None                  # breast / prostate / lung / other
     visceral: bool | None = None
+    visceral_searched_only: bool = False       # absent only because no Condition was found
     facts: tuple[Fact, ...] = ()
     missing: tuple[Missing, ...] = ()
     notes: tuple[Message, ...] = ()
@@ -170,8 +171,10 @@ def van_der_linden(facts: PatientFacts, policy: Policy) -> SurvivalEstimate:
     all_facts = perf_facts + tumour_facts + visc_facts
     missing = perf_missing + tumour_missing + visc_missing
     notes = perf_notes + tumour_notes
+    searched_only = visceral is False and not any(f.sources for f in visc_facts)
     common = {"model": model, "performance_scale": scale, "performance_value": recorded, "kps_used": kps_used,
-              "tumour": tumour, "visceral": visceral, "facts": all_facts, "missing": missing, "notes": notes}
+              "tumour": tumour, "visceral": visceral, "visceral_searched_only": searched_only,
+              "facts": all_facts, "missing": missing, "notes": notes}
     if not perf_points or tumour is None or visceral is None:
         return SurvivalEstimate(**common)
     rest = policy.get(SECTION, "vdl_tumour_points")[tumour] \

@@ -878,6 +878,7 @@ def _survival_estimate(facts: PatientFacts, policy: Policy) -> Finding:
         notes.append(msg("tx.survival.input.tumour", tumour=msg(f"tx.tumour.{est.tumour}")))
     if est.visceral is not None:
         notes.append(msg("tx.survival.input.visceral-present" if est.visceral
+                         else "tx.survival.input.visceral-none-recorded" if est.visceral_searched_only
                          else "tx.survival.input.visceral-absent"))
     notes.extend(est.notes)
     deficit, _ = neurological_deficit(facts)

@@ -186,3 +186,13 @@ def test_TX_4_suspected_only_primary_is_unknown_not_scored():
     # a confirmed primary next to it decides
     facts.cancers.append(Cancer("prostate", CancerCategory.SOLID, Source("Condition", "ca-p")))
     assert survival.van_der_linden(facts, POLICY).tumour == "prostate"
+
+
+def test_TX_4_visceral_absent_only_inferred_from_no_condition_is_shown_as_none_recorded():
+    inferred = card(obs={"karnofsky": 80})
+    keys = {n.key for n in inferred.notes}
+    assert "tx.survival.input.visceral-none-recorded" in keys and "tx.survival.input.visceral-absent" not in keys
+    recorded = card(obs={"karnofsky": 80, "visceral-metastases": False})
+    keys = {n.key for n in recorded.notes}
+    assert "tx.survival.input.visceral-absent" in keys and "tx.survival.input.visceral-none-recorded" not in keys
+    assert inferred.result["score"] == recorded.result["score"] == 6
