@@ -2,8 +2,8 @@
 benign tumours and myeloma (sources 001, 004), per vertebra."""
 from __future__ import annotations
 
-from .augmentation_common import Assessment, bool_obs, num_obs, policy_value, whole_days
-from .augmentation_metastatic import epidural_extension, lesion_type
+from .augmentation_common import Assessment, bool_obs, num_obs, policy_value, vertebral_infection, whole_days
+from .augmentation_metastatic import epidural_extension, infection_elsewhere, lesion_type
 from .facts import CancerCategory, Fact, PatientFacts
 from .findings import msg
 from .policy import Policy
@@ -237,8 +237,12 @@ def _contraindications(a: Assessment, facts, level, policy, kinds) -> None:
         res = None
     _ci(a, "pain-resolved", res, resolved, pain, missing="pain-resolved")
     # infection
-    _ci(a, "vertebral-infection", facts.condition("vertebral-infection", level),
-        missing="vertebral-infection")
+    infection, elsewhere = vertebral_infection(facts, level)
+    if elsewhere:
+        a.crit("vpbk.crit.o5-no-vertebral-infection", None, "VPBK-O-5", infection)
+        infection_elsewhere(a, elsewhere)
+    else:
+        _ci(a, "vertebral-infection", infection, missing="vertebral-infection")
     _systemic_infection(a, facts)
     _ci(a, "puncture-site-infection", facts.condition("puncture-site-infection", level),
         missing="puncture-site-infection")

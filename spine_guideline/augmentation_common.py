@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .facts import Fact, PatientFacts, Unknown, sort_levels
+from .facts import LEVELS, Fact, PatientFacts, Unknown, level_index, sort_levels
 from .findings import Criterion, Message, Missing, Status, Suggestion, msg
 from .policy import Policy
 
@@ -136,6 +136,31 @@ def level_obs(facts: PatientFacts, name: str, level: str | None) -> Fact:
         return Fact(name, None, (), level, Unknown.NOT_RECORDED,
                     note=_RECORDED_AT + ", ".join(elsewhere) + " only")
     return f
+
+
+def adjacent_levels(level: str) -> set[str]:
+    """The level and its neighbours."""
+    i = level_index(level)
+    return {LEVELS[j] for j in (i - 1, i, i + 1) if 0 <= j < len(LEVELS)}
+
+
+def vertebral_infection(facts: PatientFacts, level: str) -> tuple[Fact, list[str]]:
+    """Osteomyelitis / spondylodiscitis for the vertebra at ``level``: present
+    when recorded at the level, an adjacent level (the disc space it shares) or
+    without a level; an infection at any other level is returned separately
+    (never "absent": the fact is then unknown)."""
+    records = facts.condition_records("vertebral-infection")
+    near_levels = adjacent_levels(level)
+    near = [r for r in records if r.level is None or r.level in near_levels]
+    far = [r for r in records if r.level is not None and r.level not in near_levels]
+    if near:
+        return Fact("vertebral-infection", True, tuple(r.source for r in near), level,
+                    note="suspected" if all(r.suspected for r in near) else None), []
+    if far:
+        levels = sort_levels({r.level for r in far if r.level})
+        return Fact("vertebral-infection", None, tuple(r.source for r in far), level,
+                    note="recorded at " + ", ".join(levels)), levels
+    return facts.condition("vertebral-infection", level), []
 
 
 def bool_obs(facts: PatientFacts, name: str, level: str | None) -> Fact:

@@ -1,19 +1,15 @@
 """VPBK-M: VP/BK for spinal metastases of solid tumours (source 000), per vertebra."""
 from __future__ import annotations
 
-from .augmentation_common import Assessment, bool_obs, level_obs, num_obs, policy_value, why_of
-from .facts import CancerCategory, Fact, LEVELS, PatientFacts, level_index, tri_or
+from .augmentation_common import (Assessment, adjacent_levels, bool_obs, level_obs, num_obs, policy_value,
+                                  vertebral_infection, why_of)
+from .facts import CancerCategory, Fact, PatientFacts, tri_or
 from .findings import msg
 from .policy import Policy
 from .sins import SinsAssessment, missing_entries
 
 STEPPED_CARE = ("systemic-therapy", "analgesics", "radiotherapy")
 _IMAGING_SEARCH = ("Procedure", "ImagingStudy", "DiagnosticReport")
-
-
-def _adjacent(level: str) -> set[str]:
-    i = level_index(level)
-    return {LEVELS[j] for j in (i - 1, i, i + 1) if 0 <= j < len(LEVELS)}
 
 
 def assess(facts: PatientFacts, level: str, policy: Policy, sins: SinsAssessment) -> Assessment:
@@ -108,7 +104,7 @@ def _indication(a: Assessment, facts: PatientFacts, level: str, policy: Policy,
                 sins: SinsAssessment) -> bool | None:
     """Returns the value of the M-1c (surgeon) path."""
     a.rule("VPBK-M-1")
-    surgeries = [e for e in facts.events_of("spinal-surgery") if e.level in _adjacent(level)]
+    surgeries = [e for e in facts.events_of("spinal-surgery") if e.level in adjacent_levels(level)]
     surgeon = bool_obs(facts, "surgeon-augmentation-benefit", level)
     m1c: bool | None = None
     if surgeries or surgeon.is_known:
@@ -359,13 +355,22 @@ def _absolute(a: Assessment, facts: PatientFacts, level: str, sins: SinsAssessme
         a.miss("instability-beyond-augmentation", iba, level=level, blocks=False)
     elif stable is None:
         a.notes.append(msg("vpbk.note.m6-unstable-harmless-below-10"))
-    f = facts.condition("vertebral-infection", level)
+    f, elsewhere = vertebral_infection(facts, level)
     a.crit("vpbk.crit.m6-no-vertebral-infection", _neg(f.value), "VPBK-M-6", f)
     if f.is_true:
         a.add_absolute("vertebral-infection")
+    elif elsewhere:
+        infection_elsewhere(a, elsewhere)
     elif f.is_unknown:
         a.miss("vertebral-infection", f)
     patient_wide_absolute(a, facts)
+
+
+def infection_elsewhere(a: Assessment, levels: list[str]) -> None:
+    """An active spine infection at a non-adjacent level: the MDO judges whether
+    it rules out VP/BK here (never shown as absent)."""
+    a.add_absolute_unknown("vertebral-infection")
+    a.notes.append(msg("vpbk.note.infection-elsewhere", levels=[msg(f"vpbk.level.{x}") for x in levels]))
 
 
 def patient_wide_absolute(a: Assessment, facts: PatientFacts) -> None:

@@ -209,3 +209,29 @@ def test_VPBK_M_4_analgesics_neither_active_nor_done_is_not_given():
     f.medications = [m for m in f.medications if m.drug_class != "analgesic"]
     _, res = elig(f)
     assert res["verdict"] == "not-eligible" and "stepped-care-incomplete" in res["unmetCriteria"]
+
+
+# -- 7 -------------------------------------------------------------------------
+def _infection(f, level):
+    f.conditions.append(ConditionRecord("vertebral-infection", src("Condition", f"sd-{level}"), level))
+    return f
+
+
+@pytest.mark.parametrize("builder,rule_key", [(metastatic, "vpbk.crit.m6-no-vertebral-infection"),
+                                              (osteoporotic, "vpbk.crit.o5-no-vertebral-infection")])
+def test_VPBK_M_6_O_5_infection_at_the_adjacent_level_is_present(builder, rule_key):
+    finding, res = elig(_infection(builder(), "L2"))
+    assert res["verdict"] == "not-eligible" and "vertebral-infection" in res["absoluteContraindications"]
+    [crit] = [c for c in finding.criteria if c.key == rule_key]
+    assert crit.status.value == "not-met"
+
+
+@pytest.mark.parametrize("builder,rule_key", [(metastatic, "vpbk.crit.m6-no-vertebral-infection"),
+                                              (osteoporotic, "vpbk.crit.o5-no-vertebral-infection")])
+def test_VPBK_M_6_O_5_infection_elsewhere_in_the_spine_is_never_shown_as_met(builder, rule_key):
+    finding, res = elig(_infection(builder(), "T5"))
+    [crit] = [c for c in finding.criteria if c.key == rule_key]
+    assert crit.status.value == "unknown"
+    assert res["absoluteContraindicationsUnknown"] == ["vertebral-infection"]
+    assert res["verdict"] == "mdo-review-needed"
+    assert any(n.key == "vpbk.note.infection-elsewhere" for n in finding.notes)
