@@ -253,8 +253,10 @@ def _contraindications(a: Assessment, facts, level, policy, kinds) -> None:
         _ci(a, "no-recent-fracture", None if oedema.value is None else not oedema.value, oedema,
             missing="bone-marrow-oedema")
     _prone_cement_cardiopulmonary(a, facts)
-    retro = bool_obs(facts, "retropulsion", level)
-    _ci(a, "retropulsion", retro, missing="retropulsion")
+    if any(k in FRACTURE_KINDS for k in kinds) or not kinds:
+        # "retropulsed fragments (all fractures)": not asked for a haemangioma / benign tumour alone
+        retro = bool_obs(facts, "retropulsion", level)
+        _ci(a, "retropulsion", retro, missing="retropulsion")
     if "malignant" in kinds:
         epi, bilsky, cord = epidural_extension(facts, level, policy)
         _ci(a, "epidural-extension", epi, bilsky, cord, missing="bilsky-grade")

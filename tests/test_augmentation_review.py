@@ -235,3 +235,26 @@ def test_VPBK_M_6_O_5_infection_elsewhere_in_the_spine_is_never_shown_as_met(bui
     assert res["absoluteContraindicationsUnknown"] == ["vertebral-infection"]
     assert res["verdict"] == "mdo-review-needed"
     assert any(n.key == "vpbk.note.infection-elsewhere" for n in finding.notes)
+
+
+# -- 8 -------------------------------------------------------------------------
+def _lesion(kind, level="T8"):
+    f = base()
+    f.conditions.append(ConditionRecord(kind, src("Condition", "h"), level))
+    for name, value, lvl in (("pain-score", 8, None), ("conservative-treatment-failed", True, None),
+                             ("pain-at-fracture-level", True, level), ("radiating-pain", False, None),
+                             ("radicular-pain", False, None), ("can-lie-prone", True, None)):
+        set_obs(f, name, value, lvl)
+    return f
+
+
+@pytest.mark.parametrize("kind", ["vertebral-haemangioma", "benign-vertebral-tumour"])
+def test_VPBK_O_5_retropulsion_is_not_asked_without_a_fracture(kind):
+    finding, res = elig(_lesion(kind), "T8")
+    assert "retropulsion" not in res["missing"] and res["verdict"] == "eligible"
+    assert not any(c.key == "vpbk.crit.o5-no-retropulsion" for c in finding.criteria)
+
+
+def test_VPBK_O_5_retropulsion_still_asked_for_fractures():
+    _, res = elig(drop_obs(osteoporotic(), "retropulsion", "L1"))
+    assert "retropulsion" in res["missing"]
