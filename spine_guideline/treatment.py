@@ -838,6 +838,8 @@ def _rt_dose(facts: PatientFacts, policy: Policy) -> Finding:
         notes.append(msg("tx.rtdose.note.could-change", rules=could))
     if le.key == "tx.rtdose.crit.life-expectancy-model" and d.value is not False and g.value is not False:
         notes.append(msg("tx.rtdose.note.model-used"))  # the model's group decided (or could decide) TX-8b
+        # TX-8b only applies with a deficit, and the model was derived without one
+        notes.append(msg("tx.rtdose.note.model-deficit-caveat"))
     criteria = [a.criterion(), d.criterion(), g.criterion(), le.criterion()]
     schedule = schedules[rule]
     sched_msg = msg(f"tx.rtdose.schedule.{rule}")

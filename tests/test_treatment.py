@@ -787,3 +787,17 @@ def test_TX_3_spine_surgeon_included_while_TX_7_surgery_conditions_are_unknown()
     assert "spine-surgery" not in unfit.result["disciplines"] and "mechanical-pain" not in missing_codes(unfit)
     # all surgery conditions recorded false: no surgeon
     assert "spine-surgery" not in mdo(patient(obs={**obs, **NO_SURGERY})).result["disciplines"]
+
+
+@pytest.mark.parametrize("deficit_value", [True, None])
+def test_TX_8b_model_used_always_comes_with_the_deficit_caveat(deficit_value):
+    # TX-8b needs a deficit; the van der Linden model was derived without deficits
+    obs = {k: v for k, v in GOOD_8B.items() if k != "life-expectancy"}
+    obs.update({"visceral-metastases": False, "severe-neurological-deficit": False, "radicular-deficit": False})
+    if deficit_value is None:
+        del obs["mescc-deficit"]
+    f = dose(patient(obs=obs))
+    assert "tx.rtdose.note.model-used" in note_keys(f)
+    assert "tx.rtdose.note.model-deficit-caveat" in note_keys(f)
+    clinician = dose(patient(obs={**obs, "life-expectancy": 24.0}))
+    assert "tx.rtdose.note.model-deficit-caveat" not in note_keys(clinician)
