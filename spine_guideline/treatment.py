@@ -693,11 +693,12 @@ def _treatment_modality(facts: PatientFacts, policy: Policy, rad: Radiological) 
         if tx6_reason is None:
             if fast is None:
                 missing.extend(fast_effect.missing)
-                notes.extend(fast_effect.notes)
             for f in (vital, no_other):
                 if f.is_unknown:
                     missing.append(_miss(f, f.name))
         notes.append(msg("tx.modality.note.tx6-unknown"))
+        if tx6_reason is None and fast is None:
+            notes.extend(fast_effect.notes)  # why the tumour type is unknown
 
     if tx6 is True:
         choice, rules = "systemic-therapy", ["TX-6"]
