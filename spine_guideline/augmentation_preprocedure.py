@@ -22,6 +22,7 @@ class _Checks:
         self.missing: list[Missing] = []
         self.suggestions: list[Suggestion] = []
         self.rules: list[str] = []
+        self.notes: list = []
 
     def add(self, code: str, status: str, rule: str, key: str, *facts: Fact, **params) -> None:
         self.checks.append({"code": code, "status": status})
@@ -126,17 +127,20 @@ def _pregnancy(c: _Checks, facts: PatientFacts, policy: Policy) -> None:
         applies = False
     obs = bool_obs(facts, "pregnancy", None)
     cond = facts.condition("pregnancy")
-    pregnant = obs.value if obs.value is not None else cond.value
+    # a pregnancy Condition wins over a negative Observation (the conflict is shown);
+    # an absent Condition is no answer: a woman of 12-55 is asked unless an
+    # Observation says she is not pregnant
+    pregnant = True if (cond.is_true or obs.is_true) else obs.value
+    if cond.is_true and obs.is_false:
+        c.notes.append(msg("vpbk.pre.note.pregnancy-conflict"))
     if pregnant is True:
         status = "attention"
-    elif applies is False:
+    elif applies is False or pregnant is False:
         status = "ok"
-    elif applies is True:
-        status = "ok" if pregnant is False else "unknown"
     else:
         status = "unknown"
     if status == "unknown":
-        c.missing.append(Missing("pregnancy", "not-recorded"))
+        c.missing.append(Missing("pregnancy", obs.unknown.value if obs.unknown else "not-recorded"))
     key = "vpbk.pre.crit.pregnancy-not-applicable" if applies is False and pregnant is not True \
         else "vpbk.pre.crit.pregnancy"
     c.add("pregnancy", status, "VPBK-P-5", key, obs, cond, low=low, high=high)
@@ -164,7 +168,7 @@ def finding(facts: PatientFacts, policy: Policy, *, key: str | None) -> Finding:
         conclusion=conclusion, result={"checks": c.checks}, criteria=c.criteria, missing=c.missing,
         notes=[msg("vpbk.pre.note.fasting"), msg("vpbk.pre.note.antibiotics"),
                msg("vpbk.pre.note.duration"), msg("vpbk.pre.note.aftercare"),
-               msg("vpbk.pre.note.never-changes-verdict")],
+               msg("vpbk.pre.note.never-changes-verdict")] + c.notes,
         suggestions=c.suggestions,
         override_reasons=list(PREPROCEDURE_OVERRIDES) if indicator != Indicator.INFO else [],
         key=key)

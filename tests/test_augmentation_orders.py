@@ -130,7 +130,7 @@ def test_VPBK_P_4_allergies():
 
 
 @pytest.mark.parametrize("sex,birth,pregnant,status", [
-    ("female", date(1990, 1, 1), None, "ok"),       # none recorded (Condition searched)
+    ("female", date(1990, 1, 1), None, "unknown"),  # no record: ask (an absent Condition is no answer)
     ("female", date(1990, 1, 1), True, "attention"),
     ("female", date(1960, 1, 1), None, "ok"),       # 66: not applicable
     ("male", date(1990, 1, 1), None, "ok"),

@@ -258,3 +258,33 @@ def test_VPBK_O_5_retropulsion_is_not_asked_without_a_fracture(kind):
 def test_VPBK_O_5_retropulsion_still_asked_for_fractures():
     _, res = elig(drop_obs(osteoporotic(), "retropulsion", "L1"))
     assert "retropulsion" in res["missing"]
+
+
+# -- 9, 20 ---------------------------------------------------------------------
+def pregnancy_check(f):
+    [p] = by_topic(augmentation.evaluate(f, POLICY), "vpbk-preprocedure")
+    return {c["code"]: c["status"] for c in p.machine_result()["checks"]}["pregnancy"], p
+
+
+def _woman(age_birth=date(1990, 1, 1)):
+    f = ready_for_procedure(metastatic())
+    f.sex, f.birth_date = "female", age_birth
+    return f
+
+
+def test_VPBK_P_5_pregnancy_condition_wins_over_a_negative_observation():
+    f = set_obs(_woman(), "pregnancy", False)
+    f.conditions.append(ConditionRecord("pregnancy", src("Condition", "preg")))
+    status, finding = pregnancy_check(f)
+    assert status == "attention"
+    assert any(n.key == "vpbk.pre.note.pregnancy-conflict" for n in finding.notes)
+
+
+@pytest.mark.parametrize("obs,status", [(None, "unknown"), (False, "ok"), (True, "attention")])
+def test_VPBK_P_5_woman_12_55_without_a_pregnancy_record_is_asked(obs, status):
+    f = _woman()
+    if obs is not None:
+        set_obs(f, "pregnancy", obs)
+    got, finding = pregnancy_check(f)
+    assert got == status
+    assert ("pregnancy" in [m.code for m in finding.missing]) == (status == "unknown")
