@@ -228,14 +228,21 @@ def _contraindications(a: Assessment, facts, level, policy, kinds) -> None:
     pain = num_obs(facts, "pain-score", level)
     disabling = bool_obs(facts, "disabling-back-pain", level)
     at_level = bool_obs(facts, "pain-at-fracture-level", level)
-    if resolved.is_true:
-        res: bool | None = True
-    elif resolved.is_false or (pain.value is not None and pain.value >= 1) or disabling.is_true \
-            or at_level.is_true:
-        res = False
+    ongoing = (pain.value is not None and pain.value >= 1) or disabling.is_true or at_level.is_true
+    if resolved.is_true and ongoing:
+        # contradicting records: not settled by either side (shown, unknown)
+        a.crit("vpbk.crit.o5-no-pain-resolved", None, "VPBK-O-5", resolved, pain, disabling, at_level)
+        a.miss("pain-resolved", "conflict", level=level)
+        a.notes.append(msg("vpbk.note.o5-pain-resolved-conflict",
+                           value="-" if pain.value is None else pain.value))
     else:
-        res = None
-    _ci(a, "pain-resolved", res, resolved, pain, missing="pain-resolved")
+        if resolved.is_true:
+            res: bool | None = True
+        elif resolved.is_false or ongoing:
+            res = False
+        else:
+            res = None
+        _ci(a, "pain-resolved", res, resolved, pain, missing="pain-resolved")
     # infection
     infection, elsewhere = vertebral_infection(facts, level)
     if elsewhere:

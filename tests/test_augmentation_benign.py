@@ -124,7 +124,9 @@ def test_VPBK_O_4_O_5_no_marrow_oedema_means_no_recent_fracture():
 
 
 @pytest.mark.parametrize("mutate,code", [
-    (lambda f: set_obs(f, "pain-resolved", True), "pain-resolved"),
+    # (with no record saying the pain persists: that would be a conflict)
+    (lambda f: set_obs(drop_obs(drop_obs(f, "pain-score"), "pain-at-fracture-level", "L1"), "pain-resolved", True),
+     "pain-resolved"),
     (lambda f: set_obs(f, "can-lie-prone", False), "cannot-lie-prone"),
     (lambda f: set_obs(f, "retropulsion", True, "L1"), "retropulsion"),
     (lambda f: f.conditions.append(ConditionRecord("poor-cardiopulmonary-condition", src("Condition", "c"))),

@@ -288,3 +288,23 @@ def test_VPBK_P_5_woman_12_55_without_a_pregnancy_record_is_asked(obs, status):
     got, finding = pregnancy_check(f)
     assert got == status
     assert ("pregnancy" in [m.code for m in finding.missing]) == (status == "unknown")
+
+
+# -- 10 ------------------------------------------------------------------------
+def test_VPBK_O_5_pain_resolved_contradicted_by_fresh_pain_is_a_conflict():
+    f = set_obs(osteoporotic(), "pain-resolved", True, "L1")  # pain 8 and pain at the level also recorded
+    finding, res = elig(f)
+    assert "pain-resolved" not in res["absoluteContraindications"]
+    assert res["verdict"] == "insufficient-data" and "pain-resolved" in res["missing"]
+    assert [m.why for m in finding.missing if m.code == "pain-resolved"] == ["conflict"]
+    [crit] = [c for c in finding.criteria if c.key == "vpbk.crit.o5-no-pain-resolved"]
+    assert crit.status.value == "unknown"
+
+
+def test_VPBK_O_5_pain_resolved_without_contradiction_is_a_contraindication():
+    f = osteoporotic()
+    for name, level in (("pain-score", None), ("pain-at-fracture-level", "L1")):
+        drop_obs(f, name, level)
+    set_obs(f, "pain-resolved", True, "L1")
+    _, res = elig(f)
+    assert "pain-resolved" in res["absoluteContraindications"]
