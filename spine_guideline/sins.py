@@ -46,6 +46,9 @@ class SinsAssessment:
     category: str | None = None
     categories: list[str] = field(default_factory=list)
     why: str = Unknown.NOT_RECORDED.value  # why unknown, when nothing usable was recorded
+    location_conflict: bool = False   # recorded location component contradicts the level
+    recorded_location: int | None = None
+    level_location: int | None = None
 
     @property
     def missing_components(self) -> list[str]:
@@ -120,8 +123,32 @@ def _valid_points(component: str, value: object, policy: Policy) -> int | None:
 
 
 def assess(facts: PatientFacts, level: str, policy: Policy) -> SinsAssessment:
-    """The SINS of the vertebra at ``level``."""
+    """The SINS of the vertebra at ``level``.
+
+    The location component follows from the level. A recorded location that
+    contradicts the level is a conflict (the level or the component is wrong):
+    it is shown; when the two readings fall in different protocol bands the
+    band is undecided (spec/sins.md), else the level's reading is used."""
     fact = facts.obs("sins", level)
+    out = _assess(fact, level, policy, trust_recorded_location=False)
+    if out.location_conflict:
+        alt = _assess(fact, level, policy, trust_recorded_location=True)
+        bands = sorted(set(out.bands) | set(alt.bands), key=BAND_ORDER.index)
+        if len(bands) > 1:
+            cats = [name for _, _, name in policy.get(SECTION, "categories")]
+            out.score = None
+            out.computed_from_components = False
+            out.bands = bands
+            out.band = None
+            out.categories = sorted(set(out.categories) | set(alt.categories), key=cats.index)
+            out.category = out.categories[0] if len(out.categories) == 1 else None
+            low = min(out.range[0], alt.range[0])
+            high = max(out.range[1], alt.range[1])
+            out.low, out.high = low, high
+    return out
+
+
+def _assess(fact: Fact, level: str, policy: Policy, *, trust_recorded_location: bool) -> SinsAssessment:
     out = SinsAssessment(vertebra=level, fact=fact)
     usable = fact.unknown not in _UNUSABLE
     if not usable and fact.unknown is not None:
@@ -134,11 +161,17 @@ def assess(facts: PatientFacts, level: str, policy: Policy) -> SinsAssessment:
     for comp in COMPONENTS:
         sub = fact.attrs.get(comp) if usable else None
         out.components[comp] = _valid_points(comp, sub.value, policy) if sub is not None else None
-    if out.components["sins-location"] is None:
-        pts = location_points(level, policy)
-        if pts is not None:
-            out.components["sins-location"] = pts
-            out.location_from_level = True
+    pts = location_points(level, policy)
+    out.level_location = pts
+    recorded_location = out.components["sins-location"]
+    if pts is not None and recorded_location is not None and recorded_location != pts:
+        out.location_conflict = True
+        out.recorded_location = recorded_location
+        if not trust_recorded_location:
+            out.components["sins-location"] = None
+    if out.components["sins-location"] is None and pts is not None:
+        out.components["sins-location"] = pts
+        out.location_from_level = True
     known = sum(v for v in out.components.values() if v is not None)
     out.low = known
     out.high = known + sum(max(points_table[c].values()) for c in COMPONENTS
@@ -178,6 +211,9 @@ def missing_entries(a: SinsAssessment) -> list[Missing]:
         return []
     if a.conflict:
         return [Missing("sins", Unknown.CONFLICT.value, a.vertebra)]
+    if a.location_conflict and a.band is None:
+        return [Missing("sins-location", Unknown.CONFLICT.value, a.vertebra)] + \
+            [Missing(c, Unknown.NOT_RECORDED.value, a.vertebra) for c in a.missing_components]
     if a.recorded is None and all(a.components.get(c) is None for c in COMPONENTS[1:]):
         return [Missing("sins", a.why, a.vertebra)]
     return [Missing(c, Unknown.NOT_RECORDED.value, a.vertebra) for c in a.missing_components]
@@ -206,6 +242,10 @@ def result_of(a: SinsAssessment) -> dict:
         res["componentRange"] = [a.low, a.high]
     res["missingComponents"] = a.missing_components
     res["locationFromLevel"] = a.location_from_level
+    if a.location_conflict:
+        res["locationConflict"] = True
+        res["recordedLocationPoints"] = a.recorded_location
+        res["levelLocationPoints"] = a.level_location
     return res
 
 
@@ -214,7 +254,12 @@ def finding(a: SinsAssessment) -> Finding:
     low, high = a.range
     bands = [msg(f"sins.band.{b}") for b in a.bands]
     cats = [msg(f"sins.category.{c}") for c in a.categories]
-    if a.conflict and a.score is None:
+    if a.location_conflict and a.band is None and not (a.conflict and a.score is None):
+        summary = msg("sins.summary.location-conflict", vertebra=vertebra, recorded=a.recorded_location,
+                      expected=a.level_location)
+        conclusion = msg("sins.conclusion.location-conflict-undecided", recorded=a.recorded_location,
+                         expected=a.level_location, vertebra=vertebra, low=low, high=high, bands=bands)
+    elif a.conflict and a.score is None:
         summary = msg("sins.summary.conflict", vertebra=vertebra, recorded=a.recorded,
                       low=a.low, high=a.high)
         conclusion = msg("sins.conclusion.conflict-undecided", recorded=a.recorded, low=a.low,
@@ -249,12 +294,16 @@ def finding(a: SinsAssessment) -> Finding:
         criteria.append(Criterion("sins.crit.recorded-total", Status.MET, "VPBK-M-2", (a.fact,),
                                   {"score": a.recorded}))
     notes = [msg("sins.note.aid-not-decision"), msg("sins.note.bands")]
-    indicator = Indicator.WARNING if a.conflict else Indicator.INFO
+    if a.location_conflict and a.band is not None:
+        notes.insert(0, msg("sins.note.location-conflict-same-band", recorded=a.recorded_location,
+                            expected=a.level_location, vertebra=vertebra))
+    conflict = a.conflict or a.location_conflict
+    indicator = Indicator.WARNING if conflict else Indicator.INFO
     return Finding(
         topic="sins", rules=["VPBK-M-2", "VPBK-M-1"], indicator=indicator, summary=summary,
         conclusion=conclusion, result=result_of(a), criteria=criteria,
         missing=missing_entries(a), notes=notes, key=a.vertebra,
-        override_reasons=["sins-record-corrected", "clinical-judgement"] if a.conflict else [])
+        override_reasons=["sins-record-corrected", "clinical-judgement"] if conflict else [])
 
 
 def evaluate(facts: PatientFacts, policy: Policy) -> list[Finding]:

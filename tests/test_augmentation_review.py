@@ -308,3 +308,31 @@ def test_VPBK_O_5_pain_resolved_without_contradiction_is_a_contraindication():
     set_obs(f, "pain-resolved", True, "L1")
     _, res = elig(f)
     assert "pain-resolved" in res["absoluteContraindications"]
+
+
+# -- 11 ------------------------------------------------------------------------
+def _sins_L3(location, alignment):
+    f = metastatic(level="L3", sins=None)
+    f.observations[("sins", "L3")] = sins_fact("L3", None, location=location, pain=3, bone_lesion=2,
+                                               alignment=alignment, collapse=0, posterolateral=0)
+    return f
+
+
+def test_VPBK_M_2_sins_location_contradicting_the_level_in_the_same_band_is_shown():
+    f = _sins_L3(location=3, alignment=0)  # L3 is mobile (2): 7 by the level, 8 as recorded
+    a = sins.assess(f, "L3", POLICY)
+    assert a.location_conflict and a.score == 7 and a.band == "7-9"
+    finding = sins.finding(a)
+    assert finding.indicator.value == "warning" and finding.machine_result()["locationConflict"] is True
+    assert any(n.key == "sins.note.location-conflict-same-band" for n in finding.notes)
+
+
+def test_VPBK_M_2_sins_location_conflict_across_bands_leaves_the_band_undecided():
+    f = _sins_L3(location=3, alignment=2)  # 9 by the level, 10 as recorded
+    a = sins.assess(f, "L3", POLICY)
+    assert a.location_conflict and a.band is None and a.score is None and a.bands == ["7-9", ">=10"]
+    finding = sins.finding(a)
+    assert finding.summary.key == "sins.summary.location-conflict"
+    assert [(m.code, m.why) for m in finding.missing] == [("sins-location", "conflict")]
+    _, res = elig(f, "L3")
+    assert res["verdict"] == "insufficient-data" and "sins-location" in res["missing"]
