@@ -811,6 +811,12 @@ def evaluate_corticosteroids(facts: PatientFacts, policy: Policy, *, order: Draf
     # corticosteroid draft order; only an order without such a deficit also needs the patient
     # to be on the spinal-metastasis pathway (else any steroid order would get a card)
     deficit = severe.is_true or mescc.is_true
+    if not deficit:
+        # DX-7 covers any deficit (source 002: "progressieve uitval ondanks corticosteroïden"),
+        # wider than guideline.md's entry condition: a progressive (e.g. radicular) deficit while a
+        # corticosteroid is active also opens the card, so the surgical escalation is never silent.
+        progressive, _ = _progressive_deficit(facts)
+        deficit = progressive is True and facts.medication("corticosteroid").is_true
     if order is None and not deficit:
         return None
     if not deficit and not spinal_context(facts, susp):

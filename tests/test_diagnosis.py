@@ -981,3 +981,23 @@ def test_every_policy_value_used_has_a_source():
     section = POLICY.sections["diagnosis"]
     for key, value in section.items():
         assert value.source, key
+
+
+def test_DX7_progressive_radicular_deficit_despite_corticosteroids_opens_the_card():
+    """Source 002: "progressieve uitval ondanks corticosteroïden" covers any deficit, so a
+    progressive radicular deficit under corticosteroids must show DX-7 even though neither
+    severe-neurological-deficit nor mescc-deficit is true."""
+    med = Medication("corticosteroid", Source("MedicationRequest", "dex"))
+    f = steroids(patient(deficit(progressive=True), ob("severe-neurological-deficit", False),
+                         ob("mescc-deficit", False), *NO_DOUBT, cancers=[cancer()],
+                         conditions=[metastasis()], medications=[med]))
+    assert f is not None and "DX-7" in f.rules
+    assert f.indicator == Indicator.CRITICAL
+
+
+def test_DX7_stable_radicular_deficit_under_corticosteroids_gives_no_card():
+    med = Medication("corticosteroid", Source("MedicationRequest", "dex"))
+    f = steroids(patient(deficit(progressive=False), ob("severe-neurological-deficit", False),
+                         ob("mescc-deficit", False), *NO_DOUBT, cancers=[cancer()],
+                         conditions=[metastasis()], medications=[med]))
+    assert f is None
