@@ -133,6 +133,22 @@ def _codes(prefix: str, codes: list[str]):
     return [msg(f"{prefix}.{c}") for c in codes]
 
 
+_RANGE_OF_TECHNOTE = {"level-outside-vp-range": "vp_level_range", "level-outside-bk-range": "bk_level_range"}
+
+
+def _technote_msgs(codes: list[str], policy: Policy):
+    """Technique notes; the level ranges are policy values, passed as parameters."""
+    out = []
+    for code in codes:
+        key = _RANGE_OF_TECHNOTE.get(code)
+        if key is None:
+            out.append(msg(f"vpbk.technote.{code}"))
+        else:
+            low, high = policy_value(policy, key)
+            out.append(msg(f"vpbk.technote.{code}", low=level_msg(low), high=level_msg(high)))
+    return out
+
+
 def _mdo_suggestion(facts: PatientFacts, policy: Policy) -> Suggestion | None:
     if facts.events_of("mdo-referral", status="planned"):
         return None
@@ -156,7 +172,7 @@ def eligibility_finding(facts: PatientFacts, a: Assessment, policy: Policy, *,
         notes.append(msg("vpbk.note.mdo-override", conditions=_codes("vpbk.code", a.mdo_overrides)))
     techniques = a.extra.get("technique", [])
     notes.append(msg("vpbk.note.technique", techniques=", ".join(techniques) or "-",
-                     notes=_codes("vpbk.technote", a.extra.get("techniqueNotes", [])) or "-"))
+                     notes=_technote_msgs(a.extra.get("techniqueNotes", []), policy) or "-"))
     suggestions = list(a.suggestions)
     links: list[Link] = []
     if a.pathway == "metastatic":

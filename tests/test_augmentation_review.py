@@ -336,3 +336,22 @@ def test_VPBK_M_2_sins_location_conflict_across_bands_leaves_the_band_undecided(
     assert [(m.code, m.why) for m in finding.missing] == [("sins-location", "conflict")]
     _, res = elig(f, "L3")
     assert res["verdict"] == "insufficient-data" and "sins-location" in res["missing"]
+
+
+# -- 12 ------------------------------------------------------------------------
+def test_VPBK_T_1_technique_notes_name_the_configured_level_ranges():
+    from cds_service.i18n import load_catalogs
+    from spine_guideline.policy import load_policy
+    policy = load_policy({"augmentation": {"bk_level_range": ["T6", "L4"], "vp_level_range": ["C3", "L4"]}})
+    f = metastatic(level="T5")
+    [finding] = [x for x in augmentation.evaluate(f, policy) if x.topic == "vpbk-eligibility"]
+    [note] = [n for n in finding.notes if n.key == "vpbk.note.technique"]
+    [tech] = [m for m in note.params["notes"] if m.key == "vpbk.technote.level-outside-bk-range"]
+    catalogs = load_catalogs()
+    assert catalogs.render(tech, "en").endswith("T6-L4")
+    assert catalogs.render(tech, "nl").endswith("Th6-L4")
+    f = metastatic(level="C2")
+    [finding] = [x for x in augmentation.evaluate(f, policy) if x.topic == "vpbk-eligibility"]
+    [note] = [n for n in finding.notes if n.key == "vpbk.note.technique"]
+    [tech] = [m for m in note.params["notes"] if m.key == "vpbk.technote.level-outside-vp-range"]
+    assert "C3-L4" in catalogs.render(tech, "en")
