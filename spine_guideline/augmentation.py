@@ -113,6 +113,7 @@ def eligibility_result(a: Assessment) -> dict:
         "techniqueNotes": list(a.extra.get("techniqueNotes", [])),
         "absoluteContraindications": list(a.absolute),
         "relativeContraindications": list(a.relative),
+        "relativeContraindicationsUnknown": list(a.relative_unknown),
         "unmetConditions": list(a.unmet_conditions),
         "missing": list(dict.fromkeys(m.code for m in a.missing)),
         "unmetCriteria": list(a.unmet_criteria),
@@ -165,7 +166,8 @@ def eligibility_finding(facts: PatientFacts, a: Assessment, policy: Policy, *,
     summary = msg(f"vpbk.summary.{verdict}", vertebra=vertebra, pathway=pathway)
     conclusion = msg(f"vpbk.conclusion.{verdict}", vertebra=vertebra, pathway=pathway,
                      reasons=_codes("vpbk.code", a.absolute + a.unmet_conditions + a.unmet_criteria),
-                     relative=_codes("vpbk.code", a.relative),
+                     relative=_codes("vpbk.code", a.relative)
+                     + [msg("vpbk.code.not-recorded", code=msg(f"vpbk.code.{c}")) for c in a.relative_unknown],
                      missing=_codes("vpbk.fact", list(dict.fromkeys(m.code for m in a.missing))))
     notes = list(a.notes)
     if a.mdo_overrides:

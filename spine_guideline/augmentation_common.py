@@ -31,6 +31,7 @@ class Assessment:
     absolute: list[str] = field(default_factory=list)
     absolute_unknown: list[str] = field(default_factory=list)
     relative: list[str] = field(default_factory=list)
+    relative_unknown: list[str] = field(default_factory=list)  # relative contraindications not recorded
     unmet_conditions: list[str] = field(default_factory=list)
     unmet_criteria: list[str] = field(default_factory=list)
     mdo_overrides: list[str] = field(default_factory=list)
@@ -82,6 +83,10 @@ class Assessment:
         if code not in self.relative:
             self.relative.append(code)
 
+    def add_relative_unknown(self, code: str) -> None:
+        if code not in self.relative_unknown:
+            self.relative_unknown.append(code)
+
     def add_unmet_condition(self, code: str) -> None:
         if code not in self.unmet_conditions:
             self.unmet_conditions.append(code)
@@ -95,7 +100,8 @@ class Assessment:
             return "insufficient-data"
         if self.mdo_needed or self.absolute_unknown:
             return "mdo-review-needed"
-        if self.relative:
+        if self.relative or self.relative_unknown:
+            # an unknown relative contraindication is never worse than either known value
             return "eligible-relative-contraindications"
         return "eligible"
 

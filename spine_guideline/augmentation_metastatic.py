@@ -422,20 +422,20 @@ def _relative(a: Assessment, facts: PatientFacts, level: str, policy: Policy) ->
     if rad.is_true:
         a.add_relative("radicular-pain")
     elif rad.is_unknown:
-        a.miss("radicular-pain", rad)
+        _relative_unknown(a, "radicular-pain", "radicular-pain", rad, None)
     epi, bilsky, cord = epidural_extension(facts, level, policy)
     a.crit("vpbk.crit.m7-no-epidural-extension", _neg(epi), "VPBK-M-7", bilsky, cord,
            grade=bilsky.value if bilsky.value is not None else "-")
     if epi is True:
         a.add_relative("epidural-extension")
     elif epi is None:
-        a.miss("bilsky-grade", bilsky, level=level)
+        _relative_unknown(a, "epidural-extension", "bilsky-grade", bilsky, level)
     pcf = bool_obs(facts, "posterior-column-fracture", level)
     a.crit("vpbk.crit.m7-no-posterior-column-fracture", _neg(pcf.value), "VPBK-M-7", pcf)
     if pcf.is_true:
         a.add_relative("posterior-column-fracture")
     elif pcf.is_unknown:
-        a.miss("posterior-column-fracture", pcf, level=level)
+        _relative_unknown(a, "posterior-column-fracture", "posterior-column-fracture", pcf, level)
     recorded = num_obs(facts, "spinal-metastasis-count")
     if recorded.value is not None:
         count, count_fact = int(recorded.value), recorded
@@ -450,3 +450,14 @@ def _relative(a: Assessment, facts: PatientFacts, level: str, policy: Policy) ->
     a.crit("vpbk.crit.m7-no-diffuse-metastases", not diffuse, "VPBK-M-7", count_fact, count=count, limit=over)
     if diffuse:
         a.add_relative("diffuse-metastases")
+    if a.relative_unknown:
+        a.notes.append(msg("vpbk.note.m7-relative-unknown",
+                           codes=[msg(f"vpbk.code.{c}") for c in a.relative_unknown]))
+
+
+def _relative_unknown(a: Assessment, code: str, fact_code: str, fact: Fact, level: str | None) -> None:
+    """Judgement call (lead): an unknown relative contraindication never gives a
+    worse verdict than either known value: listed as missing (not blocking), the
+    verdict is at best eligible-relative-contraindications and the MDO weighs it."""
+    a.add_relative_unknown(code)
+    a.miss(fact_code, fact, level=level, blocks=False)

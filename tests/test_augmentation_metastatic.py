@@ -329,8 +329,9 @@ def test_VPBK_M_7_recorded_count_wins():
 
 
 def test_VPBK_M_7_unknown_relative_contraindication_is_missing():
+    # listed, not blocking: the verdict is capped at eligible-relative-contraindications
     _, res = elig(drop_obs(metastatic(), "radicular-pain"))
-    assert res["verdict"] == "insufficient-data" and "radicular-pain" in res["missing"]
+    assert res["verdict"] == "eligible-relative-contraindications" and "radicular-pain" in res["missing"]
 
 
 def test_verdict_precedence_not_eligible_over_missing_data():

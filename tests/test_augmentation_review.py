@@ -355,3 +355,23 @@ def test_VPBK_T_1_technique_notes_name_the_configured_level_ranges():
     [note] = [n for n in finding.notes if n.key == "vpbk.note.technique"]
     [tech] = [m for m in note.params["notes"] if m.key == "vpbk.technote.level-outside-vp-range"]
     assert "C3-L4" in catalogs.render(tech, "en")
+
+
+# -- 13 ------------------------------------------------------------------------
+@pytest.mark.parametrize("name,level,code", [("radicular-pain", None, "radicular-pain"),
+                                             ("bilsky-grade", "L1", "bilsky-grade"),
+                                             ("posterior-column-fracture", "L1", "posterior-column-fracture")])
+def test_VPBK_M_7_unknown_relative_contraindication_is_never_worse_than_either_known_value(name, level, code):
+    _, res = elig(drop_obs(metastatic(), name, level))
+    assert res["verdict"] == "eligible-relative-contraindications"
+    assert code in res["missing"] and res["relativeContraindicationsUnknown"]
+    # neither known value gives a worse verdict
+    assert elig(metastatic())[1]["verdict"] == "eligible"
+    value = {"radicular-pain": True, "bilsky-grade": "2", "posterior-column-fracture": True}[name]
+    assert elig(set_obs(metastatic(), name, value, level))[1]["verdict"] == "eligible-relative-contraindications"
+
+
+def test_VPBK_M_7_unknown_relative_contraindication_is_named_for_the_mdo():
+    finding, _ = elig(drop_obs(metastatic(), "radicular-pain"))
+    [note] = [n for n in finding.notes if n.key == "vpbk.note.m7-relative-unknown"]
+    assert [m.key for m in note.params["codes"]] == ["vpbk.code.radicular-pain"]
