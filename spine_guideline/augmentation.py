@@ -163,7 +163,11 @@ def eligibility_finding(facts: PatientFacts, a: Assessment, policy: Policy, *,
     verdict = a.verdict
     vertebra = level_msg(a.vertebra)
     pathway = msg(f"vpbk.pathway.{a.pathway}")
-    summary = msg(f"vpbk.summary.{verdict}", vertebra=vertebra, pathway=pathway)
+    # VPBK-T-1: criteria met at a level neither instrument reaches (C1, S2, ...) is no plain "eligible"
+    no_technique = a.vertebra is not None and not a.extra.get("technique") \
+        and verdict in ("eligible", "eligible-relative-contraindications")
+    summary = msg("vpbk.summary.no-technique" if no_technique else f"vpbk.summary.{verdict}",
+                  vertebra=vertebra, pathway=pathway)
     conclusion = msg(f"vpbk.conclusion.{verdict}", vertebra=vertebra, pathway=pathway,
                      reasons=_codes("vpbk.code", a.absolute + a.unmet_conditions + a.unmet_criteria),
                      relative=_codes("vpbk.code", a.relative)
@@ -191,7 +195,7 @@ def eligibility_finding(facts: PatientFacts, a: Assessment, policy: Policy, *,
         else:
             notes.append(msg("vpbk.note.mdo-referral-planned"))
     if order is None:
-        indicator = Indicator.WARNING if (a.absolute or a.unmet_conditions) else Indicator.INFO
+        indicator = Indicator.WARNING if (a.absolute or a.unmet_conditions or no_technique) else Indicator.INFO
     elif a.absolute:
         indicator = Indicator.CRITICAL
     elif verdict != "eligible" or a.extra.get("orderTechniqueMismatch"):

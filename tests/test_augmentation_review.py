@@ -375,3 +375,17 @@ def test_VPBK_M_7_unknown_relative_contraindication_is_named_for_the_mdo():
     finding, _ = elig(drop_obs(metastatic(), "radicular-pain"))
     [note] = [n for n in finding.notes if n.key == "vpbk.note.m7-relative-unknown"]
     assert [m.key for m in note.params["codes"]] == ["vpbk.code.radicular-pain"]
+
+
+# -- 14 ------------------------------------------------------------------------
+@pytest.mark.parametrize("level", ["C1", "S2"])
+def test_VPBK_T_1_level_neither_technique_reaches_is_not_plain_eligible(level):
+    finding, res = elig(metastatic(level=level), level)
+    assert res["technique"] == []
+    assert finding.summary.key == "vpbk.summary.no-technique"
+    assert finding.indicator.value == "warning" and finding.override_reasons
+
+
+def test_VPBK_T_1_level_with_a_technique_keeps_the_plain_summary():
+    finding, _ = elig(metastatic(level="C2"), "C2")
+    assert finding.summary.key == "vpbk.summary.eligible" and finding.indicator.value == "info"
