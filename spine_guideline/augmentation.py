@@ -179,6 +179,9 @@ def eligibility_finding(facts: PatientFacts, a: Assessment, policy: Policy, *,
     techniques = a.extra.get("technique", [])
     notes.append(msg("vpbk.note.technique", techniques=", ".join(techniques) or "-",
                      notes=_technote_msgs(a.extra.get("techniqueNotes", []), policy) or "-"))
+    if order is not None and a.absolute and \
+            set(a.absolute) <= set(policy_value(policy, "order_warning_only_contraindications")):
+        notes.append(msg("vpbk.note.o3-too-early-timing-advice"))
     suggestions = list(a.suggestions)
     links: list[Link] = []
     if a.pathway == "metastatic":
@@ -196,7 +199,7 @@ def eligibility_finding(facts: PatientFacts, a: Assessment, policy: Policy, *,
             notes.append(msg("vpbk.note.mdo-referral-planned"))
     if order is None:
         indicator = Indicator.WARNING if (a.absolute or a.unmet_conditions or no_technique) else Indicator.INFO
-    elif a.absolute:
+    elif set(a.absolute) - set(policy_value(policy, "order_warning_only_contraindications")):
         indicator = Indicator.CRITICAL
     elif verdict != "eligible" or a.extra.get("orderTechniqueMismatch"):
         indicator = Indicator.WARNING

@@ -389,3 +389,22 @@ def test_VPBK_T_1_level_neither_technique_reaches_is_not_plain_eligible(level):
 def test_VPBK_T_1_level_with_a_technique_keeps_the_plain_summary():
     finding, _ = elig(metastatic(level="C2"), "C2")
     assert finding.summary.key == "vpbk.summary.eligible" and finding.indicator.value == "info"
+
+
+# -- 15 ------------------------------------------------------------------------
+def test_VPBK_O_3_too_early_on_an_order_is_a_warning_not_critical():
+    f = osteoporotic(days=41)
+    f.draft_orders.append(order(levels=("L1",)))
+    [e] = order_elig(f)
+    res = e.machine_result()
+    assert res["verdict"] == "not-eligible" and res["absoluteContraindications"] == ["too-early"]
+    assert e.indicator.value == "warning" and e.override_reasons
+    assert any(n.key == "vpbk.note.o3-too-early-timing-advice" for n in e.notes)
+
+
+def test_VPBK_O_3_too_early_with_a_real_absolute_contraindication_stays_critical():
+    f = osteoporotic(days=41)
+    f.allergies.append(Allergy("bone-cement", src("AllergyIntolerance", "bc")))
+    f.draft_orders.append(order(levels=("L1",)))
+    [e] = order_elig(f)
+    assert e.indicator.value == "critical"
