@@ -19,7 +19,7 @@ def assess(facts: PatientFacts, level: str, policy: Policy, sins: SinsAssessment
     _vertebra(a, facts, level, policy, sins)
     _stepped_care(a, facts, level)
     _patient(a, facts, level, policy)
-    _absolute(a, facts, level, sins, m1c)
+    _absolute(a, facts, level, sins, m1c, policy)
     _relative(a, facts, level, policy)
     a.rule("VPBK-M-8", "VPBK-M-9")
     return a
@@ -331,13 +331,18 @@ def _unmet_or_override(a: Assessment, facts: PatientFacts, code: str, override_n
 
 # -- VPBK-M-6 -------------------------------------------------------------------
 def _absolute(a: Assessment, facts: PatientFacts, level: str, sins: SinsAssessment,
-              m1c: bool | None) -> None:
+              m1c: bool | None, policy: Policy) -> None:
     a.rule("VPBK-M-6")
     iba = bool_obs(facts, "instability-beyond-augmentation", level)
     pfn = bool_obs(facts, "posterior-fixation-needed", level)
     mdo = bool_obs(facts, "mdo-vpbk-benefit", level)
     s10 = sins.score_at_least_10
-    if iba.is_true or pfn.is_true:
+    exempt = m1c is True and pfn.is_true and policy_value(policy, "m1c_posterior_fixation_exempt")
+    if exempt:
+        # VPBK-M-1c: the surgeon does the posterior fixation, the cement is an adjunct (policy)
+        stable: bool | None = not iba.is_true
+        a.notes.append(msg("vpbk.note.m1c-posterior-fixation-exempt"))
+    elif iba.is_true or pfn.is_true:
         stable = False
     elif iba.is_false:
         stable = True

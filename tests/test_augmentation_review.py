@@ -408,3 +408,32 @@ def test_VPBK_O_3_too_early_with_a_real_absolute_contraindication_stays_critical
     f.draft_orders.append(order(levels=("L1",)))
     [e] = order_elig(f)
     assert e.indicator.value == "critical"
+
+
+# -- 16 ------------------------------------------------------------------------
+def _m1c_with_fixation():
+    f = metastatic(sins=12)
+    f.events.append(Event("spinal-surgery", src("ServiceRequest", "surg"), "planned", level="L1"))
+    set_obs(f, "surgeon-augmentation-benefit", True, "L1")
+    set_obs(f, "posterior-fixation-needed", True, "L1")
+    return drop_obs(f, "mdo-vpbk-benefit", "L1")
+
+
+def test_VPBK_M_1c_posterior_fixation_by_the_surgeon_is_not_an_unstable_vertebra():
+    finding, res = elig(_m1c_with_fixation())
+    assert res["indicationPath"] == "M-1c"
+    assert "unstable-vertebra" not in res["absoluteContraindications"] and res["verdict"] == "eligible"
+    assert any(n.key == "vpbk.note.m1c-posterior-fixation-exempt" for n in finding.notes)
+
+
+def test_VPBK_M_1c_instability_beyond_augmentation_still_blocks():
+    f = set_obs(_m1c_with_fixation(), "instability-beyond-augmentation", True, "L1")
+    _, res = elig(f)
+    assert res["verdict"] == "not-eligible" and "unstable-vertebra" in res["absoluteContraindications"]
+
+
+def test_VPBK_M_1c_exemption_is_a_policy_value():
+    from spine_guideline.policy import load_policy
+    policy = load_policy({"augmentation": {"m1c_posterior_fixation_exempt": False}})
+    [finding] = [x for x in augmentation.evaluate(_m1c_with_fixation(), policy) if x.topic == "vpbk-eligibility"]
+    assert "unstable-vertebra" in finding.machine_result()["absoluteContraindications"]
