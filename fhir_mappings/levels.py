@@ -53,6 +53,8 @@ def parse_levels(text: str | None) -> list[str]:
 
 def body_site_levels(body_site: Any, term) -> tuple[list[str], bool, bool]:
     """(levels, whole_spine, has_body_site) of one or more bodySite CodeableConcepts."""
+    if body_site is None:
+        return [], False, False  # the usual case for an Observation
     levels: list[str] = []
     whole = False
     present = False

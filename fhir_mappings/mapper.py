@@ -91,6 +91,31 @@ def _safe_id(x: Any) -> str | None:
     return _SAFE_ID.sub("_", s)[:64]
 
 
+@dataclass(slots=True)
+class _Concept:
+    codings: list[Coding]
+    display: str | None  # cc_text: the concept's text, else the first display
+    targets: dict[str, tuple[tuple[Target, Coding], ...]]  # by domain, filled on first use
+
+
+def _first_display(cods: list[Coding]) -> str | None:
+    for _s, _c, d in cods:
+        if d:
+            return d
+    return None
+
+
+def _latest(recs: list[_ObsRecord]) -> list[_ObsRecord]:
+    """The records of the latest moment (all of them when none is dated)."""
+    if len(recs) == 1:
+        return recs
+    dated = [r for r in recs if r.when is not None]
+    if not dated:
+        return recs
+    top_when = max(r.when for r in dated)  # type: ignore[type-var]
+    return [r for r in dated if r.when == top_when]
+
+
 def _value_key(res: dict) -> str | None:
     """The first ``value[x]`` member of a resource or component."""
     for k in res:
@@ -126,6 +151,8 @@ class _Mapper:
         self.own_ref = f"Patient/{patient_id}" if isinstance(patient_id, str) and \
             _PLAIN_ID.fullmatch(patient_id) else None
         self.dates: dict[str, tuple[datetime, bool] | None] = {}
+        self.concepts: dict[tuple[tuple[Coding, ...], str | None], _Concept] = {}
+        self.limits: dict[str, int | None] = {}  # freshness limit by fact name
         self.warnings: list[str] = []
         self.index: dict[tuple[str, str], dict] = {}
         self.draft_keys: set[tuple[str, str]] = set()
@@ -165,13 +192,33 @@ class _Mapper:
             parsed = self.dates[x] = parse_datetime(x, self.tz)
             return parsed
 
-    def lookup_all(self, domain: str, cc: Any) -> list[tuple[Target, Coding]]:
-        return self.lookup_codings(domain, codings(cc))
+    def lookup_all(self, domain: str, cc: Any) -> tuple[tuple[Target, Coding], ...]:
+        return self.targets(self.concept(cc), domain)
 
-    def lookup_codings(self, domain: str, cods: list[Coding]) -> list[tuple[Target, Coding]]:
-        """Targets in ``domain`` of codings already read (``codings(cc)``), with the coding each came from."""
-        lookup = self.term.lookup
-        return [(t, coding) for coding in cods for t in lookup(domain, coding[0], coding[1])]
+    def concept(self, cc: Any) -> _Concept:
+        """A CodeableConcept (or Coding, list, bare code) read once per request for each
+        distinct codings + text: resources repeat their codes."""
+        cods = codings(cc)
+        if not isinstance(cc, dict):
+            return _Concept(cods, cc_text(cc, cods), {})
+        text = as_str(cc.get("text"))
+        key = (tuple(cods), text)
+        found = self.concepts.get(key)
+        if found is None:
+            # cc_text of a dict: its own text, else the first display
+            found = self.concepts[key] = _Concept(cods, text or _first_display(cods), {})
+        return found
+
+    def targets(self, concept: _Concept, domain: str) -> tuple[tuple[Target, Coding], ...]:
+        """Targets of a concept's codings in ``domain``, with the coding each came from."""
+        found = concept.targets.get(domain)
+        if found is None:
+            pairs = []
+            for c in concept.codings:
+                for t in self.term.lookup(domain, c[0], c[1]):
+                    pairs.append((t, c))
+            found = concept.targets[domain] = tuple(pairs)
+        return found
 
     def depends_ok(self, t: Target, levels: list[str], whole: bool) -> bool:
         dep = t.depends.get("bodySite")
@@ -183,6 +230,8 @@ class _Mapper:
 
     # ------------------------------------------------------------------ intake
     def collect(self, resources: Iterable[Any] | Any) -> list[dict]:
+        """The request's resources, one per type and id (the newest ``meta.lastUpdated`` wins);
+        fills ``self.index`` (type, id) -> resource."""
         out: list[dict] = []
         seen: dict[tuple[str, str], int] = {}
         items = resources if isinstance(resources, (list, tuple)) else [resources]
@@ -205,6 +254,7 @@ class _Mapper:
                     continue
                 seen[key] = len(out)
             out.append(item)
+        self.index = {key: out[i] for key, i in seen.items()}
         return out
 
     @staticmethod
@@ -259,9 +309,10 @@ class _Mapper:
         if verification in cfg["ignored_verification"]:
             return
         code = res.get("code")
-        cods = codings(code)
-        condition_targets = self.lookup_codings("condition", cods)
-        cancer_targets = self.lookup_codings("cancer", cods)
+        concept = self.concept(code)
+        cods = concept.codings
+        condition_targets = self.targets(concept, "condition")
+        cancer_targets = self.targets(concept, "cancer")
         unrecognised_cancer = not condition_targets and not cancer_targets and self._looks_like_cancer(code)
         if not condition_targets and not cancer_targets and not unrecognised_cancer:
             return  # nothing the guideline reads
@@ -280,7 +331,7 @@ class _Mapper:
                 break
         recorded = as_str(res.get("recordedDate")) or as_str(res.get("onsetDateTime")) or \
             as_str(res.get("assertedDate")) or as_str(res.get("dateRecorded"))
-        src = Source("Condition", rid, recorded, cc_text(code, cods))
+        src = Source("Condition", rid, recorded, concept.display)
         levels, whole, _present = body_site_levels(res.get("bodySite"), self.term)
         # condition facts
         for t, _coding in condition_targets:
@@ -363,27 +414,26 @@ class _Mapper:
         status = status_code(res.get("status"))
         if self.status_ignored(res, status):
             return
-        code = res.get("code")
-        cods = codings(code)
+        concept = self.concept(res.get("code"))
         # events (ECG, chest X-ray)
         events = []
         if status in self.term.rules["event_done_status"].get("Observation", []):
-            events = [t.code for t, _c in self.lookup_codings("event", cods)]
+            events = [t.code for t, _c in self.targets(concept, "event")]
         names = []
-        for t, _c in self.lookup_codings("observation", cods):
+        for t, _c in self.targets(concept, "observation"):
             if t.code not in names:
                 names.append(t.code)
         if not events and not names:
             return  # nothing the guideline reads
         rid = _safe_id(res.get("id"))
         date_str, when = self._obs_date(res)
-        src = Source("Observation", rid, date_str, cc_text(code, cods))
+        src = Source("Observation", rid, date_str, concept.display)
         for kind in events:
             self.events.append(Event(kind, src, "done", None, date_str))
         if not names:
             return
         levels, _whole, _present = body_site_levels(res.get("bodySite"), self.term)
-        focus = ref_type_id(reference(res.get("focus")))
+        focus = ref_type_id(reference(res["focus"])) if "focus" in res else (None, None)
         obs_defs = self.term.obs_defs
         for name in names:
             d = obs_defs[name]
@@ -740,6 +790,13 @@ class _Mapper:
 
     # ------------------------------------------------------------------ resolution
     def freshness_limit(self, name: str) -> int | None:
+        try:
+            return self.limits[name]
+        except KeyError:
+            limit = self.limits[name] = self._freshness_limit(name)
+            return limit
+
+    def _freshness_limit(self, name: str) -> int | None:
         base = name.split(".", 1)[0]
         over = self.settings.freshness_days
         if name in over:
@@ -780,18 +837,16 @@ class _Mapper:
         self._derive_lesion_type(facts)
 
     def _newest(self, name: str, lvl: str | None, recs: list[_ObsRecord]) -> Fact:
-        dated = [r for r in recs if r.when is not None]
-        if dated:
-            top_when = max(r.when for r in dated)  # type: ignore[type-var]
-            top = [r for r in dated if r.when == top_when]
-        else:
-            top = recs
+        top = _latest(recs)
         limit = self.freshness_limit(name)
         first = top[0]
-        srcs = tuple(dict.fromkeys(r.source for r in top))
-        values = {repr(r.value) for r in top if r.unknown is None}
-        if len(values) > 1:
-            return Fact(name, None, srcs, lvl, Unknown.CONFLICT, note="records of the same moment disagree")
+        if len(top) == 1:
+            srcs: tuple[Source, ...] = (first.source,)
+        else:
+            srcs = tuple(dict.fromkeys(r.source for r in top))
+            values = {repr(r.value) for r in top if r.unknown is None}
+            if len(values) > 1:
+                return Fact(name, None, srcs, lvl, Unknown.CONFLICT, note="records of the same moment disagree")
         if limit is not None:
             if first.when is None:
                 return Fact(name, None, srcs, lvl, Unknown.STALE, self._stale_attrs(first.attrs),
@@ -929,10 +984,6 @@ def build_facts(resources: Iterable[Any], *, searches: Mapping[str, SearchStatus
     facts.searches = _searches(searches, m.warnings)
 
     items = m.collect(resources if resources is not None else [])
-    for res in items:
-        rid = as_str(res.get("id"))
-        if rid is not None:
-            m.index.setdefault((res["resourceType"], rid), res)
 
     # draft orders first: their levels are candidates, and they are not planned events
     sel_keys, raw_sel = _selection_keys(selections)

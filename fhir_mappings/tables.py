@@ -108,8 +108,9 @@ class Terminology:
         A code without system matches only the local system."""
         if not code:
             return ()
-        sys_ = self.system(system) or LOCAL_SYSTEM
-        norm = self.normalise(sys_, code)
+        # self.system() and self.normalise(), inlined: this runs for every coding of every resource
+        sys_ = (self.aliases.get(system, system) if system else "") or LOCAL_SYSTEM
+        norm = code.replace(".", "").replace(" ", "").upper() if sys_ in self.prefix_systems else code
         found = self.exact[domain].get((sys_, norm))
         if found:
             return found

@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import timedelta, timezone
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from fhir_mappings import build_facts, load_terminology
+from fhir_mappings.fhirutil import _parse_datetime_general, parse_datetime
 from spine_guideline.facts import SearchStatus
 
 from .test_mapping_codes import ALL_OK, ICD, LOCAL, LOINC, NOW, SCT, cc, condition, observation
@@ -122,3 +124,23 @@ def test_derived_lookups_follow_the_tables():
 def test_searches_are_kept():
     f = build_facts([], searches={"Observation": "failed"}, now=NOW)
     assert f.searches == {"Observation": SearchStatus.FAILED}
+
+
+# ------------------------------------------------------------------ the C date parser's fast path
+_digits = st.text("0123456789", min_size=2, max_size=2)
+_date_shaped = st.builds(lambda y, m, d: f"{y}-{m}-{d}", st.text("0123456789", min_size=4, max_size=4),
+                         _digits, _digits)
+_instant_shaped = st.builds(lambda d, h, mi, s: f"{d}T{h}:{mi}:{s}Z", _date_shaped, _digits, _digits, _digits)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_date_shaped, _instant_shaped,
+                 st.sampled_from(["2026-02-29", "2024-02-29", "0000-01-01", "2026-11-22T24:00:00Z",
+                                  "2026-11-22T23:59:60Z", "2026-1١-22", "2026-W47-1", "2026-11-22T04:28:44+01:00",
+                                  "2026-11-22T04:28:44.123Z", " 2026-11-22", "2026-11-22 04:28:44Z"])),
+       st.sampled_from([timezone.utc, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5))]))
+def test_fast_date_reading_agrees_with_the_general_reading(text, tz):
+    fast, general = parse_datetime(text, tz), _parse_datetime_general(text, tz)
+    assert fast == general
+    if fast is not None:
+        assert fast[0].utcoffset() == general[0].utcoffset()
