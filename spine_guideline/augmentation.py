@@ -124,7 +124,7 @@ def eligibility_result(a: Assessment) -> dict:
         res["preferences"] = dict(a.preferences)
     if a.kinds:
         res["lesionKinds"] = list(a.kinds)
-    for k in ("indicationPath", "daysSinceFracture", "orderedTechnique", "order"):
+    for k in ("indicationPath", "daysSinceFracture", "orderedTechnique", "order", "steppedCareMissing"):
         if k in a.extra:
             res[k] = a.extra[k]
     return res
@@ -168,6 +168,11 @@ def eligibility_finding(facts: PatientFacts, a: Assessment, policy: Policy, *,
         and verdict in ("eligible", "eligible-relative-contraindications")
     summary = msg("vpbk.summary.no-technique" if no_technique else f"vpbk.summary.{verdict}",
                   vertebra=vertebra, pathway=pathway)
+    stepped = a.extra.get("steppedCareMissing")
+    if stepped and not a.absolute and not a.unmet_conditions and a.unmet_criteria == ["stepped-care-incomplete"]:
+        # VPBK-M-4 the only reason: the summary names the treatments neither given nor waived
+        summary = msg("vpbk.summary.not-eligible-stepped-care", vertebra=vertebra, pathway=pathway,
+                      treatments=[msg(f"vpbk.treatment.{t}") for t in stepped])
     conclusion = msg(f"vpbk.conclusion.{verdict}", vertebra=vertebra, pathway=pathway,
                      reasons=_codes("vpbk.code", a.absolute + a.unmet_conditions + a.unmet_criteria),
                      relative=_codes("vpbk.code", a.relative)

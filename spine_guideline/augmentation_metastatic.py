@@ -258,11 +258,22 @@ def _stepped_care(a: Assessment, facts: PatientFacts, level: str) -> None:
                reason=reason.value or "-")
         if value is False:
             a.fail("stepped-care-incomplete")
+            a.extra.setdefault("steppedCareMissing", []).append(treatment)
         elif value is None:
             if waived is None:
                 a.miss("stepped-care-waived", "not-recorded", level=level)
             else:
                 a.miss(given_code, given)
+    stepped_care_note(a)
+
+
+def stepped_care_note(a: Assessment) -> None:
+    """Judgement call (lead): name what is missing, and that a treatment withheld
+    on purpose is recorded as a waiver with its reason."""
+    missing = a.extra.get("steppedCareMissing")
+    if missing:
+        a.notes.append(msg("vpbk.note.m4-record-waiver",
+                           treatments=[msg(f"vpbk.treatment.{t}") for t in missing]))
 
 
 def _or_fact(name: str, *facts: Fact) -> Fact:

@@ -437,3 +437,32 @@ def test_VPBK_M_1c_exemption_is_a_policy_value():
     policy = load_policy({"augmentation": {"m1c_posterior_fixation_exempt": False}})
     [finding] = [x for x in augmentation.evaluate(_m1c_with_fixation(), policy) if x.topic == "vpbk-eligibility"]
     assert "unstable-vertebra" in finding.machine_result()["absoluteContraindications"]
+
+
+# -- 17 ------------------------------------------------------------------------
+def _no_stepped_care():
+    f = metastatic()
+    f.events = [e for e in f.events if e.kind != "radiotherapy"]
+    f.medications = [m for m in f.medications if m.drug_class != "analgesic"]
+    return f
+
+
+def test_VPBK_M_4_summary_names_the_treatments_neither_given_nor_waived():
+    from cds_service.i18n import load_catalogs
+    finding, res = elig(_no_stepped_care())
+    assert res["verdict"] == "not-eligible" and res["steppedCareMissing"] == ["analgesics", "radiotherapy"]
+    assert finding.summary.key == "vpbk.summary.not-eligible-stepped-care"
+    assert [m.key for m in finding.summary.params["treatments"]] == ["vpbk.treatment.analgesics",
+                                                                      "vpbk.treatment.radiotherapy"]
+    [note] = [n for n in finding.notes if n.key == "vpbk.note.m4-record-waiver"]
+    catalogs = load_catalogs()
+    for lang in ("en", "nl"):
+        assert "radio" in catalogs.render(finding.summary, lang)
+        assert "stepped-care-waived" in catalogs.render(note, lang)
+
+
+def test_VPBK_M_4_other_reasons_keep_the_general_summary():
+    f = set_obs(_no_stepped_care(), "can-lie-prone", False)
+    finding, _ = elig(f)
+    assert finding.summary.key == "vpbk.summary.not-eligible"
+    assert any(n.key == "vpbk.note.m4-record-waiver" for n in finding.notes)
