@@ -93,10 +93,13 @@ def _diagnostics(a: Assessment, facts: PatientFacts, level: str, sins: SinsAsses
     if imaging is not True:
         # not done (only ordered, or nothing recorded): the diagnostic is missing
         a.miss("mri-whole-spine", mri if imaging is None else "not-recorded")
-    a.crit("vpbk.crit.m2-sins", True if sins.decided else None, "VPBK-M-2", sins.fact,
+    # the protocol needs the band (7-9, >= 10): a missing component that cannot
+    # change the band (e.g. 13-16) is listed but does not block
+    settled = sins.band is not None
+    a.crit("vpbk.crit.m2-sins", True if settled else None, "VPBK-M-2", sins.fact,
            vertebra=msg(f"vpbk.level.{level}"))
     for m in missing_entries(sins):
-        a.miss(m.code, m.why, level=m.level)
+        a.miss(m.code, m.why, level=m.level, blocks=not settled)
 
 
 # -- VPBK-M-1 -------------------------------------------------------------------

@@ -466,3 +466,21 @@ def test_VPBK_M_4_other_reasons_keep_the_general_summary():
     finding, _ = elig(f)
     assert finding.summary.key == "vpbk.summary.not-eligible"
     assert any(n.key == "vpbk.note.m4-record-waiver" for n in finding.notes)
+
+
+# -- 19 ------------------------------------------------------------------------
+def test_VPBK_M_2_missing_component_does_not_block_when_the_band_is_settled():
+    f = metastatic(sins=None)
+    f.observations[("sins", "L1")] = sins_fact("L1", None, pain=3, bone_lesion=2, alignment=2, collapse=3)
+    finding, res = elig(f)  # 13-16 whatever the posterolateral component: band >= 10
+    assert res["verdict"] == "eligible" and res["indicationPath"] == "M-1b"
+    assert "sins-posterolateral" in res["missing"]
+    [crit] = [c for c in finding.criteria if c.key == "vpbk.crit.m2-sins"]
+    assert crit.status.value == "met"
+
+
+def test_VPBK_M_2_missing_component_blocks_when_the_band_is_open():
+    f = metastatic(sins=None)
+    f.observations[("sins", "L1")] = sins_fact("L1", None, pain=3, bone_lesion=2, alignment=0, collapse=0)
+    _, res = elig(f)  # 7-10: band undecided
+    assert res["verdict"] == "insufficient-data" and "sins-posterolateral" in res["missing"]
