@@ -64,6 +64,10 @@ class Assessment:
         reason = why_of(why) if isinstance(why, Fact) else why
         if not any(m.code == code and m.level == level for m in self.missing):
             self.missing.append(Missing(code, reason, level))
+            elsewhere = other_levels_of(why) if isinstance(why, Fact) else []
+            if elsewhere:
+                self.notes.append(msg("vpbk.note.recorded-at-other-level", fact=msg(f"vpbk.fact.{code}"),
+                                      levels=[msg(f"vpbk.level.{x}") for x in elsewhere]))
         if blocks:
             self.insufficient = True
 
@@ -107,6 +111,7 @@ class Assessment:
 
 
 _RECORDED_AT = "recorded at "
+_ONLY = " only"
 
 
 def recorded_elsewhere(facts: PatientFacts, name: str, level: str, fact: Fact) -> list[str]:
@@ -127,6 +132,14 @@ def recorded_elsewhere(facts: PatientFacts, name: str, level: str, fact: Fact) -
     return [lvl for lvl in sort_levels(levels) if lvl != level]
 
 
+def other_levels_of(fact: Fact) -> list[str]:
+    """The levels named by :func:`level_obs` for a fact recorded only elsewhere."""
+    note = fact.note or ""
+    if fact.value is not None or not note.startswith(_RECORDED_AT) or not note.endswith(_ONLY):
+        return []
+    return sort_levels(x.strip() for x in note[len(_RECORDED_AT):-len(_ONLY)].split(","))
+
+
 def level_obs(facts: PatientFacts, name: str, level: str | None) -> Fact:
     """The observation at the level: the level's own record, else a record
     without bodySite. A record made at another vertebra never speaks for this
@@ -140,7 +153,7 @@ def level_obs(facts: PatientFacts, name: str, level: str | None) -> Fact:
     elsewhere = recorded_elsewhere(facts, name, level, f) if f.level is None else []
     if elsewhere:
         return Fact(name, None, (), level, Unknown.NOT_RECORDED,
-                    note=_RECORDED_AT + ", ".join(elsewhere) + " only")
+                    note=_RECORDED_AT + ", ".join(elsewhere) + _ONLY)
     return f
 
 

@@ -484,3 +484,12 @@ def test_VPBK_M_2_missing_component_blocks_when_the_band_is_open():
     f.observations[("sins", "L1")] = sins_fact("L1", None, pain=3, bone_lesion=2, alignment=0, collapse=0)
     _, res = elig(f)  # 7-10: band undecided
     assert res["verdict"] == "insufficient-data" and "sins-posterolateral" in res["missing"]
+
+
+def test_VPBK_M_1_card_says_the_pain_score_was_recorded_at_another_vertebra():
+    f = metastatic()
+    _pain_only_at(f, "T5", 8, "recorded at T5")
+    finding, _ = elig(f, "L1")
+    [note] = [n for n in finding.notes if n.key == "vpbk.note.recorded-at-other-level"]
+    assert note.params["fact"].key == "vpbk.fact.pain-score"
+    assert [m.key for m in note.params["levels"]] == ["vpbk.level.T5"]
