@@ -9,7 +9,8 @@ import pytest
 
 from cds_service.i18n import load_catalogs
 from spine_guideline import augmentation
-from spine_guideline.facts import Allergy, Cancer, CancerCategory, ConditionRecord, Event, Medication, SearchStatus
+from spine_guideline.facts import (Allergy, Cancer, CancerCategory, ConditionRecord, Event, Fact, Medication,
+                                   SearchStatus)
 from spine_guideline.findings import Message
 
 from .test_augmentation_builders import (POLICY, base, drop_obs, metastatic, order, osteoporotic,
@@ -65,6 +66,56 @@ def _scenarios():
     out["no-primary"] = f
     out["mdo-review"] = drop_obs(metastatic(), "mdo-vpbk-benefit", "L1")
     out["relative"] = set_obs(metastatic(), "radicular-pain", True)
+    out.update(_review_scenarios())
+    return out
+
+
+def _review_scenarios():
+    """Patients for the texts added after the clinical review."""
+    out = {}
+    f = metastatic(level="T12")  # pathological fracture with a solid primary, pain recorded elsewhere
+    f.conditions[0] = ConditionRecord("vertebral-fracture", src("Condition", "fx"), "T12",
+                                      onset=date(2026, 11, 13), subtype="pathological")
+    drop_obs(f, "pain-score")
+    set_obs(f, "pain-score", 8, "T5")
+    f.observations[("pain-score", None)] = Fact("pain-score", 8, f.observations[("pain-score", "T5")].sources,
+                                                note="recorded at T5")
+    drop_obs(f, "radicular-pain")
+    f.events = [e for e in f.events if e.kind != "radiotherapy"]
+    f.medications = [m for m in f.medications if m.drug_class != "analgesic"]
+    f.conditions.append(ConditionRecord("vertebral-infection", src("Condition", "sd"), "T5"))
+    out["review-pathological"] = f
+    f = metastatic(level="L2")
+    f.cancers[:] = [Cancer("multiple-myeloma", CancerCategory.HAEMATOLOGICAL, src("Condition", "mm")),
+                    Cancer("breast", CancerCategory.SOLID, src("Condition", "br"), active=False)]
+    f.observations[("sins", "L2")] = sins_fact("L2", None, location=3, pain=3, bone_lesion=2, alignment=2,
+                                               collapse=0, posterolateral=0)
+    out["review-origin-unclear"] = f
+    f = metastatic(level="L3", sins=None)
+    f.observations[("sins", "L3")] = sins_fact("L3", None, location=3, pain=3, bone_lesion=2, alignment=0,
+                                               collapse=0, posterolateral=0)
+    f.sex, f.birth_date = "female", date(1990, 1, 1)
+    set_obs(f, "pregnancy", False)
+    f.conditions.append(ConditionRecord("pregnancy", src("Condition", "preg")))
+    out["review-location-same-band"] = f
+    out["review-fixation-unknown"] = drop_obs(metastatic(sins=12), "posterior-fixation-needed", "L1")
+    out["review-fixation-needed"] = set_obs(metastatic(sins=12), "posterior-fixation-needed", True, "L1")
+    f = metastatic(level="T12", sins=12)
+    f.events = [e for e in f.events if e.kind != "radiotherapy"]
+    f.events.append(Event("spinal-surgery", src("ServiceRequest", "surg"), "planned", level="T12"))
+    set_obs(f, "surgeon-augmentation-benefit", True, "T12")
+    set_obs(f, "posterior-fixation-needed", True, "T12")
+    out["review-m1c-stepped-care"] = f
+    f = osteoporotic(level="T12", days=10)
+    f.conditions[0] = ConditionRecord("vertebral-fracture", src("Condition", "fx"), "T12",
+                                      onset=f.conditions[0].onset, subtype=None)
+    set_obs(f, "pain-resolved", True, "T12")
+    f.draft_orders.append(order("vertebroplasty", ("T12",), "vp-r"))
+    out["review-unspecified-fracture"] = f
+    f = osteoporotic(level="L1", days=41)
+    f.draft_orders.append(order("vertebroplasty", ("L1",), "vp-t"))
+    out["review-too-early-order"] = f
+    out["review-sacrum"] = metastatic(level="S2")
     return out
 
 
