@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from spine_guideline.facts import LEVELS, level_index
@@ -26,6 +27,12 @@ def parse_levels(text: str | None) -> list[str]:
     """Canonical levels named in a code or text (empty when none)."""
     if not text:
         return []
+    return list(_parse_levels(text))
+
+
+@lru_cache(maxsize=2048)
+def _parse_levels(text: str) -> tuple[str, ...]:
+    """parse_levels, cached: requests repeat the same few body site texts and codes."""
     out: list[str] = []
     for m in _TOKEN.finditer(text):
         r1, n1, sep, r2, n2 = m.groups()
@@ -48,7 +55,7 @@ def parse_levels(text: str | None) -> list[str]:
     seen: dict[str, None] = {}
     for lvl in out:
         seen.setdefault(lvl, None)
-    return list(seen)
+    return tuple(seen)
 
 
 def body_site_levels(body_site: Any, term) -> tuple[list[str], bool, bool]:

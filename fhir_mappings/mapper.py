@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
@@ -116,6 +117,19 @@ def _latest(recs: list[_ObsRecord]) -> list[_ObsRecord]:
     return [r for r in dated if r.when == top_when]
 
 
+def _first_known(top: list[_ObsRecord]) -> _ObsRecord:
+    """The first record read without an unknown-why, else the first."""
+    for r in top:
+        if r.unknown is None:
+            return r
+    return top[0]
+
+
+@lru_cache(maxsize=64)
+def _days(n: int) -> timedelta:
+    return timedelta(days=n)
+
+
 def _value_key(res: dict) -> str | None:
     """The first ``value[x]`` member of a resource or component."""
     for k in res:
@@ -152,6 +166,7 @@ class _Mapper:
             _PLAIN_ID.fullmatch(patient_id) else None
         self.dates: dict[str, tuple[datetime, bool] | None] = {}
         self.concepts: dict[tuple[tuple[Coding, ...], str | None], _Concept] = {}
+        self.obs_done_status = term.rules["event_done_status"].get("Observation", [])
         self.limits: dict[str, int | None] = {}  # freshness limit by fact name
         self.warnings: list[str] = []
         self.index: dict[tuple[str, str], dict] = {}
@@ -274,7 +289,10 @@ class _Mapper:
                 return False
             return True
         for key in ("subject", "patient"):
-            ref = reference(res.get(key))
+            value = res.get(key)
+            if value is None or (isinstance(value, dict) and value.get("reference") == self.own_ref):
+                continue  # no reference, or the request's own patient
+            ref = reference(value)
             if ref and ref != self.own_ref:
                 t, i = ref_type_id(ref)
                 if t == "Patient" and i is not None and i != self.patient_id:
@@ -417,7 +435,7 @@ class _Mapper:
         concept = self.concept(res.get("code"))
         # events (ECG, chest X-ray)
         events = []
-        if status in self.term.rules["event_done_status"].get("Observation", []):
+        if status in self.obs_done_status:
             events = [t.code for t, _c in self.targets(concept, "event")]
         names = []
         for t, _c in self.targets(concept, "observation"):
@@ -855,15 +873,16 @@ class _Mapper:
                 age_days = (self.now.astimezone(first.when.tzinfo).date() - first.when.date()).days
                 stale = age_days > limit
             else:
-                stale = self.now - first.when > timedelta(days=limit)
+                stale = self.now - first.when > _days(limit)
             if stale:
                 return Fact(name, None, srcs, lvl, Unknown.STALE, self._stale_attrs(first.attrs),
                             note=f"older than {limit} days")
-        chosen = next((r for r in top if r.unknown is None), first)
+        chosen = _first_known(top)
         note = chosen.note
         if lvl is None and chosen.levels and len(chosen.levels) >= 1:
             note = note or "recorded at " + ", ".join(chosen.levels)
-        attrs = {k: Fact(f.name, f.value, f.sources, lvl, f.unknown) for k, f in chosen.attrs.items()}
+        attrs = {k: Fact(f.name, f.value, f.sources, lvl, f.unknown) for k, f in chosen.attrs.items()} \
+            if chosen.attrs else {}
         return Fact(name, chosen.value, srcs, lvl, chosen.unknown, attrs, note=note)
 
     @staticmethod
@@ -895,6 +914,8 @@ class _Mapper:
                     note=current.note)
 
     def finish_cancers(self, facts: PatientFacts) -> None:
+        if not self.cancer_drafts:
+            return
         general = facts.observations.get(("histologically-proven", None))
         focused: dict[str, _ObsRecord] = {}
         for r in self.obs:
