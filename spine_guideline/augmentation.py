@@ -13,10 +13,15 @@ Technique (VPBK-T) and pre-procedure checks (VPBK-P) never change a verdict.
 """
 from __future__ import annotations
 
-from . import augmentation_benign, augmentation_metastatic, augmentation_preprocedure, \
-    augmentation_technique, sins
+from . import (
+    augmentation_benign,
+    augmentation_metastatic,
+    augmentation_preprocedure,
+    augmentation_technique,
+    sins,
+)
 from .augmentation_common import Assessment, level_msg, policy_value
-from .facts import CancerCategory, DraftOrder, Fact, PatientFacts, sort_levels
+from .facts import DraftOrder, Fact, PatientFacts, sort_levels
 from .findings import Finding, Indicator, Link, Suggestion, msg
 from .policy import Policy
 

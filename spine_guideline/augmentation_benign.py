@@ -2,8 +2,19 @@
 benign tumours and myeloma (sources 001, 004), per vertebra."""
 from __future__ import annotations
 
-from .augmentation_common import Assessment, bool_obs, num_obs, policy_value, vertebral_infection, whole_days
-from .augmentation_metastatic import epidural_extension, infection_elsewhere, lesion_type
+from .augmentation_common import (
+    Assessment,
+    bool_obs,
+    num_obs,
+    policy_value,
+    vertebral_infection,
+    whole_days,
+)
+from .augmentation_metastatic import (
+    epidural_extension,
+    infection_elsewhere,
+    lesion_type,
+)
 from .facts import CancerCategory, Fact, PatientFacts
 from .findings import msg
 from .policy import Policy

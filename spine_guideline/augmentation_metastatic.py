@@ -1,8 +1,15 @@
 """VPBK-M: VP/BK for spinal metastases of solid tumours (source 000), per vertebra."""
 from __future__ import annotations
 
-from .augmentation_common import (Assessment, adjacent_levels, bool_obs, level_obs, num_obs, policy_value,
-                                  vertebral_infection, why_of)
+from .augmentation_common import (
+    Assessment,
+    adjacent_levels,
+    bool_obs,
+    level_obs,
+    num_obs,
+    policy_value,
+    vertebral_infection,
+)
 from .facts import CancerCategory, Fact, PatientFacts, tri_or
 from .findings import msg
 from .policy import Policy
@@ -338,7 +345,7 @@ def _unmet_or_override(a: Assessment, facts: PatientFacts, code: str, override_n
     override = facts.obs(override_name)
     if override.is_true:
         a.mdo_overrides.append(code)
-        a.crit(f"vpbk.crit.m5-override", True, "VPBK-M-5", override, condition=msg(f"vpbk.code.{code}"))
+        a.crit("vpbk.crit.m5-override", True, "VPBK-M-5", override, condition=msg(f"vpbk.code.{code}"))
     else:
         a.add_unmet_condition(code)
 
@@ -358,9 +365,7 @@ def _absolute(a: Assessment, facts: PatientFacts, level: str, sins: SinsAssessme
         a.notes.append(msg("vpbk.note.m1c-posterior-fixation-exempt"))
     elif iba.is_true or pfn.is_true:
         stable = False
-    elif iba.is_false:
-        stable = True
-    elif mdo.is_true and (s10 is False or pfn.is_false):
+    elif iba.is_false or (mdo.is_true and (s10 is False or pfn.is_false)):
         stable = True
     else:
         stable = None

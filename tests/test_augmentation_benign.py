@@ -4,9 +4,17 @@ from __future__ import annotations
 import pytest
 
 from spine_guideline import augmentation
-from spine_guideline.facts import (Allergy, Cancer, CancerCategory, ConditionRecord, Fact)
+from spine_guideline.facts import Allergy, Cancer, CancerCategory, ConditionRecord
 
-from .test_augmentation_builders import (POLICY, base, by_topic, drop_obs, osteoporotic, set_obs, src)
+from .test_augmentation_builders import (
+    POLICY,
+    base,
+    by_topic,
+    drop_obs,
+    osteoporotic,
+    set_obs,
+    src,
+)
 
 
 def elig(f, level="L1"):

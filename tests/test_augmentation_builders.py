@@ -1,14 +1,25 @@
 """PatientFacts builders for the augmentation tests (and a check of the builders themselves)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
-from spine_guideline.facts import (Allergy, Cancer, CancerCategory, ConditionRecord, DraftOrder, Event,
-                                   Fact, Medication, PatientFacts, SearchStatus, Source)
+from spine_guideline.facts import (
+    Allergy,
+    Cancer,
+    CancerCategory,
+    ConditionRecord,
+    DraftOrder,
+    Event,
+    Fact,
+    Medication,
+    PatientFacts,
+    SearchStatus,
+    Source,
+)
 from spine_guideline.policy import load_policy
 
 POLICY = load_policy()
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 SEARCHED = ("Patient", "Condition", "Observation", "Procedure", "MedicationRequest",
             "MedicationStatement", "MedicationAdministration", "AllergyIntolerance",
             "ServiceRequest", "DiagnosticReport", "ImagingStudy")

@@ -9,12 +9,30 @@ import pytest
 
 from cds_service.i18n import load_catalogs
 from spine_guideline import augmentation
-from spine_guideline.facts import (Allergy, Cancer, CancerCategory, ConditionRecord, Event, Fact, Medication,
-                                   SearchStatus)
+from spine_guideline.facts import (
+    Allergy,
+    Cancer,
+    CancerCategory,
+    ConditionRecord,
+    Event,
+    Fact,
+    Medication,
+    SearchStatus,
+)
 from spine_guideline.findings import Message
 
-from .test_augmentation_builders import (POLICY, base, drop_obs, metastatic, order, osteoporotic,
-                                         ready_for_procedure, set_obs, sins_fact, src)
+from .test_augmentation_builders import (
+    POLICY,
+    base,
+    drop_obs,
+    metastatic,
+    order,
+    osteoporotic,
+    ready_for_procedure,
+    set_obs,
+    sins_fact,
+    src,
+)
 
 CATALOGS = load_catalogs()
 

@@ -1,16 +1,27 @@
 """VPBK-M: eligibility for VP/BK of spinal metastases of solid tumours (source 000)."""
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
 from spine_guideline import augmentation
-from spine_guideline.facts import (Allergy, Cancer, CancerCategory, ConditionRecord, Event, Fact,
-                                   SearchStatus)
+from spine_guideline.facts import (
+    Allergy,
+    Cancer,
+    CancerCategory,
+    ConditionRecord,
+    Event,
+    SearchStatus,
+)
 
-from .test_augmentation_builders import (POLICY, by_topic, drop_obs, metastatic, set_obs, sins_fact,
-                                         src)
+from .test_augmentation_builders import (
+    POLICY,
+    by_topic,
+    drop_obs,
+    metastatic,
+    set_obs,
+    sins_fact,
+    src,
+)
 
 
 def elig(f, level="L1"):

@@ -6,10 +6,24 @@ from datetime import date
 import pytest
 
 from spine_guideline import augmentation
-from spine_guideline.facts import Allergy, ConditionRecord, Event, Medication, SearchStatus
+from spine_guideline.facts import (
+    Allergy,
+    ConditionRecord,
+    Medication,
+    SearchStatus,
+)
 
-from .test_augmentation_builders import (POLICY, by_topic, drop_obs, metastatic, order, osteoporotic,
-                                         ready_for_procedure, set_obs, src)
+from .test_augmentation_builders import (
+    POLICY,
+    by_topic,
+    drop_obs,
+    metastatic,
+    order,
+    osteoporotic,
+    ready_for_procedure,
+    set_obs,
+    src,
+)
 
 
 def elig(f, level):

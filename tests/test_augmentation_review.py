@@ -7,11 +7,28 @@ from datetime import date
 import pytest
 
 from spine_guideline import augmentation, sins
-from spine_guideline.facts import (Allergy, Cancer, CancerCategory, ConditionRecord, Event, Fact,
-                                   Medication, SearchStatus)
+from spine_guideline.facts import (
+    Allergy,
+    Cancer,
+    CancerCategory,
+    ConditionRecord,
+    Event,
+    Fact,
+)
 
-from .test_augmentation_builders import (POLICY, base, by_topic, drop_obs, metastatic, order,
-                                         osteoporotic, ready_for_procedure, set_obs, sins_fact, src)
+from .test_augmentation_builders import (
+    POLICY,
+    base,
+    by_topic,
+    drop_obs,
+    metastatic,
+    order,
+    osteoporotic,
+    ready_for_procedure,
+    set_obs,
+    sins_fact,
+    src,
+)
 
 
 def elig(f, key="L1"):
@@ -136,7 +153,7 @@ def _unspecified(days):
 def test_VPBK_O_3_fracture_without_type_is_not_too_early_but_asks_the_type():
     f = _unspecified(10)
     f.draft_orders.append(order(levels=("T12",)))
-    finding, res = elig(f, "T12")
+    _, res = elig(f, "T12")
     assert "too-early" not in res["absoluteContraindications"]
     assert res["verdict"] == "insufficient-data" and "fracture-type" in res["missing"]
     assert res["lesionKinds"] == ["unspecified"]
