@@ -206,24 +206,34 @@ def ref_type_id(ref: str | None) -> tuple[str | None, str | None]:
 def walk_bundle(x: Any, depth: int = 0) -> Iterator[tuple[Any, str | None]]:
     """Every item of a request's resources: unpack Bundles (nested) and lists.
     Yields (item, fullUrl) where item is a resource dict or junk."""
+    yield from bundle_items(x, depth)
+
+
+def bundle_items(x: Any, depth: int = 0, out: list[tuple[Any, str | None]] | None = None
+                 ) -> list[tuple[Any, str | None]]:
+    """``walk_bundle`` as a list (appended to ``out``): no generator per nesting level
+    for each of a large request's entries."""
+    if out is None:
+        out = []
     if depth > 8:
-        yield x, None
-        return
+        out.append((x, None))
+        return out
     if isinstance(x, list):
         for item in x:
-            yield from walk_bundle(item, depth + 1)
-        return
+            bundle_items(item, depth + 1, out)
+        return out
     if isinstance(x, dict) and x.get("resourceType") == "Bundle":
         for entry in as_list(x.get("entry")):
             if isinstance(entry, dict) and "resource" in entry:
                 res = entry.get("resource")
                 if isinstance(res, dict) and res.get("resourceType") == "Bundle":
-                    yield from walk_bundle(res, depth + 1)
+                    bundle_items(res, depth + 1, out)
                 else:
-                    yield res, as_str(entry.get("fullUrl"))
+                    out.append((res, as_str(entry.get("fullUrl"))))
             elif isinstance(entry, dict) and "resourceType" in entry:
-                yield from walk_bundle(entry, depth + 1)
+                bundle_items(entry, depth + 1, out)
             else:
-                yield entry, None
-        return
-    yield x, None
+                out.append((entry, None))
+        return out
+    out.append((x, None))
+    return out

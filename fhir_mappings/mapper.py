@@ -23,7 +23,7 @@ from spine_guideline.facts import (Allergy, Cancer, CancerCategory, ConditionRec
                                    Medication, PatientFacts, SearchStatus, Source, Unknown)
 
 from .fhirutil import (as_bool, as_dict, as_list, as_number, as_str, cc_text, codings, parse_datetime,
-                       reference, ref_type_id, status_code, texts, walk_bundle)
+                       reference, ref_type_id, status_code, texts, walk_bundle, bundle_items)
 from .levels import body_site_levels
 from .tables import LOCAL_SYSTEM, ObsDef, Target, Terminology, load_terminology
 
@@ -97,6 +97,25 @@ class _Concept:
     codings: list[Coding]
     display: str | None  # cc_text: the concept's text, else the first display
     targets: dict[str, tuple[tuple[Target, Coding], ...]]  # by domain, filled on first use
+    fact_names: list[str] | None = None  # see _Mapper.fact_names
+
+
+def _plain_concept_key(cc: Any) -> tuple[str | None, ...] | None:
+    """(system, code, display, text) of the usual shape, a dict whose ``coding`` is one
+    Coding, when all four are strings or absent: they alone decide what ``codings`` and
+    ``cc_text`` read from it, so equal keys mean equal concepts. None for other shapes
+    (read in full by ``codings``)."""
+    if type(cc) is not dict:
+        return None
+    coding = cc.get("coding")
+    if type(coding) is not list or len(coding) != 1 or type(coding[0]) is not dict:
+        return None
+    c = coding[0]
+    key = (c.get("system"), c.get("code"), c.get("display"), cc.get("text"))
+    for v in key:
+        if v is not None and type(v) is not str:
+            return None
+    return key
 
 
 def _first_display(cods: list[Coding]) -> str | None:
@@ -166,6 +185,8 @@ class _Mapper:
             _PLAIN_ID.fullmatch(patient_id) else None
         self.dates: dict[str, tuple[datetime, bool] | None] = {}
         self.concepts: dict[tuple[tuple[Coding, ...], str | None], _Concept] = {}
+        self.plain_concepts: dict[tuple[str | None, ...], _Concept] = {}  # see _plain_concept_key
+        self.value_keys: dict[tuple[Any, ...], str | None] = {}  # see value_key
         self.obs_done_status = term.rules["event_done_status"].get("Observation", [])
         self.limits: dict[str, int | None] = {}  # freshness limit by fact name
         self.warnings: list[str] = []
@@ -213,6 +234,15 @@ class _Mapper:
     def concept(self, cc: Any) -> _Concept:
         """A CodeableConcept (or Coding, list, bare code) read once per request for each
         distinct codings + text: resources repeat their codes."""
+        plain = _plain_concept_key(cc)
+        if plain is not None:
+            found = self.plain_concepts.get(plain)
+            if found is None:
+                found = self.plain_concepts[plain] = self._concept(cc)
+            return found
+        return self._concept(cc)
+
+    def _concept(self, cc: Any) -> _Concept:
         cods = codings(cc)
         if not isinstance(cc, dict):
             return _Concept(cods, cc_text(cc, cods), {})
@@ -223,6 +253,26 @@ class _Mapper:
             # cc_text of a dict: its own text, else the first display
             found = self.concepts[key] = _Concept(cods, text or _first_display(cods), {})
         return found
+
+    def value_key(self, res: dict) -> str | None:
+        """``_value_key``, once per key layout (the member names in order) per request:
+        a request's Observations share a few layouts."""
+        layout = tuple(res)
+        try:
+            return self.value_keys[layout]
+        except KeyError:
+            found = self.value_keys[layout] = _value_key(res)
+            return found
+
+    def fact_names(self, concept: _Concept) -> list[str]:
+        """The observation facts a concept maps to, each once, in table order."""
+        if concept.fact_names is None:
+            names: list[str] = []
+            for t, _c in self.targets(concept, "observation"):
+                if t.code not in names:
+                    names.append(t.code)
+            concept.fact_names = names
+        return concept.fact_names
 
     def targets(self, concept: _Concept, domain: str) -> tuple[tuple[Target, Coding], ...]:
         """Targets of a concept's codings in ``domain``, with the coding each came from."""
@@ -250,7 +300,7 @@ class _Mapper:
         out: list[dict] = []
         seen: dict[tuple[str, str], int] = {}
         items = resources if isinstance(resources, (list, tuple)) else [resources]
-        for n, (item, _full) in enumerate(walk_bundle(list(items))):
+        for n, (item, _full) in enumerate(bundle_items(list(items))):
             if item is None:
                 continue
             if not isinstance(item, dict) or not isinstance(item.get("resourceType"), str):
@@ -437,10 +487,7 @@ class _Mapper:
         events = []
         if status in self.obs_done_status:
             events = [t.code for t, _c in self.targets(concept, "event")]
-        names = []
-        for t, _c in self.targets(concept, "observation"):
-            if t.code not in names:
-                names.append(t.code)
+        names = self.fact_names(concept)
         if not events and not names:
             return  # nothing the guideline reads
         rid = _safe_id(res.get("id"))
@@ -474,7 +521,7 @@ class _Mapper:
 
     def _read_value(self, res: dict, d: ObsDef) -> tuple[Any, Unknown | None, str | None]:
         """(value, unknown-why, note) of an Observation's value[x] for fact ``d``."""
-        key = _value_key(res)
+        key = self.value_key(res)
         if key is None:
             return None, Unknown.UNREADABLE, "no value"
         raw = res[key]
