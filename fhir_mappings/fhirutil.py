@@ -120,6 +120,13 @@ def status_code(x: Any) -> str | None:
     or CodeableConcept (R4 Condition.clinicalStatus), lowercased."""
     if isinstance(x, str):
         return x.strip().lower() or None
+    if type(x) is dict:
+        # the usual CodeableConcept: its first Coding has the code codings() would find first
+        coding = x.get("coding")
+        if type(coding) is list and coding and type(coding[0]) is dict:
+            code = coding[0].get("code")
+            if type(code) is str and code.strip():
+                return code.strip().lower()
     for _s, code, _d in codings(x):
         if code:
             return code.lower()

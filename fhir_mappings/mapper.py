@@ -25,7 +25,7 @@ from spine_guideline.facts import (Allergy, Cancer, CancerCategory, ConditionRec
 from .fhirutil import (as_bool, as_dict, as_list, as_number, as_str, cc_text, codings, parse_datetime,
                        reference, ref_type_id, status_code, texts, walk_bundle, bundle_items)
 from .levels import body_site_levels
-from .tables import LOCAL_SYSTEM, ObsDef, Target, Terminology, load_terminology
+from .tables import CONCEPT_CACHE_SIZE, LOCAL_SYSTEM, ObsDef, Target, Terminology, load_terminology
 
 ENV_EXTRA_MAPPINGS = "SPINE_CDS_EXTRA_MAPPINGS"
 
@@ -185,7 +185,7 @@ class _Mapper:
             _PLAIN_ID.fullmatch(patient_id) else None
         self.dates: dict[str, tuple[datetime, bool] | None] = {}
         self.concepts: dict[tuple[tuple[Coding, ...], str | None], _Concept] = {}
-        self.plain_concepts: dict[tuple[str | None, ...], _Concept] = {}  # see _plain_concept_key
+        self.plain_concepts: dict[tuple[str | None, ...], _Concept] = term.concept_cache  # across requests
         self.value_keys: dict[tuple[Any, ...], str | None] = {}  # see value_key
         self.obs_done_status = term.rules["event_done_status"].get("Observation", [])
         self.limits: dict[str, int | None] = {}  # freshness limit by fact name
@@ -232,13 +232,16 @@ class _Mapper:
         return self.targets(self.concept(cc), domain)
 
     def concept(self, cc: Any) -> _Concept:
-        """A CodeableConcept (or Coding, list, bare code) read once per request for each
-        distinct codings + text: resources repeat their codes."""
+        """A CodeableConcept (or Coding, list, bare code) read once for each distinct codings +
+        text: per request, and for the usual one-Coding shape once across requests (its meaning
+        depends on the tables only; ``Terminology.concept_cache``)."""
         plain = _plain_concept_key(cc)
         if plain is not None:
             found = self.plain_concepts.get(plain)
             if found is None:
-                found = self.plain_concepts[plain] = self._concept(cc)
+                found = self._concept(cc)
+                if len(self.plain_concepts) < CONCEPT_CACHE_SIZE:
+                    self.plain_concepts[plain] = found
             return found
         return self._concept(cc)
 

@@ -40,6 +40,7 @@ DEPENDS = {"bodySite": {"vertebral", "whole-spine-or-none", "level"}}
 PRODUCTS = {"subtype", "value"}
 VALUE_TYPES = {"boolean", "integer", "quantity", "code"}
 FRESHNESS_CLASSES = ("inr", "lab", "symptom", "score", "imaging", "judgement", "history")
+CONCEPT_CACHE_SIZE = 4096
 
 
 class TerminologyError(ValueError):
@@ -90,6 +91,10 @@ class Terminology:
     code_patterns: dict[str, re.Pattern[str]] = field(default_factory=dict)
     lesion_by_points: dict[int, str] = field(default_factory=dict)
     histology_urls: frozenset[str] = frozenset()
+    # What the mapper read from the usual one-Coding concepts (mapper._plain_concept_key ->
+    # codings, display, targets): a pure function of the key and these tables, shared by
+    # requests, at most CONCEPT_CACHE_SIZE entries (then new concepts are read per request).
+    concept_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # ---------------------------------------------------------------- lookups
     def system(self, system: str | None) -> str:

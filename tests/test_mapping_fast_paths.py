@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fhir_mappings import build_facts, load_terminology
-from fhir_mappings.fhirutil import _parse_datetime_general, parse_datetime
+from fhir_mappings.fhirutil import _parse_datetime_general, parse_datetime, status_code
 from spine_guideline.facts import SearchStatus
 
 from .test_mapping_codes import ALL_OK, ICD, LOCAL, LOINC, NOW, SCT, cc, condition, observation
@@ -144,3 +144,48 @@ def test_fast_date_reading_agrees_with_the_general_reading(text, tz):
     assert fast == general
     if fast is not None:
         assert fast[0].utcoffset() == general[0].utcoffset()
+
+
+# ------------------------------------------------------------------ status codes
+@pytest.mark.parametrize("value,expected", [
+    ({"coding": [{"code": " Active "}]}, "active"),
+    ({"coding": [{"code": ""}, {"code": "resolved"}]}, "resolved"),
+    ({"coding": [{"display": "x"}, {"code": "refuted"}]}, "refuted"),
+    ({"coding": [{"code": 3}]}, "3"),
+    ({"coding": {"code": "active"}}, "active"),
+    ({"code": "confirmed"}, "confirmed"),
+    ({"coding": []}, None),
+    (["inactive"], "inactive"),
+    ("  Final ", "final"),
+    (None, None),
+])
+def test_status_code_first_code_lowercased(value, expected):
+    assert status_code(value) == expected
+
+
+# ------------------------------------------------------------------ concepts shared across requests
+def test_shared_concepts_keep_each_requests_own_display_and_text():
+    def pain(display=None, text=None):
+        code = {"coding": [{"system": LOINC, "code": "72514-3", **({"display": display} if display else {})}]}
+        if text:
+            code["text"] = text
+        res = observation(LOINC, "72514-3", {"valueInteger": 4})
+        res["code"] = code
+        return res
+    shown = [run(pain(*args)).obs("pain-score").sources[0].display
+             for args in [("Pain", None), ("Pijn", None), (None, None), ("Pain", "NRS pijn"), ("Pain", None)]]
+    assert shown == ["Pain", "Pijn", None, "NRS pijn", "Pain"]
+
+
+def test_concept_cache_is_bounded(monkeypatch):
+    import fhir_mappings.mapper as mapper
+    cache = load_terminology().concept_cache
+    cache.clear()
+    monkeypatch.setattr(mapper, "CONCEPT_CACHE_SIZE", 3)
+    resources = [observation(LOCAL, name, {"valueBoolean": True}, rid=f"o{i}")
+                 for i, name in enumerate(["back-pain", "night-pain", "radicular-pain", "ambulatory", "can-lie-prone"])]
+    f = run(*resources)
+    assert len(cache) == 3
+    assert all(f.obs(n).value is True for n in ["back-pain", "night-pain", "radicular-pain", "ambulatory",
+                                                 "can-lie-prone"])
+    cache.clear()
