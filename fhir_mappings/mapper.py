@@ -646,7 +646,10 @@ class _Mapper:
         if cname == "onset":
             val = raw if key != "valuePeriod" else as_dict(raw).get("start")
             p = self.dt(val)
-            return (p[0], True) if p else (None, False)
+            if not p:
+                return None, False
+            end = _partial_date_end(val, p[0], self.now)
+            return (end if end is not None else p[0]), True
         if cname == "progressive":
             b = as_bool(raw) if key in ("valueBoolean", "valueString") else None
             return b, b is not None
@@ -784,8 +787,10 @@ class _Mapper:
         for cls, code in classes.items():
             if active:
                 self.medications.append(Medication(cls, src, True, code))
-            if cls == "systemic-therapy" and status in rules["systemic_therapy_given_status"].get(rtype, []):
-                self.events.append(Event("systemic-therapy", src, "done", None, date_str))
+            # Treatments given (stepped care, VPBK-M-4) count also when completed or stopped.
+            if cls in rules.get("given_event_classes", ("systemic-therapy",)) \
+                    and status in rules["systemic_therapy_given_status"].get(rtype, []):
+                self.events.append(Event(cls, src, "done", None, date_str))
 
     map_MedicationRequest = _map_med
     map_MedicationStatement = _map_med
@@ -922,8 +927,8 @@ class _Mapper:
             if first.date_only:
                 age_days = (self.now.astimezone(first.when.tzinfo).date() - first.when.date()).days
                 stale = age_days > limit
-            else:
-                stale = self.now - first.when > _days(limit)
+            else:  # whole days, elapsed time rounded down: "within 7 days" includes day 7
+                stale = (self.now - first.when).days > limit
             if stale:
                 return Fact(name, None, srcs, lvl, Unknown.STALE, self._stale_attrs(first.attrs),
                             note=f"older than {limit} days")
@@ -1105,3 +1110,18 @@ def build_facts(resources: Iterable[Any], *, searches: Mapping[str, SearchStatus
         m.warnings.append(f"resolution failed ({exc.__class__.__name__}); observations may be incomplete")
     facts.warnings = m.warnings
     return facts
+
+
+def _partial_date_end(raw: Any, start: datetime, now: datetime) -> datetime | None:
+    """For an onset recorded only as a year or a month (``2026``, ``2026-11``): the
+    last day it can mean (not after now). Onset rules count "arose within N days"
+    as the stricter row, so the latest possible day is the safe reading."""
+    if not isinstance(raw, str) or len(raw.strip()) not in (4, 7):
+        return None
+    text = raw.strip()
+    if len(text) == 4:
+        end = start.replace(month=12, day=31)
+    else:
+        nxt = start.replace(day=28) + timedelta(days=4)
+        end = nxt - timedelta(days=nxt.day)
+    return min(end, now)
