@@ -35,6 +35,14 @@ class RenderContext:
     suggestions: SuggestionContext
     guideline_url: str = GUIDELINE_URL
 
+    def __post_init__(self) -> None:
+        # Texts every criterion line needs, looked up once per request, not once per line.
+        plain = self.catalogs.plain.get(self.lang, {})
+        object.__setattr__(self, "status_label",
+                           {s: plain.get(f"common.status.{s.value}", s.value) for s in Status})
+        object.__setattr__(self, "unknown_text",
+                           {k[len("unknown."):]: v for k, v in plain.items() if k.startswith("unknown.")})
+
 
 def _md_escape(text: str) -> str:
     """Neutralise HTML in interpolated data; Markdown from our catalogs stays."""
@@ -44,7 +52,8 @@ def _md_escape(text: str) -> str:
 def _fact_data(fact: Fact, ctx: RenderContext) -> str:
     c = ctx.catalogs
     if fact.is_unknown:
-        why = c.text(f"unknown.{fact.unknown.value}" if fact.unknown else "unknown.not-recorded", ctx.lang)
+        reason = fact.unknown.value if fact.unknown else "not-recorded"
+        why = ctx.unknown_text.get(reason) or c.text(f"unknown.{reason}", ctx.lang)
         refs = _refs(fact)
         return f"{why}{f' ({refs})' if refs else ''}"
     if not fact.sources and fact.searched:
@@ -64,7 +73,7 @@ def _refs(fact: Fact) -> str:
 
 def _criterion_line(crit: Criterion, ctx: RenderContext) -> str:
     c = ctx.catalogs
-    status = c.text(f"common.status.{crit.status.value}", ctx.lang)
+    status = ctx.status_label[crit.status]
     text = c.text(crit.key, ctx.lang, **crit.params)
     line = f"- {_STATUS_MARK[crit.status]} **{status}**: {text}"
     if crit.rule:
