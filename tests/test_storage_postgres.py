@@ -11,7 +11,8 @@ from sqlalchemy import text
 
 from .conftest import make_app
 
-pytestmark = pytest.mark.postgres
+# the first test may wait for scripts/postgres-for-tests.sh to apt-get install PostgreSQL
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]
 SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "postgres-for-tests.sh"
 
 
