@@ -37,11 +37,10 @@ class RenderContext:
 
     def __post_init__(self) -> None:
         # Texts every criterion line needs, looked up once per request, not once per line.
-        plain = self.catalogs.plain.get(self.lang, {})
-        object.__setattr__(self, "status_label",
-                           {s: plain.get(f"common.status.{s.value}", s.value) for s in Status})
-        object.__setattr__(self, "unknown_text",
-                           {k[len("unknown."):]: v for k, v in plain.items() if k.startswith("unknown.")})
+        # The catalogs keep these tables per language, so a request only looks them up.
+        status = self.catalogs.plain_with_prefix(self.lang, "common.status.")
+        object.__setattr__(self, "status_label", {s: status.get(s.value, s.value) for s in Status})
+        object.__setattr__(self, "unknown_text", self.catalogs.plain_with_prefix(self.lang, "unknown."))
 
 
 def _md_escape(text: str) -> str:

@@ -31,6 +31,9 @@ class Catalogs:
     messages: Mapping[str, Mapping[str, str]]  # lang -> key -> template
     # lang -> key -> rendered text, for templates without fields (built once)
     plain: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # lang -> derived lookup tables (see ``plain_with_prefix``), filled on first use
+    _derived: dict[tuple[str, str], Mapping[str, str]] = field(default_factory=dict, init=False,
+                                                               repr=False, compare=False)
 
     @classmethod
     def build(cls, messages: Mapping[str, Mapping[str, str]]) -> "Catalogs":
@@ -44,6 +47,16 @@ class Catalogs:
                 except (ValueError, IndexError, KeyError):
                     pass
         return cls(messages, plain)
+
+    def plain_with_prefix(self, lang: str, prefix: str) -> Mapping[str, str]:
+        """The field-less texts of ``lang`` whose key starts with ``prefix``, keyed by the
+        rest of the key; built once per (lang, prefix), not once per request. Read-only."""
+        found = self._derived.get((lang, prefix))
+        if found is None:
+            cut = len(prefix)
+            found = {k[cut:]: v for k, v in self.plain.get(lang, {}).items() if k.startswith(prefix)}
+            self._derived[(lang, prefix)] = found
+        return found
 
     def has(self, key: str, lang: str) -> bool:
         return key in self.messages.get(lang, {})
