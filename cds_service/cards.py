@@ -41,6 +41,7 @@ class RenderContext:
         status = self.catalogs.plain_with_prefix(self.lang, "common.status.")
         object.__setattr__(self, "status_label", {s: status.get(s.value, s.value) for s in Status})
         object.__setattr__(self, "unknown_text", self.catalogs.plain_with_prefix(self.lang, "unknown."))
+        object.__setattr__(self, "fact_data", {})  # id(fact) -> (fact, rendered data), this request
 
 
 def _md_escape(text: str) -> str:
@@ -70,14 +71,26 @@ def _refs(fact: Fact) -> str:
     return _md_escape("; ".join(parts))
 
 
+def _fact_data_once(fact: Fact, ctx: RenderContext, seen: dict[int, tuple[Fact, str]]) -> str:
+    """``_fact_data``, computed once per fact object for the request (criteria share facts).
+    The fact is kept in the entry, so its id cannot be reused while ``seen`` lives."""
+    entry = seen.get(id(fact))
+    if entry is not None and entry[0] is fact:
+        return entry[1]
+    data = _fact_data(fact, ctx)
+    seen[id(fact)] = (fact, data)
+    return data
+
+
 def _criterion_line(crit: Criterion, ctx: RenderContext) -> str:
     c = ctx.catalogs
     status = ctx.status_label[crit.status]
-    text = c.text(crit.key, ctx.lang, **crit.params)
+    text = c._render(crit.key, crit.params, ctx.lang)  # as c.text(key, lang, **params), without the copy
     line = f"- {_STATUS_MARK[crit.status]} **{status}**: {text}"
     if crit.rule:
         line += f" ({crit.rule})"
-    data = [d for d in (_fact_data(f, ctx) for f in crit.facts) if d]
+    seen = ctx.fact_data
+    data = [d for d in (_fact_data_once(f, ctx, seen) for f in crit.facts) if d]
     if data:
         line += " — " + c.text("common.data.based-on", ctx.lang, refs="; ".join(dict.fromkeys(data)))
     return line

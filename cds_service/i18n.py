@@ -77,7 +77,8 @@ class Catalogs:
         if template is None:
             log.error("message key missing", extra={"key": key, "lang": lang})
             return f"[{key}]"
-        values = {k: self._param(v, lang) for k, v in params.items()}
+        # Plain strings and ints (most parameters) go through as they are, as _param would.
+        values = {k: v if type(v) in _AS_IS else self._param(v, lang) for k, v in params.items()}
         try:
             return template.format_map(_Strict(values))
         except (KeyError, IndexError, ValueError) as exc:
@@ -95,6 +96,9 @@ class Catalogs:
         if isinstance(value, float) and value.is_integer():
             return int(value)
         return value
+
+
+_AS_IS = frozenset((str, int))
 
 
 class _Strict(dict):
