@@ -41,6 +41,10 @@ class RenderContext:
         status = self.catalogs.plain_with_prefix(self.lang, "common.status.")
         object.__setattr__(self, "status_label", {s: status.get(s.value, s.value) for s in Status})
         object.__setattr__(self, "unknown_text", self.catalogs.plain_with_prefix(self.lang, "unknown."))
+        object.__setattr__(self, "source_label", self.catalogs.text("source.label", self.lang,
+                                                                    version=GUIDELINE_VERSION))
+        object.__setattr__(self, "source_link", self.catalogs.text("source.link", self.lang))
+        object.__setattr__(self, "based_on", {})  # refs -> "based on" text, this request only
         object.__setattr__(self, "fact_data", {})  # id(fact) -> (fact, rendered data), this request
 
 
@@ -92,7 +96,11 @@ def _criterion_line(crit: Criterion, ctx: RenderContext) -> str:
     seen = ctx.fact_data
     data = [d for d in (_fact_data_once(f, ctx, seen) for f in crit.facts) if d]
     if data:
-        line += " — " + c.text("common.data.based-on", ctx.lang, refs="; ".join(dict.fromkeys(data)))
+        refs = "; ".join(dict.fromkeys(data))
+        based_on = ctx.based_on.get(refs)
+        if based_on is None:  # the same few data texts recur across a request's criteria
+            based_on = ctx.based_on[refs] = c.text("common.data.based-on", ctx.lang, refs=refs)
+        line += " — " + based_on
     return line
 
 
@@ -135,11 +143,11 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
         "indicator": f.indicator.value,
         "detail": detail,
         "source": {
-            "label": c.text("source.label", ctx.lang, version=GUIDELINE_VERSION),
+            "label": ctx.source_label,
             "url": ctx.guideline_url,
             "topic": {"system": TOPIC_SYSTEM, "code": f.topic, "display": c.text(f"topic.{f.topic}", ctx.lang)},
         },
-        "links": [{"label": c.text("source.link", ctx.lang), "url": ctx.guideline_url, "type": "absolute"}]
+        "links": [{"label": ctx.source_link, "url": ctx.guideline_url, "type": "absolute"}]
                  + [{"label": c.render(link.label, ctx.lang), "url": link.url, "type": "absolute"}
                     for link in f.links],
         "extension": {RESULT_EXTENSION: f.machine_result()},
