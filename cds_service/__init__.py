@@ -162,7 +162,7 @@ def _install_request_hooks(app: Flask) -> None:
                       timingMs={k: round(v * 1000, 2) for k, v in g.get("timing", {}).items()})
         if request.path.startswith("/cds-services/"):
             fields["service"] = request.path.split("/")[2][:100]
-        logging.getLogger("spine_cds.request").info("request", extra=fields)
+        logs.request_line(fields)
         return resp
 
 
