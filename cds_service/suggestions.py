@@ -68,9 +68,25 @@ def _mri(s: Suggestion, ctx: SuggestionContext) -> list[dict[str, Any]]:
              "resource": res}]
 
 
+_ATOMS = frozenset((str, int, float, bool, type(None)))
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy of parsed JSON (dicts, lists, atoms), several times cheaper than
+    copy.deepcopy; anything else is handed to copy.deepcopy."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _json_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_json_copy(v) for v in value]
+    if kind in _ATOMS:
+        return value
+    return copy.deepcopy(value)
+
+
 def _draft(ctx: SuggestionContext, order_id: str) -> dict[str, Any] | None:
     found = ctx.draft_orders.get(order_id)
-    return copy.deepcopy(found) if isinstance(found, dict) else None
+    return _json_copy(found) if isinstance(found, dict) else None
 
 
 def _update_mri(s: Suggestion, ctx: SuggestionContext) -> list[dict[str, Any]]:

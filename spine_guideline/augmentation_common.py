@@ -11,6 +11,8 @@ from .policy import Policy
 
 SECTION = "augmentation"
 
+_MET, _NOT_MET, _UNKNOWN = Status.MET, Status.NOT_MET, Status.UNKNOWN
+
 #: verdict precedence (guideline.md): first wins
 VERDICTS = ("not-eligible", "insufficient-data", "mdo-review-needed",
             "eligible-relative-contraindications", "eligible")
@@ -52,9 +54,11 @@ class Assessment:
 
     def crit(self, key: str, value: bool | None, rule: str, /, *facts: Fact, **params: Any) -> bool | None:
         """Record a criterion (met / not met / unknown) and return its value."""
-        self.rule(rule)
-        self.criteria.append(Criterion(key, Status.of(value), rule,
-                                       tuple(f for f in facts if f is not None), params))
+        # Inlined self.rule(rule) and Status.of(value): this runs for every criterion.
+        if rule not in self.rules:
+            self.rules.append(rule)
+        status = _MET if value is True else _NOT_MET if value is False else _UNKNOWN
+        self.criteria.append(Criterion(key, status, rule, tuple([f for f in facts if f is not None]), params))
         return value
 
     def miss(self, code: str, why: str | Fact = Unknown.NOT_RECORDED.value, *,

@@ -192,9 +192,12 @@ def _assess(fact: Fact, level: str, policy: Policy, *, trust_recorded_location: 
     else:
         low, high = out.range
         totals = list(range(low, high + 1))
-    out.bands = sorted({band_of(t, policy) for t in totals}, key=BAND_ORDER.index)
-    cats = [name for _, _, name in policy.get(SECTION, "categories")]
-    out.categories = sorted({category_of(t, policy) for t in totals}, key=cats.index)
+    # band_of / category_of over every possible total, with each table looked up once
+    band_table = policy.get(SECTION, "protocol_bands")
+    out.bands = sorted({_lookup(band_table, t) for t in totals}, key=BAND_ORDER.index)
+    category_table = policy.get(SECTION, "categories")
+    cats = [name for _, _, name in category_table]
+    out.categories = sorted({_lookup(category_table, t) for t in totals}, key=cats.index)
     out.band = out.bands[0] if len(out.bands) == 1 else None
     out.category = out.categories[0] if len(out.categories) == 1 else None
     return out
