@@ -45,7 +45,7 @@ class RenderContext:
                                                                     version=GUIDELINE_VERSION))
         object.__setattr__(self, "source_link", self.catalogs.text("source.link", self.lang))
         object.__setattr__(self, "based_on", {})  # refs -> "based on" text, this request only
-        object.__setattr__(self, "fact_data", {})  # id(fact) -> (fact, rendered data), this request
+        object.__setattr__(self, "fact_data", {})  # see _fact_data_once; this request only
 
 
 def _md_escape(text: str) -> str:
@@ -75,14 +75,16 @@ def _refs(fact: Fact) -> str:
     return _md_escape("; ".join(parts))
 
 
-def _fact_data_once(fact: Fact, ctx: RenderContext, seen: dict[int, tuple[Fact, str]]) -> str:
-    """``_fact_data``, computed once per fact object for the request (criteria share facts).
-    The fact is kept in the entry, so its id cannot be reused while ``seen`` lives."""
-    entry = seen.get(id(fact))
-    if entry is not None and entry[0] is fact:
-        return entry[1]
-    data = _fact_data(fact, ctx)
-    seen[id(fact)] = (fact, data)
+def _fact_data_once(fact: Fact, ctx: RenderContext, seen: dict[tuple, str]) -> str:
+    """``_fact_data``; for a fact without sources (most unknown / none-recorded facts) the
+    text depends only on whether it is unknown, why and what was searched, so it is
+    rendered once per request for each such combination."""
+    if fact.sources:
+        return _fact_data(fact, ctx)
+    key = (fact.value is None, fact.unknown, fact.searched)
+    data = seen.get(key)
+    if data is None:
+        data = seen[key] = _fact_data(fact, ctx)
     return data
 
 

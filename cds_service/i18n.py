@@ -59,7 +59,7 @@ class Catalogs:
         return found
 
     def has(self, key: str, lang: str) -> bool:
-        return key in self.messages.get(lang, {})
+        return key in self.messages.get(lang, _NONE)
 
     def render(self, message: Message | str | None, lang: str) -> str:
         if message is None:
@@ -70,10 +70,10 @@ class Catalogs:
 
     def _render(self, key: str, params: Mapping[str, Any], lang: str) -> str:
         if not params:
-            done = self.plain.get(lang, {}).get(key)
+            done = self.plain.get(lang, _NONE).get(key)
             if done is not None:
                 return done
-        template = self.messages.get(lang, {}).get(key)
+        template = self.messages.get(lang, _NONE).get(key)
         if template is None:
             log.error("message key missing", extra={"key": key, "lang": lang})
             return f"[{key}]"
@@ -86,6 +86,10 @@ class Catalogs:
             return template
 
     def text(self, key: str, lang: str, **params: Any) -> str:
+        if not params:  # the common case: a text without fields, rendered once at start-up
+            done = self.plain.get(lang, _NONE).get(key)
+            if done is not None:
+                return done
         return self._render(key, params, lang)
 
     def _param(self, value: Any, lang: str) -> Any:
@@ -99,6 +103,7 @@ class Catalogs:
 
 
 _AS_IS = frozenset((str, int))
+_NONE: Mapping[str, str] = {}  # stands in for an unknown language; never written to
 
 
 class _Strict(dict):
