@@ -126,12 +126,15 @@ def _cors_origin(app: Flask) -> str | None:
 def _install_request_hooks(app: Flask) -> None:
     cds_paths = ("/cds-services",)
 
+    # Each request/g access through Flask's proxies costs a context lookup: the hooks
+    # below resolve the proxies once and use the objects.
     @app.before_request
     def _start():
-        g.t_start = time.perf_counter()
-        g.timing = {}
-        g.log_fields = {"requestId": request.headers.get("X-Request-ID", "")[:64] or str(uuid.uuid4())}
-        if request.method == "OPTIONS":
+        req, store = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+        store.t_start = time.perf_counter()
+        store.timing = {}
+        store.log_fields = {"requestId": req.headers.get("X-Request-ID", "")[:64] or str(uuid.uuid4())}
+        if req.method == "OPTIONS":
             resp = Response(status=204)
             origin = _cors_origin(app)
             if origin:
@@ -142,26 +145,28 @@ def _install_request_hooks(app: Flask) -> None:
                 if origin != "*":
                     resp.headers["Vary"] = "Origin"
             return resp
-        if request.path.startswith(cds_paths):
-            g.caller = app.extensions["spine_cds"].security.authenticate(request)
+        if req.path.startswith(cds_paths):
+            store.caller = app.extensions["spine_cds"].security.authenticate(request)
         return None
 
     @app.after_request
     def _finish(resp: Response):
+        req, store = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
         origin = _cors_origin(app)
-        if origin and request.method != "OPTIONS":
+        if origin and req.method != "OPTIONS":
             resp.headers["Access-Control-Allow-Origin"] = origin
             if origin != "*":
                 resp.headers["Vary"] = "Origin"
         resp.headers.setdefault("Cache-Control", "no-store")
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        duration = time.perf_counter() - g.get("t_start", time.perf_counter())
-        fields = dict(g.get("log_fields", {}))
-        fields.update(method=request.method, path=request.path[:200], status=resp.status_code,
+        duration = time.perf_counter() - store.get("t_start", time.perf_counter())
+        fields = dict(store.get("log_fields", {}))
+        path = req.path
+        fields.update(method=req.method, path=path[:200], status=resp.status_code,
                       durationMs=round(duration * 1000, 2),
-                      timingMs={k: round(v * 1000, 2) for k, v in g.get("timing", {}).items()})
-        if request.path.startswith("/cds-services/"):
-            fields["service"] = request.path.split("/")[2][:100]
+                      timingMs={k: round(v * 1000, 2) for k, v in store.get("timing", {}).items()})
+        if path.startswith("/cds-services/"):
+            fields["service"] = path.split("/")[2][:100]
         logs.request_line(fields)
         return resp
 

@@ -28,10 +28,11 @@ def _state():
 
 def read_json_body(schema: str) -> dict[str, Any]:
     """The request's JSON object, checked against one of our schemas; 4xx otherwise."""
-    mimetype = (request.mimetype or "").lower()
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not several
+    mimetype = (req.mimetype or "").lower()
     if mimetype not in ("application/json", "application/fhir+json") and not mimetype.endswith("+json"):
         raise ServiceError(415, "The request body must be JSON (Content-Type: application/json).")
-    raw = request.get_data(cache=False)
+    raw = req.get_data(cache=False)
     t0 = time.perf_counter()
     try:
         body = _json.loads(raw)
@@ -95,14 +96,15 @@ def _check_context(service: ServiceDef, body: dict[str, Any]) -> dict[str, Any]:
 def call_service(service_id: str):
     service = _service(service_id)
     state = _state()
+    store = g._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not several
     body = read_json_body("request")
-    g.log_fields.update(hook=body.get("hook"), hookInstance=str(body.get("hookInstance"))[:100])
+    store.log_fields.update(hook=body.get("hook"), hookInstance=str(body.get("hookInstance"))[:100])
     context = _check_context(service, body)
-    caller = g.get("caller")
+    caller = store.get("caller")
 
     t0 = time.perf_counter()
     gathered = state.gather(service, body, caller)
-    g.timing["fetch"] = time.perf_counter() - t0
+    store.timing["fetch"] = time.perf_counter() - t0
 
     now = datetime.now(timezone.utc)
     lang = negotiate(request.headers.get("Accept-Language"), current_app.config["LANGUAGE"])
@@ -111,7 +113,7 @@ def call_service(service_id: str):
                            catalogs=state.catalogs, mapping_settings=state.mapping_settings,
                            draft_orders=context.get("draftOrders"), selections=context.get("selections"),
                            failed_types=gathered.failed)
-    g.timing.update(outcome.timing)
+    store.timing.update(outcome.timing)
     cards, findings = outcome.cards, outcome.findings
 
     state.storage.log_cards({
@@ -120,7 +122,7 @@ def call_service(service_id: str):
         "indicator": f.indicator.value, "rules": c["extension"]["org.spine-cds.result"]["rules"],
         "result": c["extension"]["org.spine-cds.result"], "guideline_version": GUIDELINE_VERSION,
         "language": lang} for c, f in zip(cards, findings))
-    g.log_fields.update(cards=len(cards), topics=sorted({f.topic for f in findings}))
+    store.log_fields.update(cards=len(cards), topics=sorted({f.topic for f in findings}))
     return jsonify({"cards": cards})
 
 
