@@ -80,7 +80,8 @@ class Catalogs:
         # Plain strings and ints (most parameters) go through as they are, as _param would.
         values = {k: v if type(v) in _AS_IS else self._param(v, lang) for k, v in params.items()}
         try:
-            return template.format_map(_Strict(values))
+            # format_map on the dict itself: a missing field raises KeyError, no strict-dict copy needed
+            return template.format_map(values)
         except (KeyError, IndexError, ValueError) as exc:
             log.error("message render failed", extra={"key": key, "lang": lang, "error": str(exc)})
             return template
@@ -104,11 +105,6 @@ class Catalogs:
 
 _AS_IS = frozenset((str, int))
 _NONE: Mapping[str, str] = {}  # stands in for an unknown language; never written to
-
-
-class _Strict(dict):
-    def __missing__(self, key: str) -> str:
-        raise KeyError(key)
 
 
 def _fields(template: str) -> set[str]:
