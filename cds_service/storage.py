@@ -204,12 +204,20 @@ class _CardLogWriter(threading.Thread):
             self.dropped += len(rows)
             log.error("card log queue full: rows dropped", extra={"dropped": self.dropped})
 
+    #: rows wait at most this long, so one insert serves many requests and the writer
+    #: does not compete with every request for the interpreter
+    BATCH_WINDOW = 0.1
+
     def run(self) -> None:
         while True:
             batches = [self.queue.get()]
-            while len(batches) < 200:
+            until = time.monotonic() + self.BATCH_WINDOW
+            while len(batches) < 500:
+                left = until - time.monotonic()
+                if left <= 0:
+                    break
                 try:
-                    batches.append(self.queue.get_nowait())
+                    batches.append(self.queue.get(timeout=left))
                 except queue.Empty:
                     break
             rows = [r for b in batches for r in b]
