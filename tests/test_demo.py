@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from cds_service import samples
 from cds_service.schemas import errors as schema_errors
 from cds_service.services import SERVICES, TEMPLATES, template_resource_type
 
 from .conftest import make_app
+from .support.live_server import live
 
 SAMPLES = samples.list_samples()
 SAMPLE_IDS = [s.id for s in SAMPLES]
@@ -34,19 +32,6 @@ def demo_app(tmp_path_factory):
 @pytest.fixture
 def demo(demo_app):
     return demo_app.test_client()
-
-
-@contextmanager
-def live(app):
-    """The app on a threaded loopback server: the service fetches from its own demo FHIR endpoint."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-from werkzeug.serving import make_server
 
 from cds_service import samples
 from cds_service.services import SERVICES
@@ -29,6 +27,7 @@ from cds_service.services import SERVICES
 from .conftest import make_app
 from .support.fhir_server import free_port
 from .support.jwt_tokens import bearer, sandbox_token
+from .support.live_server import live
 
 SANDBOX_ORIGIN = "https://sandbox.cds-hooks.org"
 USER = "Practitioner/COREPRACTITIONER1"
@@ -49,14 +48,8 @@ def client(app):
 @pytest.fixture(scope="module")
 def fhir_base(app):
     """The sandbox's FHIR server, played by the demo FHIR endpoint (open, no token)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/demo/fhir"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with live(app) as base:
+        yield f"{base}/demo/fhir"
 
 
 def sandbox_headers(path: str) -> dict[str, str]:

@@ -1,0 +1,22 @@
+"""A Flask app on a threaded loopback server, for tests where the service must
+fetch over HTTP from itself (the demo's FHIR endpoint)."""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from werkzeug.serving import make_server
+
+
+@contextmanager
+def live(app) -> Iterator[str]:
+    """Yields the server's base URL (``http://127.0.0.1:<port>``); stops it afterwards."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
