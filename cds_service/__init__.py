@@ -18,6 +18,7 @@ from spine_guideline.policy import Policy, load_policy
 from . import config as config_mod
 from . import errors, logs
 from .i18n import Catalogs, load_catalogs
+from .prefetch import gather
 from .storage import Storage, make_storage
 
 __all__ = ["create_app"]
@@ -37,7 +38,6 @@ class AppState:
     security: Any
 
     def gather(self, service, body, caller):
-        from .prefetch import gather
         return gather(service, body, client=self.fhir_client,
                       fhir_server_allowed=self.security.fhir_server_allowed(caller),
                       budget_seconds=self._budget)
