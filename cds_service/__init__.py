@@ -18,6 +18,7 @@ from spine_guideline.policy import Policy, load_policy
 from . import config as config_mod
 from . import errors, logs
 from .i18n import Catalogs, load_catalogs
+from .jsonio import FastJSONProvider
 from .prefetch import gather
 from .storage import Storage, make_storage
 
@@ -47,6 +48,7 @@ class AppState:
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
+    app.json = FastJSONProvider(app)
     app.config.update(config_mod.DEFAULTS)
     explicit = {k[len("SPINE_CDS_"):] for k in os.environ if k.startswith("SPINE_CDS_")}
     app.config.from_prefixed_env("SPINE_CDS")

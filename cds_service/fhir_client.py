@@ -33,7 +33,6 @@ Result semantics for searches:
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 import socket
@@ -49,6 +48,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.util.retry import Retry
+
+from . import jsonio
 
 log = logging.getLogger("spine_cds.fhir")
 
@@ -413,7 +414,7 @@ class FhirClient:
                 raise _Fail("answer is not JSON (content type)", status)
             raw = self._read_body(resp, until, byte_limit, status)
             try:
-                body = json.loads(raw)
+                body = jsonio.loads(raw)
             except (ValueError, RecursionError):
                 raise _Fail("answer is not valid JSON", status) from None
             if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):

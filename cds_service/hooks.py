@@ -1,7 +1,6 @@
 """The CDS Hooks 2.0 endpoints: discovery, service calls, feedback."""
 from __future__ import annotations
 
-import json as _json
 import logging
 import time
 from datetime import datetime, timezone
@@ -11,7 +10,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from spine_guideline import GUIDELINE_VERSION
 
-from . import pipeline
+from . import jsonio, pipeline
 from .envelope import request_envelope_ok
 from .errors import ServiceError, issue
 from .i18n import negotiate
@@ -35,7 +34,7 @@ def read_json_body(schema: str) -> dict[str, Any]:
     raw = req.get_data(cache=False)
     t0 = time.perf_counter()
     try:
-        body = _json.loads(raw)
+        body = jsonio.loads(raw)
     except (ValueError, RecursionError):
         raise ServiceError(400, "The request body is not valid JSON.", expression=["$"]) from None
     if not isinstance(body, dict):

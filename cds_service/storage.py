@@ -211,13 +211,12 @@ class _CardLogWriter(threading.Thread):
     def run(self) -> None:
         while True:
             batches = [self.queue.get()]
-            until = time.monotonic() + self.BATCH_WINDOW
+            # Sleep through the window instead of waiting on the queue: a waiting
+            # writer would wake (and take the interpreter) on every request's put.
+            time.sleep(self.BATCH_WINDOW)
             while len(batches) < 500:
-                left = until - time.monotonic()
-                if left <= 0:
-                    break
                 try:
-                    batches.append(self.queue.get(timeout=left))
+                    batches.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
             rows = [r for b in batches for r in b]

@@ -1,0 +1,110 @@
+"""The fast JSON path (orjson) must accept, refuse and produce what the standard
+library does; only the speed may differ (cds_service/jsonio.py)."""
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+
+import pytest
+from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cds_service import jsonio
+from cds_service.jsonio import FastJSONProvider
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5),
+    max_leaves=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_loads_agrees_with_the_standard_library(value):
+    text = json.dumps(value)
+    assert jsonio.loads(text.encode()) == json.loads(text)
+    assert jsonio.loads(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("raw", [
+    '{"a": NaN}', '{"a": Infinity}', '[-Infinity]',                 # not JSON, but json accepts them
+    '{"n": 123456789012345678901234567890}',                        # beyond 64 bits
+    '{"n": -9223372036854775809, "m": 18446744073709551616}',       # just beyond (u)int64
+    '{"s": "\\ud800"}',                                             # lone surrogate
+    '{"a": 1, "a": 2}',                                             # duplicate key: the last wins
+    '[1e400, -1e400, 1e-400]',                                      # beyond double range
+])
+def test_what_orjson_refuses_the_standard_library_still_decides(raw):
+    expected = json.loads(raw)
+    got = jsonio.loads(raw.encode())
+    assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+def test_utf16_body_is_read_as_before():
+    raw = json.dumps({"hook": "patient-view", "naam": "Müller"}).encode("utf-16")
+    assert jsonio.loads(raw) == json.loads(raw)
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"[1,]", b"\xff\xfe\x00", b"{'a': 1}", b"nul"])
+def test_invalid_json_raises_value_error_like_json(raw):
+    with pytest.raises(ValueError):
+        json.loads(raw)
+    with pytest.raises(ValueError):
+        jsonio.loads(raw)
+
+
+def test_deep_nesting_ends_in_an_error_not_a_crash():
+    raw = ("[" * 100_000 + "]" * 100_000).encode()
+    with pytest.raises((ValueError, RecursionError)):
+        jsonio.loads(raw)
+
+
+@pytest.fixture()
+def bare_app():
+    app = Flask(__name__)
+    app.json = FastJSONProvider(app)
+    return app
+
+
+def test_response_is_compact_json_in_insertion_order(bare_app):
+    with bare_app.app_context():
+        resp = bare_app.json.response({"cards": [{"summary": "Spoed-MRI ✔", "indicator": "critical"}]})
+    assert resp.mimetype == "application/json"
+    body = resp.get_data()
+    assert body == '{"cards":[{"summary":"Spoed-MRI ✔","indicator":"critical"}]}\n'.encode()
+    assert json.loads(body)["cards"][0]["summary"] == "Spoed-MRI ✔"
+
+
+def test_types_only_the_standard_library_encodes_fall_back(bare_app):
+    value = {"big": 2 ** 70, "when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)}
+    with bare_app.app_context():
+        fast = json.loads(bare_app.json.response(value).get_data())
+        plain = json.loads(Flask(__name__).json.dumps(value))
+    assert fast == plain
+    assert fast["big"] == 2 ** 70
+    assert fast["when"] == "Fri, 02 Jan 2026 03:04:05 GMT"  # Flask's own date format, not orjson's
+
+
+def test_unknown_type_is_still_a_type_error(bare_app):
+    with bare_app.app_context(), pytest.raises(TypeError):
+        bare_app.json.dumps({"x": object()})
+
+
+def test_nan_becomes_null_so_the_output_stays_valid_json(bare_app):
+    # The standard library would write the bare token NaN, which is not JSON; the service's
+    # own results never hold NaN (rules give None for unknown values), but if one slipped
+    # through, clients get null rather than a body they cannot parse.
+    with bare_app.app_context():
+        out = bare_app.json.dumps({"x": math.nan})
+    assert out == '{"x":null}'
+    assert json.loads(out) == {"x": None}
+
+
+def test_the_service_app_uses_the_fast_provider(client):
+    resp = client.get("/cds-services")
+    assert resp.status_code == 200
+    assert isinstance(client.application.json, FastJSONProvider)
+    assert resp.get_data().startswith(b'{"services":[')
