@@ -108,3 +108,11 @@ def test_the_service_app_uses_the_fast_provider(client):
     assert resp.status_code == 200
     assert isinstance(client.application.json, FastJSONProvider)
     assert resp.get_data().startswith(b'{"services":[')
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1234567890123456789", True), ("x1234567890123456789y", True), ("123456789012345678", False),
+    ("12345678901234567 8", False), ("", False), ("٠١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨", False),  # only ASCII digits count
+])
+def test_long_digit_runs_are_found(text, expected):
+    assert jsonio._has_long_digit_run(text.encode()) is expected
