@@ -41,6 +41,7 @@ class RenderContext:
         status = self.catalogs.plain_with_prefix(self.lang, "common.status.")
         object.__setattr__(self, "status_label", {s: status.get(s.value, s.value) for s in Status})
         object.__setattr__(self, "unknown_text", self.catalogs.plain_with_prefix(self.lang, "unknown."))
+        object.__setattr__(self, "missing_text", self.catalogs.plain_with_prefix(self.lang, "missing."))
         object.__setattr__(self, "source_label", self.catalogs.text("source.label", self.lang,
                                                                     version=GUIDELINE_VERSION))
         object.__setattr__(self, "source_link", self.catalogs.text("source.link", self.lang))
@@ -75,12 +76,18 @@ def _refs(fact: Fact) -> str:
     return _md_escape("; ".join(parts))
 
 
-def _fact_data_once(fact: Fact, ctx: RenderContext, seen: dict[tuple, str]) -> str:
-    """``_fact_data``; for a fact without sources (most unknown / none-recorded facts) the
-    text depends only on whether it is unknown, why and what was searched, so it is
-    rendered once per request for each such combination."""
+def _fact_data_once(fact: Fact, ctx: RenderContext, seen: dict) -> str:
+    """``_fact_data``, rendered once per request for each fact: the same facts back many
+    criteria of a request. A fact without sources (most unknown / none-recorded facts)
+    is keyed by what its text depends on (unknown or not, why, what was searched); a fact
+    with sources by its identity (the entry holds the fact, so the id stays its own)."""
     if fact.sources:
-        return _fact_data(fact, ctx)
+        hit = seen.get(id(fact))
+        if hit is not None and hit[0] is fact:
+            return hit[1]
+        data = _fact_data(fact, ctx)
+        seen[id(fact)] = (fact, data)
+        return data
     key = (fact.value is None, fact.unknown, fact.searched)
     data = seen.get(key)
     if data is None:
@@ -106,6 +113,11 @@ def _criterion_line(crit: Criterion, ctx: RenderContext) -> str:
     return line
 
 
+def _text_or(c: Catalogs, key: str, lang: str, fallback: str) -> str:
+    """The catalog text of ``key`` (a template with fields renders visibly), else ``fallback``."""
+    return c.text(key, lang) if c.has(key, lang) else fallback
+
+
 def render_detail(f: Finding, ctx: RenderContext) -> str:
     c = ctx.catalogs
     parts = [f"**{c.render(f.conclusion, ctx.lang)}**"]
@@ -120,8 +132,8 @@ def render_detail(f: Finding, ctx: RenderContext) -> str:
             if ident in seen:
                 continue
             seen.add(ident)
-            how = c.text(f"missing.{m.code}", ctx.lang) if c.has(f"missing.{m.code}", ctx.lang) else m.code
-            why = c.text(f"unknown.{m.why}", ctx.lang) if c.has(f"unknown.{m.why}", ctx.lang) else m.why
+            how = ctx.missing_text.get(m.code) or _text_or(c, f"missing.{m.code}", ctx.lang, m.code)
+            why = ctx.unknown_text.get(m.why) or _text_or(c, f"unknown.{m.why}", ctx.lang, m.why)
             level = f" [{m.level}]" if m.level else ""
             lines.append(f"- `{m.code}`{level}: {how} ({why})")
         parts.append(f"**{c.text('common.heading.missing', ctx.lang)}**\n\n" + "\n".join(lines))

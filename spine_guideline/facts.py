@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable, Mapping
 
+from ._records import fast_init
+
 
 class Unknown(str, enum.Enum):
     """Why a fact is unknown. The card turns each into advice on what to record."""
@@ -36,6 +38,7 @@ class Unknown(str, enum.Enum):
     UNREADABLE = "unreadable"            # recorded, but the value could not be read (wrong type/unit)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Source:
     """A resource a fact rests on: ``Observation/123`` recorded on a date."""
@@ -50,6 +53,7 @@ class Source:
         return f"{self.resource_type}/{self.resource_id}" if self.resource_id else self.resource_type
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Fact:
     """One fact about the patient.
@@ -143,6 +147,7 @@ class CancerCategory(str, enum.Enum):
     UNRECOGNISED = "unrecognised"    # a cancer-like code outside the tables
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Cancer:
     """A cancer diagnosis (present or history)."""
@@ -164,6 +169,7 @@ class Cancer:
         return self.category in (CancerCategory.SOLID, CancerCategory.HAEMATOLOGICAL)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ConditionRecord:
     """A present (or suspected) problem of interest, e.g. a spinal metastasis at L1."""
@@ -178,6 +184,7 @@ class ConditionRecord:
     subtype: str | None = None  # e.g. fracture kind: osteoporotic / pathological / traumatic
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """A procedure, imaging study, report or existing order: something done or planned."""
@@ -190,6 +197,7 @@ class Event:
     date: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Medication:
     """A medication that is active (MedicationRequest/Statement/Administration)."""
@@ -200,12 +208,14 @@ class Medication:
     code: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Allergy:
     substance: str     # bone-cement, iodinated-contrast, medication, no-known-allergy, other
     source: Source
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DraftOrder:
     """An order being entered (CDS Hooks ``draftOrders``)."""

@@ -12,6 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ._records import fast_init
 from .facts import Fact
 
 
@@ -35,7 +36,8 @@ class Indicator(str, enum.Enum):
     CRITICAL = "critical"
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Message:
     """A catalog key and its parameters. Parameters are plain values (str, int,
     float, lists of str) or other Messages (rendered recursively)."""
@@ -48,7 +50,8 @@ def msg(key: str, **params: Any) -> Message:
     return Message(key, params)
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Criterion:
     """One criterion of a rule: met / not met / unknown, with the data it rests on."""
 
@@ -59,7 +62,8 @@ class Criterion:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Missing:
     """A fact that is missing (or stale) and how to record it."""
 
@@ -68,7 +72,8 @@ class Missing:
     level: str | None = None
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Suggestion:
     """An abstract order suggestion; the service layer renders FHIR for it.
 
@@ -87,7 +92,8 @@ class Suggestion:
     is_recommended: bool = True
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Link:
     label: Message
     url: str
