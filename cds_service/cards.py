@@ -76,18 +76,13 @@ def _refs(fact: Fact) -> str:
     return _md_escape("; ".join(parts))
 
 
-def _fact_data_once(fact: Fact, ctx: RenderContext, seen: dict) -> str:
-    """``_fact_data``, rendered once per request for each fact: the same facts back many
-    criteria of a request. A fact without sources (most unknown / none-recorded facts)
-    is keyed by what its text depends on (unknown or not, why, what was searched); a fact
-    with sources by its identity (the entry holds the fact, so the id stays its own)."""
+def _fact_data_once(fact: Fact, ctx: RenderContext, seen: dict[tuple, str]) -> str:
+    """``_fact_data``; for a fact without sources (most unknown / none-recorded facts) the
+    text depends only on whether it is unknown, why and what was searched, so it is
+    rendered once per request for each such combination. (Facts with sources are rarely
+    shared between criteria: memoising them by identity measured as more work, not less.)"""
     if fact.sources:
-        hit = seen.get(id(fact))
-        if hit is not None and hit[0] is fact:
-            return hit[1]
-        data = _fact_data(fact, ctx)
-        seen[id(fact)] = (fact, data)
-        return data
+        return _fact_data(fact, ctx)
     key = (fact.value is None, fact.unknown, fact.searched)
     data = seen.get(key)
     if data is None:

@@ -244,3 +244,21 @@ def bundle_items(x: Any, depth: int = 0, out: list[tuple[Any, str | None]] | Non
         return out
     out.append((x, None))
     return out
+
+
+def plain_concept_key(cc: Any) -> tuple[str | None, ...] | None:
+    """(system, code, display, text) of the usual shape, a dict whose ``coding`` is one
+    Coding, when all four are strings or absent: they alone decide what ``codings`` and
+    ``cc_text`` read from it, so equal keys mean equal concepts. None for other shapes
+    (read in full by ``codings``)."""
+    if type(cc) is not dict:
+        return None
+    coding = cc.get("coding")
+    if type(coding) is not list or len(coding) != 1 or type(coding[0]) is not dict:
+        return None
+    c = coding[0]
+    key = (c.get("system"), c.get("code"), c.get("display"), cc.get("text"))
+    for v in key:
+        if v is not None and type(v) is not str:
+            return None
+    return key

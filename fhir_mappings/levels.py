@@ -7,7 +7,8 @@ from typing import Any
 
 from spine_guideline.facts import LEVELS, level_index
 
-from .fhirutil import as_list, as_str, codings
+from .fhirutil import as_list, as_str, codings, plain_concept_key
+from .tables import CONCEPT_CACHE_SIZE
 
 _REGION = r"(C|TH|T|D|L|S)"
 _TOKEN = re.compile(
@@ -59,9 +60,26 @@ def _parse_levels(text: str) -> tuple[str, ...]:
 
 
 def body_site_levels(body_site: Any, term) -> tuple[list[str], bool, bool]:
-    """(levels, whole_spine, has_body_site) of one or more bodySite CodeableConcepts."""
+    """(levels, whole_spine, has_body_site) of one or more bodySite CodeableConcepts.
+
+    The usual shape (one CodeableConcept with one Coding) is read once across requests:
+    what it means depends on the tables only (``Terminology.body_site_cache``)."""
     if body_site is None:
         return [], False, False  # the usual case for an Observation
+    cache = getattr(term, "body_site_cache", None)
+    key = plain_concept_key(body_site) if cache is not None else None
+    if key is None:
+        return _body_site_levels(body_site, term)
+    found = cache.get(key)
+    if found is None:
+        levels, whole, present = _body_site_levels(body_site, term)
+        found = (tuple(levels), whole, present)
+        if len(cache) < CONCEPT_CACHE_SIZE:
+            cache[key] = found
+    return list(found[0]), found[1], found[2]
+
+
+def _body_site_levels(body_site: Any, term) -> tuple[list[str], bool, bool]:
     levels: list[str] = []
     whole = False
     present = False

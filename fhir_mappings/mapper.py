@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
@@ -23,7 +23,7 @@ from spine_guideline.facts import (Allergy, Cancer, CancerCategory, ConditionRec
                                    Medication, PatientFacts, SearchStatus, Source, Unknown)
 
 from .fhirutil import (as_bool, as_dict, as_list, as_number, as_str, cc_text, codings, parse_datetime,
-                       reference, ref_type_id, status_code, texts, walk_bundle, bundle_items)
+                       plain_concept_key, reference, ref_type_id, status_code, texts, walk_bundle, bundle_items)
 from .levels import body_site_levels
 from .tables import CONCEPT_CACHE_SIZE, LOCAL_SYSTEM, ObsDef, Target, Terminology, load_terminology
 
@@ -52,6 +52,12 @@ class MappingSettings:
 
     def terminology(self) -> Terminology:
         return load_terminology(self.extra_mapping_file)
+
+    @cached_property
+    def freshness_cache(self) -> dict[str, int | None]:
+        """Freshness limit by fact name, filled by the mapper on first use: a function of
+        these settings and their tables only, so shared by every request."""
+        return {}
 
 
 def load_tables(settings: MappingSettings | None = None) -> Terminology:
@@ -87,8 +93,8 @@ def _safe_id(x: Any) -> str | None:
     s = as_str(x)
     if not s:
         return None
-    if len(s) <= 64 and s.isascii() and s.isalnum():
-        return s  # nothing to replace or cut (the common case)
+    if _PLAIN_ID.fullmatch(s):
+        return s  # nothing to replace or cut (the common case: a FHIR id)
     return _SAFE_ID.sub("_", s)[:64]
 
 
@@ -98,24 +104,6 @@ class _Concept:
     display: str | None  # cc_text: the concept's text, else the first display
     targets: dict[str, tuple[tuple[Target, Coding], ...]]  # by domain, filled on first use
     fact_names: list[str] | None = None  # see _Mapper.fact_names
-
-
-def _plain_concept_key(cc: Any) -> tuple[str | None, ...] | None:
-    """(system, code, display, text) of the usual shape, a dict whose ``coding`` is one
-    Coding, when all four are strings or absent: they alone decide what ``codings`` and
-    ``cc_text`` read from it, so equal keys mean equal concepts. None for other shapes
-    (read in full by ``codings``)."""
-    if type(cc) is not dict:
-        return None
-    coding = cc.get("coding")
-    if type(coding) is not list or len(coding) != 1 or type(coding[0]) is not dict:
-        return None
-    c = coding[0]
-    key = (c.get("system"), c.get("code"), c.get("display"), cc.get("text"))
-    for v in key:
-        if v is not None and type(v) is not str:
-            return None
-    return key
 
 
 def _first_display(cods: list[Coding]) -> str | None:
@@ -188,7 +176,7 @@ class _Mapper:
         self.plain_concepts: dict[tuple[str | None, ...], _Concept] = term.concept_cache  # across requests
         self.value_keys: dict[tuple[Any, ...], str | None] = {}  # see value_key
         self.obs_done_status = term.rules["event_done_status"].get("Observation", [])
-        self.limits: dict[str, int | None] = {}  # freshness limit by fact name
+        self.limits = settings.freshness_cache  # freshness limit by fact name, across requests
         self.warnings: list[str] = []
         self.index: dict[tuple[str, str], dict] = {}
         self.draft_keys: set[tuple[str, str]] = set()
@@ -235,7 +223,7 @@ class _Mapper:
         """A CodeableConcept (or Coding, list, bare code) read once for each distinct codings +
         text: per request, and for the usual one-Coding shape once across requests (its meaning
         depends on the tables only; ``Terminology.concept_cache``)."""
-        plain = _plain_concept_key(cc)
+        plain = plain_concept_key(cc)
         if plain is not None:
             found = self.plain_concepts.get(plain)
             if found is None:

@@ -91,10 +91,12 @@ class Terminology:
     code_patterns: dict[str, re.Pattern[str]] = field(default_factory=dict)
     lesion_by_points: dict[int, str] = field(default_factory=dict)
     histology_urls: frozenset[str] = frozenset()
-    # What the mapper read from the usual one-Coding concepts (mapper._plain_concept_key ->
+    # What the mapper read from the usual one-Coding concepts (fhirutil.plain_concept_key ->
     # codings, display, targets): a pure function of the key and these tables, shared by
     # requests, at most CONCEPT_CACHE_SIZE entries (then new concepts are read per request).
     concept_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    # bodySite concept (usual one-Coding shape) -> levels, whole spine, present; same bound
+    body_site_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # ---------------------------------------------------------------- lookups
     def system(self, system: str | None) -> str:

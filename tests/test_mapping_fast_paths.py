@@ -189,3 +189,37 @@ def test_concept_cache_is_bounded(monkeypatch):
     assert all(f.obs(n).value is True for n in ["back-pain", "night-pain", "radicular-pain", "ambulatory",
                                                  "can-lie-prone"])
     cache.clear()
+
+
+# ------------------------------------------------------------------ body sites shared across requests
+def test_body_site_cache_gives_what_a_fresh_reading_gives():
+    from fhir_mappings.levels import _body_site_levels, body_site_levels
+    term = load_terminology()
+    term.body_site_cache.clear()
+    sites = [
+        {"coding": [{"system": LOCAL, "code": "L1"}]},
+        {"coding": [{"system": LOCAL, "code": "T11-L1"}], "text": "Th11 tot L1"},
+        {"coding": [{"system": SCT, "code": "280717001"}]},     # whole spine (SNOMED)
+        {"coding": [{"system": "urn:other", "code": "x", "display": "L4"}]},
+        {"coding": [{"system": "urn:other", "code": "x", "display": "L5"}]},  # same code, other display
+        {"text": "hele wervelkolom"},                           # no coding: not cached
+    ]
+    for _round in range(2):
+        for site in sites:
+            assert body_site_levels(site, term) == _body_site_levels(site, term)
+    assert body_site_levels(sites[3], term)[0] == ["L4"] and body_site_levels(sites[4], term)[0] == ["L5"]
+    assert len(term.body_site_cache) == 5
+    # callers get their own list: changing it does not change the next request's reading
+    first = body_site_levels(sites[1], term)[0]
+    first.append("S1")
+    assert body_site_levels(sites[1], term)[0] == ["T11", "T12", "L1"]
+    term.body_site_cache.clear()
+
+
+def test_level_bound_observations_read_the_same_with_a_warm_body_site_cache():
+    load_terminology().body_site_cache.clear()
+    res = observation(LOCAL, "sins", {"valueInteger": 9}, rid="s1")
+    res["bodySite"] = {"coding": [{"system": LOCAL, "code": "T7"}]}
+    cold = run(res).obs("sins", "T7")
+    warm = run(res).obs("sins", "T7")
+    assert cold == warm and warm.value == 9 and warm.level == "T7"
