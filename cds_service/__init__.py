@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -18,6 +17,7 @@ from spine_guideline.policy import Policy, load_policy
 from . import config as config_mod
 from . import errors, logs
 from .i18n import Catalogs, load_catalogs
+from .ids import new_uuid
 from .jsonio import FastJSONProvider
 from .prefetch import gather
 from .storage import Storage, make_storage
@@ -135,7 +135,7 @@ def _install_request_hooks(app: Flask) -> None:
         req, store = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
         store.t_start = time.perf_counter()
         store.timing = {}
-        store.log_fields = {"requestId": req.headers.get("X-Request-ID", "")[:64] or str(uuid.uuid4())}
+        store.log_fields = {"requestId": req.headers.get("X-Request-ID", "")[:64] or new_uuid()}
         if req.method == "OPTIONS":
             resp = Response(status=204)
             origin = _cors_origin(app)

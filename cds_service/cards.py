@@ -8,7 +8,6 @@ machine-readable result in ``extension["org.spine-cds.result"]``.
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -16,6 +15,7 @@ from spine_guideline import GUIDELINE_VERSION
 from spine_guideline.facts import Fact
 from spine_guideline.findings import Criterion, Finding, Indicator, Status
 
+from .ids import new_uuid
 from .i18n import Catalogs
 from .suggestions import SuggestionContext, render_suggestion
 
@@ -98,9 +98,13 @@ def _criterion_line(crit: Criterion, ctx: RenderContext) -> str:
     if crit.rule:
         line += f" ({crit.rule})"
     seen = ctx.fact_data
-    data = [d for d in (_fact_data_once(f, ctx, seen) for f in crit.facts) if d]
+    data: dict[str, None] = {}  # each text once, in order
+    for fact in crit.facts:
+        d = _fact_data_once(fact, ctx, seen)
+        if d:
+            data[d] = None
     if data:
-        refs = "; ".join(dict.fromkeys(data))
+        refs = "; ".join(data)
         based_on = ctx.based_on.get(refs)
         if based_on is None:  # the same few data texts recur across a request's criteria
             based_on = ctx.based_on[refs] = c.text("common.data.based-on", ctx.lang, refs=refs)
@@ -147,7 +151,7 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
     for note in extra_notes:
         detail += "\n\n" + note
     card: dict[str, Any] = {
-        "uuid": str(uuid.uuid4()),
+        "uuid": new_uuid(),
         "summary": summary,
         "indicator": f.indicator.value,
         "detail": detail,

@@ -77,8 +77,13 @@ class Catalogs:
         if template is None:
             log.error("message key missing", extra={"key": key, "lang": lang})
             return f"[{key}]"
-        # Plain strings and ints (most parameters) go through as they are, as _param would.
-        values = {k: v if type(v) in _AS_IS else self._param(v, lang) for k, v in params.items()}
+        # Plain strings and ints (most parameters) go through as they are, as _param would;
+        # only parameters holding something else are converted (into a new dict).
+        values = params
+        for v in params.values():
+            if type(v) not in _AS_IS:
+                values = {k: v if type(v) in _AS_IS else self._param(v, lang) for k, v in params.items()}
+                break
         try:
             # format_map on the dict itself: a missing field raises KeyError, no strict-dict copy needed
             return template.format_map(values)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
@@ -14,6 +13,7 @@ from typing import Any, Callable, Mapping
 
 from spine_guideline.findings import Suggestion
 
+from .ids import new_uuid
 from .i18n import Catalogs
 
 
@@ -45,7 +45,7 @@ def _service_request(ctx: SuggestionContext, order: str, text: str, **extra: Any
     spec = _ORDERABLES["orders"][order]
     res: dict[str, Any] = {
         "resourceType": "ServiceRequest",
-        "id": str(uuid.uuid4()),
+        "id": new_uuid(),
         "status": "draft",
         "intent": "order",
         "code": {"coding": [dict(c, display=text) for c in spec["coding"]], "text": text},
@@ -119,7 +119,7 @@ def _dexamethasone(s: Suggestion, ctx: SuggestionContext) -> list[dict[str, Any]
     text = ctx.catalogs.text("fhir.dexamethasone", ctx.lang)
     res: dict[str, Any] = {
         "resourceType": "MedicationRequest",
-        "id": str(uuid.uuid4()),
+        "id": new_uuid(),
         "status": "draft",
         "intent": "order",
         "medicationCodeableConcept": {"coding": dex["coding"], "text": text},
@@ -168,7 +168,7 @@ def _labs(s: Suggestion, ctx: SuggestionContext) -> list[dict[str, Any]]:
             continue
         text = ctx.catalogs.text(f"fhir.lab.{name}", ctx.lang)
         res: dict[str, Any] = {
-            "resourceType": "ServiceRequest", "id": str(uuid.uuid4()), "status": "draft", "intent": "order",
+            "resourceType": "ServiceRequest", "id": new_uuid(), "status": "draft", "intent": "order",
             "category": [{"coding": [{"system": "http://snomed.info/sct", "code": "108252007",
                                       "display": "Laboratory procedure"}]}],
             "code": {"coding": spec["coding"], "text": text},
@@ -211,5 +211,5 @@ def render_suggestion(s: Suggestion, ctx: SuggestionContext) -> dict[str, Any] |
     actions = builder(s, ctx)
     if not actions:
         return None
-    return {"label": ctx.catalogs.render(s.label, ctx.lang)[:200], "uuid": str(uuid.uuid4()),
+    return {"label": ctx.catalogs.render(s.label, ctx.lang)[:200], "uuid": new_uuid(),
             "isRecommended": bool(s.is_recommended), "actions": actions}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from ._records import fast_init
@@ -107,7 +108,27 @@ class Fact:
     @classmethod
     def missing(cls, name: str, level: str | None = None,
                 why: Unknown = Unknown.NOT_RECORDED, searched: str | None = None) -> "Fact":
-        return cls(name, None, (), level, why, searched=searched)
+        return _sourceless(name, None, level, why, searched)
+
+
+#: attrs of the shared sourceless facts below: read-only, like the facts themselves
+_NO_ATTRS: Mapping[str, Fact] = MappingProxyType({})
+_SOURCELESS: dict[tuple[Any, ...], Fact] = {}
+_SOURCELESS_MAX = 8192
+
+
+def _sourceless(name: str, value: bool | None, level: str | None, unknown: Unknown | None,
+                searched: str | None) -> Fact:
+    """A fact resting on no resource ("not recorded", "none recorded"): it depends on its
+    arguments only, and facts are immutable, so one instance serves every request (the
+    rules ask for the same absent facts many times per request)."""
+    key = (name, value, level, unknown, searched)
+    found = _SOURCELESS.get(key)
+    if found is None:
+        found = Fact(name, value, (), level, unknown, _NO_ATTRS, searched)
+        if len(_SOURCELESS) < _SOURCELESS_MAX:
+            _SOURCELESS[key] = found
+    return found
 
 
 def tri_and(*facts: Fact | bool | None) -> bool | None:
@@ -289,9 +310,9 @@ class PatientFacts:
         found = self.observations.get((name, None))
         if found is not None:
             return found
-        status = self.searches.get("Observation", SearchStatus.NOT_SEARCHED)
-        why = Unknown.SEARCH_FAILED if status == SearchStatus.FAILED else Unknown.NOT_RECORDED
-        return Fact.missing(name, level, why)
+        why = Unknown.SEARCH_FAILED if self.searches.get("Observation") == SearchStatus.FAILED \
+            else Unknown.NOT_RECORDED
+        return _sourceless(name, None, level, why, None)
 
     def obs_levels(self, name: str) -> dict[str, Fact]:
         """Every level-bound record of ``name``: {level: fact}."""
@@ -360,9 +381,9 @@ class PatientFacts:
         status = self.search_status(*resource_types)
         searched = ", ".join(resource_types)
         if status == SearchStatus.OK:
-            return Fact(name, False, (), level, searched=searched)
+            return _sourceless(name, False, level, None, searched)
         why = Unknown.SEARCH_FAILED if status == SearchStatus.FAILED else Unknown.NOT_RECORDED
-        return Fact(name, None, (), level, why, searched=searched)
+        return _sourceless(name, None, level, why, searched)
 
     # -- derived helpers -------------------------------------------------------
     def primary_cancers(self, *, include_history: bool = True) -> list[Cancer]:

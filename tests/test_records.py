@@ -99,3 +99,26 @@ def test_fast_init_refuses_classes_it_cannot_speak_for():
 
     with pytest.raises(TypeError):
         fast_init(WithPostInit)
+
+
+def test_absent_facts_are_shared_read_only_and_equal_to_fresh_ones():
+    from datetime import datetime, timezone
+
+    from spine_guideline.facts import PatientFacts, SearchStatus
+
+    now = datetime(2026, 11, 23, tzinfo=timezone.utc)
+    ok = PatientFacts(now=now, searches={"Observation": SearchStatus.OK, "Condition": SearchStatus.OK})
+    failed = PatientFacts(now=now, searches={"Observation": SearchStatus.FAILED})
+    a, b = ok.obs("pain-score", "L1"), ok.obs("pain-score", "L1")
+    assert a is b  # one instance serves every request
+    assert a == Fact("pain-score", None, (), "L1", Unknown.NOT_RECORDED)
+    assert failed.obs("pain-score", "L1").unknown is Unknown.SEARCH_FAILED  # the search status still decides
+    none = ok.condition("vertebral-infection", "L1")
+    assert none.value is False and none.searched == "Condition" and none.unknown is None
+    unknown = failed.condition("vertebral-infection", "L1")
+    assert unknown.value is None and unknown.unknown is Unknown.NOT_RECORDED
+    assert Fact.missing("x") is Fact.missing("x") and Fact.missing("x") is not Fact.missing("x", "L2")
+    with pytest.raises(TypeError):
+        a.attrs["onset"] = Fact("pain-score.onset", "2026-01-01")  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.value = 5  # type: ignore[misc]
