@@ -20,12 +20,15 @@ Conventions
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from ._records import fast_init
+
+T = TypeVar("T")
 
 
 class Unknown(str, enum.Enum):
@@ -280,6 +283,9 @@ class PatientFacts:
     draft_orders: list[DraftOrder] = field(default_factory=list)
     searches: dict[str, SearchStatus] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # values derived from these facts by @per_evaluation functions while the engine
+    # evaluates them (None otherwise: then every call computes afresh)
+    derived: dict[Any, Any] | None = field(default=None, repr=False, compare=False)
 
     # -- search status ---------------------------------------------------------
     def searched(self, resource_type: str) -> bool:
@@ -410,6 +416,31 @@ class PatientFacts:
         for d in self.draft_orders:
             levels.update(d.levels)
         return sort_levels(levels)
+
+
+def per_evaluation(fn: Callable[..., T]) -> Callable[..., T]:
+    """Compute ``fn(facts, *args)`` once per evaluation of a patient's facts.
+
+    Several rules ask for the same derived value (the survival estimate, the TX-7
+    surgery conditions, the neurological deficit); each is a pure function of the
+    facts and its arguments (the policy). The engine gives ``facts.derived`` a fresh
+    dict for the length of one evaluation, when the facts cannot change; outside it,
+    every call computes afresh. Arguments are matched by identity (a policy is not
+    hashable); the cache entry holds them, so an identity cannot be reused while it is
+    cached. The value is shared: callers read it and never change it."""
+    @functools.wraps(fn)
+    def wrapper(facts: "PatientFacts", *args: Any) -> T:
+        memo = facts.derived
+        if memo is None:
+            return fn(facts, *args)
+        key = (fn, *map(id, args))
+        hit = memo.get(key)
+        if hit is not None:
+            return hit[1]
+        value = fn(facts, *args)
+        memo[key] = (args, value)
+        return value
+    return wrapper
 
 
 # ---------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from .facts import (
     PatientFacts,
     SearchStatus,
     Unknown,
+    per_evaluation,
     level_index,
     tri_and,
     tri_not,
@@ -180,9 +181,10 @@ def in_scope(facts: PatientFacts, policy: Policy) -> bool:
     return any(f.value is not None and str(f.value).lower() in grades for f in _bilsky_records(facts))
 
 
-def neurological_deficit(facts: PatientFacts) -> tuple[bool | None, list[Fact]]:
+@per_evaluation
+def neurological_deficit(facts: PatientFacts) -> tuple[bool | None, tuple[Fact, ...]]:
     """guideline.md: radicular-deficit, mescc-deficit or severe-neurological-deficit true."""
-    fs = [facts.obs(d) for d in DEFICITS]
+    fs = tuple(facts.obs(d) for d in DEFICITS)
     return tri_or(*[_bool(f) for f in fs]), fs
 
 
@@ -501,7 +503,8 @@ def tx5_checks(facts: PatientFacts, policy: Policy) -> list[Check]:
     return out
 
 
-def surgery_checks(facts: PatientFacts, policy: Policy) -> list[Check]:
+@per_evaluation
+def surgery_checks(facts: PatientFacts, policy: Policy) -> tuple[Check, ...]:
     """TX-7: the conditions under which surgery is preferred."""
     out: list[Check] = []
     mech = facts.obs("mechanical-pain")
@@ -523,7 +526,7 @@ def surgery_checks(facts: PatientFacts, policy: Policy) -> list[Check]:
     under = facts.obs("progression-under-rt-and-steroids")
     out.append(Check("tx.crit.progression-under-rt", _bool(under), "TX-7", (under,),
                      [] if under.is_known else [_miss(under, "progression-under-rt-and-steroids")]))
-    return out
+    return tuple(out)
 
 
 def _sins_support_note(facts: PatientFacts, policy: Policy) -> list[Message]:

@@ -122,3 +122,45 @@ def test_absent_facts_are_shared_read_only_and_equal_to_fresh_ones():
         a.attrs["onset"] = Fact("pain-score.onset", "2026-01-01")  # type: ignore[index]
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.value = 5  # type: ignore[misc]
+
+
+def test_per_evaluation_computes_once_within_an_evaluation_and_afresh_outside():
+    from datetime import datetime, timezone
+
+    from spine_guideline.facts import PatientFacts, per_evaluation
+
+    calls = []
+
+    @per_evaluation
+    def derived(facts, policy):
+        calls.append(policy)
+        return len(facts.cancers), policy
+
+    facts = PatientFacts(now=datetime(2026, 11, 23, tzinfo=timezone.utc))
+    p1, p2 = object(), object()
+    derived(facts, p1), derived(facts, p1)
+    assert len(calls) == 2  # outside an evaluation: no memo (the facts may still change)
+    facts.derived = {}
+    assert derived(facts, p1) == (0, p1) and derived(facts, p1) == (0, p1)
+    assert derived(facts, p2) == (0, p2)  # another argument, another value
+    assert calls == [p1, p1, p1, p2]
+
+
+def test_engine_gives_each_evaluation_its_own_memo(monkeypatch):
+    from datetime import datetime, timezone
+
+    from spine_guideline import engine
+    from spine_guideline.facts import PatientFacts
+    from spine_guideline.policy import load_policy
+
+    facts = PatientFacts(now=datetime(2026, 11, 23, tzinfo=timezone.utc))
+    seen = []
+
+    def spy(f, policy):
+        seen.append(f.derived)
+        raise RuntimeError("rule failed")
+
+    monkeypatch.setitem(engine.MODULES, "spy", (spy, spy))
+    with pytest.raises(RuntimeError):
+        engine.evaluate_hook("patient-view", facts, load_policy(), ("spy",))
+    assert seen == [{}] and facts.derived is None  # reset even when a rule raises
