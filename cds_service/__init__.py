@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Mapping
 
 from flask import Flask, Response, g, jsonify, request
@@ -169,7 +170,9 @@ def _install_request_hooks(app: Flask) -> None:
                       timingMs={k: round(v * 1000, 2) for k, v in store.get("timing", {}).items()})
         if path.startswith("/cds-services/"):
             fields["service"] = path.split("/")[2][:100]
-        logs.request_line(fields)
+        # Written when the server closes the response, i.e. after the body went out: the
+        # clinician's EHR does not wait for the log line (measured: ~50 us per request).
+        resp.call_on_close(partial(logs.request_line, fields))
         return resp
 
 

@@ -7,6 +7,8 @@ import logging
 import sys
 import time
 
+import orjson
+
 _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime"}
 
 
@@ -33,7 +35,10 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 out[key] = value
-        return _ENCODER.encode(out)
+        try:
+            return orjson.dumps(out, default=str).decode("utf-8")
+        except TypeError:  # what orjson cannot write (e.g. integers over 64 bits)
+            return _ENCODER.encode(out)
 
 
 _REQUEST_LOG = logging.getLogger("spine_cds.request")

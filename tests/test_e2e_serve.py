@@ -4,6 +4,7 @@ Sandbox signs them."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -107,12 +108,17 @@ def test_feedback_end_to_end(service):
 def test_logs_are_json_and_carry_no_token_or_patient_data(service):
     base, work = service
     token = sandbox_token(base + "/cds-services/spine-metastases-diagnosis")
+    request_id = str(uuid.uuid4())
     requests.post(base + "/cds-services/spine-metastases-diagnosis",
                   json=request_body(prefetch={"patient": None}, fhirAuthorization={
                       "access_token": "SECRET-FHIR-TOKEN", "token_type": "Bearer", "expires_in": 300,
                       "scope": "patient/*.read", "subject": "x"}),
-                  headers={"Authorization": bearer(token)}, timeout=10)
-    text = read_log(work)
+                  headers={"Authorization": bearer(token), "X-Request-ID": request_id}, timeout=10)
+    # the request line is written once the response has gone out: wait for this request's line
+    deadline = time.monotonic() + 10
+    while request_id not in (text := read_log(work)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert request_id in text
     assert token not in text and "SECRET-FHIR-TOKEN" not in text and PATIENT not in text
     request_lines = [json.loads(line) for line in text.splitlines()
                      if line.startswith("{") and '"spine_cds.request"' in line]

@@ -201,3 +201,22 @@ def test_openapi_describes_every_endpoint(client):
     paths = doc["paths"]
     assert "/cds-services" in paths and "/cds-services/{id}/feedback" in paths or any(
         "feedback" in p for p in paths)
+
+
+@pytest.mark.parametrize("path, body, status", [
+    ("/cds-services/spine-metastases-diagnosis", pv_request(), 200),
+    ("/cds-services/nope", pv_request(), 404),
+    ("/cds-services/spine-metastases-diagnosis", {"hook": "patient-view"}, 400),
+])
+def test_one_request_line_per_call_written_once_the_response_is_closed(client, caplog, path, body, status):
+    caplog.set_level("INFO", logger="spine_cds.request")
+    r = client.post(path, json=body, headers={"X-Request-ID": "req-42"})
+    assert r.status_code == status
+    r.close()  # what every WSGI server does once the body is sent (PEP 3333); the test client leaves it to us
+    lines = [rec for rec in caplog.records if rec.name == "spine_cds.request"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line.requestId == "req-42" and line.status == status and line.path == path
+    assert line.durationMs >= 0 and line.method == "POST"
+    if status == 200:
+        assert set(line.timingMs) >= {"parse", "mapping", "rules", "render"} and line.cards >= 0
