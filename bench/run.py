@@ -189,6 +189,21 @@ def timed_posts(session: requests.Session, url: str, payloads: list[bytes], n: i
     return times, errors
 
 
+def paired_posts(s_session: requests.Session, s_url: str, f_session: requests.Session, f_url: str,
+                 payloads: list[bytes], n: int) -> tuple[list[float], int, list[float]]:
+    """Service and floor latencies, one request of each in turn with the same payload, so
+    both see the same machine state (this machine's speed drifts by 10-20% within a
+    minute; measured one block after the other, the ratio drifted with it)."""
+    s_times, f_times, errors = [], [], 0
+    for i in range(n):
+        body = [payloads[i % len(payloads)]]
+        t, e = timed_posts(s_session, s_url, body, 1)
+        s_times += t
+        errors += e
+        f_times += timed_posts(f_session, f_url, body, 1)[0]
+    return s_times, errors, f_times
+
+
 def time_split(log_path: Path) -> dict[str, dict[str, float]]:
     acc: dict[str, dict[str, list[float]]] = {}
     for line in log_path.read_text(errors="replace").splitlines():
@@ -274,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         for sid, bodies in payloads.items():
             timed_posts(s_sess, f"http://127.0.0.1:{sport}/cds-services/{sid}", bodies, 20)  # warm-up
             timed_posts(f_sess, f"http://127.0.0.1:{fport}/cds-services/{sid}", bodies, 20)
-            st, se = timed_posts(s_sess, f"http://127.0.0.1:{sport}/cds-services/{sid}", bodies, args.requests)
-            ft, _ = timed_posts(f_sess, f"http://127.0.0.1:{fport}/cds-services/{sid}", bodies, args.requests)
+            st, se, ft = paired_posts(s_sess, f"http://127.0.0.1:{sport}/cds-services/{sid}",
+                                      f_sess, f"http://127.0.0.1:{fport}/cds-services/{sid}", bodies, args.requests)
             row = {"patients": len(bodies), "errors": se}
             for p in (50, 95, 99):
                 row[f"p{p}_ms"] = round(pct(st, p) * 1000, 2)
@@ -288,10 +303,9 @@ def main(argv: list[str] | None = None) -> int:
             for n in (10, 100, 1000, 10000):
                 body = json.dumps(scaled_request(n)).encode()
                 reps = 30 if n <= 1000 else 8
-                st, se = timed_posts(s_sess, f"http://127.0.0.1:{sport}/cds-services/vertebral-augmentation",
-                                     [body], reps)
-                ft, _ = timed_posts(f_sess, f"http://127.0.0.1:{fport}/cds-services/vertebral-augmentation",
-                                    [body], reps)
+                st, se, ft = paired_posts(
+                    s_sess, f"http://127.0.0.1:{sport}/cds-services/vertebral-augmentation",
+                    f_sess, f"http://127.0.0.1:{fport}/cds-services/vertebral-augmentation", [body], reps)
                 scaling[n] = {"p50_ms": round(pct(st, 50) * 1000, 1), "floor_p50_ms": round(pct(ft, 50) * 1000, 1),
                               "errors": se, "bytes": len(body)}
             results["scaling"] = scaling

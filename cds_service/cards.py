@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from spine_guideline import GUIDELINE_VERSION
-from spine_guideline.facts import Fact
+from spine_guideline.facts import Fact, Source
 from spine_guideline.findings import Criterion, Finding, Indicator, Status
 
 from .ids import new_uuid
@@ -51,28 +51,34 @@ class RenderContext:
 
 def _md_escape(text: str) -> str:
     """Neutralise HTML in interpolated data; Markdown from our catalogs stays."""
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    if "<" in text or ">" in text:
+        return text.replace("<", "&lt;").replace(">", "&gt;")
+    return text
 
 
 def _fact_data(fact: Fact, ctx: RenderContext) -> str:
     c = ctx.catalogs
-    if fact.is_unknown:
+    if fact.value is None:  # unknown
         reason = fact.unknown.value if fact.unknown else "not-recorded"
         why = ctx.unknown_text.get(reason) or c.text(f"unknown.{reason}", ctx.lang)
-        refs = _refs(fact)
-        return f"{why}{f' ({refs})' if refs else ''}"
+        refs = _refs(fact.sources)
+        return f"{why} ({refs})" if refs else why
     if not fact.sources and fact.searched:
         return c.text("common.data.searched", ctx.lang, searched=fact.searched)
-    refs = _refs(fact)
-    return refs or c.text("common.data.none", ctx.lang)
+    return _refs(fact.sources) or c.text("common.data.none", ctx.lang)
 
 
-def _refs(fact: Fact) -> str:
-    parts = []
-    for s in fact.sources[:4]:
-        parts.append(f"{s.reference}, {s.date[:10]}" if s.date else s.reference)
-    if len(fact.sources) > 4:
-        parts.append(f"+{len(fact.sources) - 4}")
+def _ref(s: Source) -> str:
+    ref = f"{s.resource_type}/{s.resource_id}" if s.resource_id else s.resource_type  # Source.reference
+    return f"{ref}, {s.date[:10]}" if s.date else ref
+
+
+def _refs(sources: tuple[Source, ...]) -> str:
+    if len(sources) == 1:  # the usual case
+        return _md_escape(_ref(sources[0]))
+    parts = [_ref(s) for s in sources[:4]]
+    if len(sources) > 4:
+        parts.append(f"+{len(sources) - 4}")
     return _md_escape("; ".join(parts))
 
 
