@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -115,14 +116,24 @@ def call_service(service_id: str):
     store.timing.update(outcome.timing)
     cards, findings = outcome.cards, outcome.findings
 
-    state.storage.log_cards({
+    store.log_fields.update(cards=len(cards), topics=sorted({f.topic for f in findings}))
+    response = jsonify({"cards": cards})
+    if cards:
+        # Queued for the card log when the server closes the response (PEP 3333: always,
+        # after the body went out), so the EHR does not wait for it.
+        response.call_on_close(partial(_log_cards, state.storage, service, body.get("hookInstance"), lang,
+                                       cards, findings))
+    return response
+
+
+def _log_cards(storage, service: ServiceDef, hook_instance: Any, lang: str, cards: list[dict],
+               findings: list) -> None:
+    storage.log_cards({
         "card_uuid": c["uuid"], "service_id": service.id, "hook": service.hook,
-        "hook_instance": str(body.get("hookInstance"))[:200], "topic": f.topic,
+        "hook_instance": str(hook_instance)[:200], "topic": f.topic,
         "indicator": f.indicator.value, "rules": c["extension"]["org.spine-cds.result"]["rules"],
         "result": c["extension"]["org.spine-cds.result"], "guideline_version": GUIDELINE_VERSION,
         "language": lang} for c, f in zip(cards, findings))
-    store.log_fields.update(cards=len(cards), topics=sorted({f.topic for f in findings}))
-    return jsonify({"cards": cards})
 
 
 @bp.post("/cds-services/<service_id>/feedback")

@@ -22,6 +22,9 @@ from .services import TEMPLATES, ServiceDef, template_resource_type
 
 log = logging.getLogger("spine_cds.prefetch")
 
+#: prefetch key -> the resource type its template searches
+_KEY_TYPES = {key: template_resource_type(template) for key, template in TEMPLATES.items()}
+
 
 @dataclass
 class Gathered:
@@ -51,7 +54,7 @@ def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
         prefetch = {}
     missing: dict[str, str] = {}
     for key in service.prefetch_keys:
-        rtype = template_resource_type(TEMPLATES[key])
+        rtype = _KEY_TYPES[key]
         if key not in prefetch:
             missing[key] = rtype
             continue

@@ -39,6 +39,11 @@ class CheckingClient(FlaskClient):
         request = getattr(response, "request", None)
         if request is not None:
             check_response_shape(request.path, request.method, response)
+        # As every WSGI server does once the body is sent (PEP 3333): the service writes its
+        # request log line and queues card-log rows then. The body is read first, so it
+        # stays readable (file responses are streamed from the file).
+        response.get_data()
+        response.close()
         return response
 
 

@@ -212,7 +212,7 @@ def test_one_request_line_per_call_written_once_the_response_is_closed(client, c
     caplog.set_level("INFO", logger="spine_cds.request")
     r = client.post(path, json=body, headers={"X-Request-ID": "req-42"})
     assert r.status_code == status
-    r.close()  # what every WSGI server does once the body is sent (PEP 3333); the test client leaves it to us
+    # the test client (conftest.CheckingClient) closes the response as a WSGI server does (PEP 3333)
     lines = [rec for rec in caplog.records if rec.name == "spine_cds.request"]
     assert len(lines) == 1
     line = lines[0]
