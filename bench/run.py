@@ -260,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--load", type=float, default=0, help="seconds of sustained load (0: skip)")
     ap.add_argument("--no-scaling", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
+    ap.add_argument("--blocks", action="store_true",
+                    help="latency: time each service's requests in one block, then the floor's "
+                         "(default: alternate them, so both see the same machine state)")
     args = ap.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="spine-cds-bench-"))
@@ -276,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     floor = start([sys.executable, "-m", "gunicorn", "--config", conf, "--bind", f"127.0.0.1:{fport}",
                    "bench.floor_app:app"], env, floor_log, f"http://127.0.0.1:{fport}/healthz")
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-                               "workers": len(worker_pids(svc.pid))}
+                               "workers": len(worker_pids(svc.pid)),
+                               "latency_method": "blocks" if args.blocks else "alternating"}
     sampler = MemorySampler(svc.pid)
     sampler.start()
     try:
@@ -289,8 +293,12 @@ def main(argv: list[str] | None = None) -> int:
         for sid, bodies in payloads.items():
             timed_posts(s_sess, f"http://127.0.0.1:{sport}/cds-services/{sid}", bodies, 20)  # warm-up
             timed_posts(f_sess, f"http://127.0.0.1:{fport}/cds-services/{sid}", bodies, 20)
-            st, se, ft = paired_posts(s_sess, f"http://127.0.0.1:{sport}/cds-services/{sid}",
-                                      f_sess, f"http://127.0.0.1:{fport}/cds-services/{sid}", bodies, args.requests)
+            s_url, f_url = f"http://127.0.0.1:{sport}/cds-services/{sid}", f"http://127.0.0.1:{fport}/cds-services/{sid}"
+            if args.blocks:  # all service requests, then all floor requests
+                st, se = timed_posts(s_sess, s_url, bodies, args.requests)
+                ft, _ = timed_posts(f_sess, f_url, bodies, args.requests)
+            else:
+                st, se, ft = paired_posts(s_sess, s_url, f_sess, f_url, bodies, args.requests)
             row = {"patients": len(bodies), "errors": se}
             for p in (50, 95, 99):
                 row[f"p{p}_ms"] = round(pct(st, p) * 1000, 2)

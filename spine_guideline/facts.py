@@ -293,12 +293,15 @@ class PatientFacts:
 
     def search_status(self, *resource_types: str) -> SearchStatus:
         """Worst status over the resource types (failed > not-searched > ok)."""
-        statuses = [self.searches.get(rt, SearchStatus.NOT_SEARCHED) for rt in resource_types]
-        if SearchStatus.FAILED in statuses:
-            return SearchStatus.FAILED
-        if SearchStatus.NOT_SEARCHED in statuses:
-            return SearchStatus.NOT_SEARCHED
-        return SearchStatus.OK
+        worst = SearchStatus.OK
+        searches = self.searches
+        for rt in resource_types:
+            status = searches.get(rt, SearchStatus.NOT_SEARCHED)
+            if status == SearchStatus.FAILED:
+                return SearchStatus.FAILED
+            if status == SearchStatus.NOT_SEARCHED:
+                worst = SearchStatus.NOT_SEARCHED
+        return worst
 
     # -- observations ----------------------------------------------------------
     def obs(self, name: str, level: str | None = None) -> Fact:

@@ -133,3 +133,22 @@ def test_sins_entry_condition_observation_or_metastasis_level():
     assert sins.evaluate(f, POLICY) == []
     f.observations[("sins", "T9")] = sins_fact("T9", 5)
     assert [x.key for x in sins.evaluate(f, POLICY)] == ["T9"]
+
+
+@pytest.mark.parametrize("table_name", ["protocol_bands", "categories"])
+def test_sins_tables_partition_every_total_from_0_to_18(table_name):
+    # sins._inner relies on this: rows ascending, contiguous, no overlap, covering 0..18
+    rows = POLICY.get("sins", table_name)
+    assert rows[0][0] == 0 and rows[-1][1] == 18
+    for (_lo1, hi1, _n1), (lo2, _hi2, _n2) in zip(rows, rows[1:]):
+        assert lo2 == hi1 + 1
+
+
+@pytest.mark.parametrize("table_name", ["protocol_bands", "categories"])
+def test_rows_found_for_a_range_equal_a_lookup_of_every_total(table_name):
+    rows = POLICY.get("sins", table_name)
+    for low in range(19):
+        for high in range(low, 19):
+            totals = list(range(low, high + 1))
+            expected = {sins._lookup(rows, t) for t in totals}
+            assert {sins._lookup(rows, t) for t in sins._ends(totals)} | sins._inner(rows, totals) == expected
