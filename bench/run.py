@@ -189,18 +189,20 @@ def timed_posts(session: requests.Session, url: str, payloads: list[bytes], n: i
     return times, errors
 
 
-def paired_posts(s_session: requests.Session, s_url: str, f_session: requests.Session, f_url: str,
-                 payloads: list[bytes], n: int) -> tuple[list[float], int, list[float]]:
-    """Service and floor latencies, one request of each in turn with the same payload, so
-    both see the same machine state (this machine's speed drifts by 10-20% within a
-    minute; measured one block after the other, the ratio drifted with it)."""
+def rounds_posts(s_session: requests.Session, s_url: str, f_session: requests.Session, f_url: str,
+                 payloads: list[bytes], n: int, size: int) -> tuple[list[float], int, list[float]]:
+    """Service and floor latencies in turns of ``size`` requests each, the same payloads in
+    each turn: both are timed warm (back to back) and see the same machine state (this
+    machine's speed drifts by 10-20% within a minute; with the floor timed in one block
+    after the service, the ratio drifted with it)."""
+    size = max(1, size)
     s_times, f_times, errors = [], [], 0
-    for i in range(n):
-        body = [payloads[i % len(payloads)]]
-        t, e = timed_posts(s_session, s_url, body, 1)
+    for start in range(0, n, size):
+        bodies = [payloads[i % len(payloads)] for i in range(start, min(n, start + size))]
+        t, e = timed_posts(s_session, s_url, bodies, len(bodies))
         s_times += t
         errors += e
-        f_times += timed_posts(f_session, f_url, body, 1)[0]
+        f_times += timed_posts(f_session, f_url, bodies, len(bodies))[0]
     return s_times, errors, f_times
 
 
@@ -260,9 +262,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--load", type=float, default=0, help="seconds of sustained load (0: skip)")
     ap.add_argument("--no-scaling", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
+    ap.add_argument("--rounds", type=int, default=20, metavar="N",
+                    help="latency: service and floor in turns of N requests each (default 20): each is "
+                         "timed warm, back to back, and both see the same machine state; 1 alternates "
+                         "single requests")
     ap.add_argument("--blocks", action="store_true",
-                    help="latency: time each service's requests in one block, then the floor's "
-                         "(default: alternate them, so both see the same machine state)")
+                    help="latency: all of a service's requests in one block, then all of the floor's "
+                         "(this machine's speed drifts by 10-20%% within a minute: the ratio drifts too)")
     args = ap.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="spine-cds-bench-"))
@@ -280,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                    "bench.floor_app:app"], env, floor_log, f"http://127.0.0.1:{fport}/healthz")
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
                                "workers": len(worker_pids(svc.pid)),
-                               "latency_method": "blocks" if args.blocks else "alternating"}
+                               "latency_method": "blocks" if args.blocks else f"rounds of {args.rounds}"}
     sampler = MemorySampler(svc.pid)
     sampler.start()
     try:
@@ -298,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                 st, se = timed_posts(s_sess, s_url, bodies, args.requests)
                 ft, _ = timed_posts(f_sess, f_url, bodies, args.requests)
             else:
-                st, se, ft = paired_posts(s_sess, s_url, f_sess, f_url, bodies, args.requests)
+                st, se, ft = rounds_posts(s_sess, s_url, f_sess, f_url, bodies, args.requests, args.rounds)
             row = {"patients": len(bodies), "errors": se}
             for p in (50, 95, 99):
                 row[f"p{p}_ms"] = round(pct(st, p) * 1000, 2)
@@ -311,9 +317,10 @@ def main(argv: list[str] | None = None) -> int:
             for n in (10, 100, 1000, 10000):
                 body = json.dumps(scaled_request(n)).encode()
                 reps = 30 if n <= 1000 else 8
-                st, se, ft = paired_posts(
+                st, se, ft = rounds_posts(
                     s_sess, f"http://127.0.0.1:{sport}/cds-services/vertebral-augmentation",
-                    f_sess, f"http://127.0.0.1:{fport}/cds-services/vertebral-augmentation", [body], reps)
+                    f_sess, f"http://127.0.0.1:{fport}/cds-services/vertebral-augmentation", [body], reps,
+                    min(args.rounds, reps))
                 scaling[n] = {"p50_ms": round(pct(st, 50) * 1000, 1), "floor_p50_ms": round(pct(ft, 50) * 1000, 1),
                               "errors": se, "bytes": len(body)}
             results["scaling"] = scaling

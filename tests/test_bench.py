@@ -43,8 +43,9 @@ def test_pct_is_a_nearest_rank_percentile():
     assert bench.pct([3.0], 95) == 3.0
 
 
-@pytest.mark.parametrize("extra", [[], ["--blocks"]])
-def test_benchmark_command_reports_every_figure(tmp_path, extra):
+@pytest.mark.parametrize("extra, method", [([], "rounds of 20"), (["--rounds", "1"], "rounds of 1"),
+                                           (["--blocks"], "blocks")])
+def test_benchmark_command_reports_every_figure(tmp_path, extra, method):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", "--requests", "6", "--throughput-seconds", "0.5", "--no-scaling",
@@ -52,7 +53,7 @@ def test_benchmark_command_reports_every_figure(tmp_path, extra):
         cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(out.read_text())
-    assert result["latency_method"] == ("blocks" if extra else "alternating")
+    assert result["latency_method"] == method
     assert set(result["latency"]) == {s.id for s in SERVICES}
     for row in result["latency"].values():
         assert row["errors"] == 0
