@@ -201,6 +201,13 @@ class _Mapper:
     def source(self, res: dict, date: str | None = None, display: str | None = None) -> Source:
         return Source(res["resourceType"], _safe_id(res.get("id")), date, display)
 
+    def _asserted(self, res: dict, verification: str | None) -> bool:
+        """Neither an ignored record status nor an ignored verification status (refuted,
+        entered-in-error, ...): the Condition / AllergyIntolerance says what it says."""
+        if self.status_ignored(res, status_code(res.get("status"))):
+            return False
+        return verification not in self.term.rules["condition"]["ignored_verification"]
+
     def status_ignored(self, res: dict, status: str | None) -> bool:
         if status is None:
             return False
@@ -362,10 +369,8 @@ class _Mapper:
     # ------------------------------------------------------------------ Condition
     def map_Condition(self, res: dict) -> None:
         cfg = self.term.rules["condition"]
-        if self.status_ignored(res, status_code(res.get("status"))):
-            return
         verification = status_code(res.get("verificationStatus"))
-        if verification in cfg["ignored_verification"]:
+        if not self._asserted(res, verification):
             return
         code = res.get("code")
         concept = self.concept(code)
@@ -787,11 +792,7 @@ class _Mapper:
 
     # ------------------------------------------------------------------ allergies
     def map_AllergyIntolerance(self, res: dict) -> None:
-        cfg = self.term.rules["condition"]
-        if self.status_ignored(res, status_code(res.get("status"))):
-            return
-        verification = status_code(res.get("verificationStatus"))
-        if verification in cfg["ignored_verification"]:
+        if not self._asserted(res, status_code(res.get("verificationStatus"))):
             return
         clinical = status_code(res.get("clinicalStatus"))
         if clinical in ("inactive", "resolved"):

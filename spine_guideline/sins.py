@@ -93,18 +93,14 @@ def _lookup(table: list[list], value: int) -> str:
     raise ValueError(f"SINS total {value} outside the table")
 
 
-def _ends(totals: list[int]) -> tuple[int, ...]:
-    return (totals[0], totals[-1]) if len(totals) > 1 else (totals[0],)
-
-
-def _inner(table: list[list], totals: list[int]) -> set[str]:
-    """The rows of ``table`` wholly inside the totals' range (the ends are looked up
-    with ``_lookup``, which also refuses a total outside the table): the same rows a
-    lookup of every total in between finds, without one lookup per total."""
-    if len(totals) <= 2:
-        return {_lookup(table, t) for t in totals}
+def _rows_for(table: list[list], totals: list[int]) -> set[str]:
+    """The rows of ``table`` the totals (a contiguous range) fall in: the two ends looked
+    up (``_lookup`` also refuses a total outside the table) and every row wholly between
+    them; the same rows a lookup of each total finds, without one lookup per total."""
     low, high = totals[0], totals[-1]
-    return {name for lo, hi, name in table if low <= lo and hi <= high}
+    names = {_lookup(table, low), _lookup(table, high)}
+    names.update(name for lo, hi, name in table if low <= lo and hi <= high)
+    return names
 
 
 def band_of(total: int, policy: Policy) -> str:
@@ -208,12 +204,10 @@ def _assess(fact: Fact, level: str, policy: Policy, *, trust_recorded_location: 
         totals = list(range(low, high + 1))
     # band_of / category_of over every possible total
     band_table = policy.get(SECTION, "protocol_bands")
-    out.bands = sorted({_lookup(band_table, t) for t in _ends(totals)} | _inner(band_table, totals),
-                       key=BAND_ORDER.index)
+    out.bands = sorted(_rows_for(band_table, totals), key=BAND_ORDER.index)
     category_table = policy.get(SECTION, "categories")
     cats = [name for _, _, name in category_table]
-    out.categories = sorted({_lookup(category_table, t) for t in _ends(totals)} | _inner(category_table, totals),
-                            key=cats.index)
+    out.categories = sorted(_rows_for(category_table, totals), key=cats.index)
     out.band = out.bands[0] if len(out.bands) == 1 else None
     out.category = out.categories[0] if len(out.categories) == 1 else None
     return out

@@ -137,7 +137,7 @@ def test_sins_entry_condition_observation_or_metastasis_level():
 
 @pytest.mark.parametrize("table_name", ["protocol_bands", "categories"])
 def test_sins_tables_partition_every_total_from_0_to_18(table_name):
-    # sins._inner relies on this: rows ascending, contiguous, no overlap, covering 0..18
+    # sins._rows_for relies on this: rows ascending, contiguous, no overlap, covering 0..18
     rows = POLICY.get("sins", table_name)
     assert rows[0][0] == 0 and rows[-1][1] == 18
     for (_lo1, hi1, _n1), (lo2, _hi2, _n2) in zip(rows, rows[1:]):
@@ -151,4 +151,4 @@ def test_rows_found_for_a_range_equal_a_lookup_of_every_total(table_name):
         for high in range(low, 19):
             totals = list(range(low, high + 1))
             expected = {sins._lookup(rows, t) for t in totals}
-            assert {sins._lookup(rows, t) for t in sins._ends(totals)} | sins._inner(rows, totals) == expected
+            assert sins._rows_for(rows, totals) == expected
