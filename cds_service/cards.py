@@ -8,15 +8,16 @@ machine-readable result in ``extension["org.spine-cds.result"]``.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from spine_guideline import GUIDELINE_VERSION
 from spine_guideline.facts import Fact, Source
 from spine_guideline.findings import Criterion, Finding, Indicator, Status
 
-from .ids import new_uuid
 from .i18n import Catalogs
+from .ids import new_uuid
 from .suggestions import SuggestionContext, render_suggestion
 
 TOPIC_SYSTEM = "https://spine-cds.org/fhir/CodeSystem/card-topic"

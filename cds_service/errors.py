@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException

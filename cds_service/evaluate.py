@@ -26,10 +26,11 @@ import logging
 import os
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, TextIO
+from typing import Any, TextIO
 
 from fhir_mappings.fhirutil import ref_type_id
 from spine_guideline.facts import SearchStatus
@@ -262,7 +263,7 @@ class Engine:
     mapping_settings: Any
 
     @classmethod
-    def load(cls) -> "Engine":
+    def load(cls) -> Engine:
         from spine_guideline.policy import load_policy
 
         from . import _mapping_settings
@@ -417,12 +418,12 @@ def _isatty(stream: TextIO) -> bool:
 
 def parse_now(text: str | None) -> datetime:
     if not text:
-        return datetime.now(timezone.utc).replace(microsecond=0)
+        return datetime.now(UTC).replace(microsecond=0)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InputError(f"--now {text!r} is not an ISO 8601 date-time (e.g. 2026-11-23T10:00:00Z)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def iter_results(inputs: Inputs, *, hook: str, now: datetime, lang: str,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -106,7 +106,7 @@ def call_service(service_id: str):
     gathered = state.gather(service, body, caller)
     store.timing["fetch"] = time.perf_counter() - t0
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     lang = negotiate(request.headers.get("Accept-Language"), current_app.config["LANGUAGE"])
     outcome = pipeline.run(service, resources=gathered.resources, searches=gathered.searches, now=now,
                            patient_id=context.get("patientId"), lang=lang, policy=state.policy,
@@ -133,7 +133,7 @@ def _log_cards(storage, service: ServiceDef, hook_instance: Any, lang: str, card
         "hook_instance": str(hook_instance)[:200], "topic": f.topic,
         "indicator": f.indicator.value, "rules": c["extension"]["org.spine-cds.result"]["rules"],
         "result": c["extension"]["org.spine-cds.result"], "guideline_version": GUIDELINE_VERSION,
-        "language": lang} for c, f in zip(cards, findings))
+        "language": lang} for c, f in zip(cards, findings, strict=False))
 
 
 @bp.post("/cds-services/<service_id>/feedback")

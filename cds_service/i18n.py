@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 from spine_guideline.findings import Message
 
@@ -36,7 +37,7 @@ class Catalogs:
                                                                repr=False, compare=False)
 
     @classmethod
-    def build(cls, messages: Mapping[str, Mapping[str, str]]) -> "Catalogs":
+    def build(cls, messages: Mapping[str, Mapping[str, str]]) -> Catalogs:
         plain: dict[str, dict[str, str]] = {}
         for lang, templates in messages.items():
             plain[lang] = {}

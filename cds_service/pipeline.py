@@ -6,9 +6,10 @@ command, so both give the same cards for the same data.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from fhir_mappings import MappingSettings, build_facts
 from spine_guideline.engine import evaluate_hook

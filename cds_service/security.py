@@ -8,8 +8,9 @@ without the token.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import ServiceError
 
@@ -23,7 +24,7 @@ class Security:
     base_url: str | None = None
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], engine: Any) -> "Security":
+    def from_config(cls, config: Mapping[str, Any], engine: Any) -> Security:
         if config["AUTH"] == "off":
             return cls(required=False)
         verifier = None

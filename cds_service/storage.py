@@ -14,11 +14,26 @@ import os
 import queue
 import threading
 import time
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import (JSON, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
-                        create_engine, event, insert, select, text)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.engine import Engine
 
 log = logging.getLogger("spine_cds.storage")
@@ -54,7 +69,7 @@ feedback = Table(
 )
 
 
-def make_storage(url: str) -> "Storage":
+def make_storage(url: str) -> Storage:
     engine = make_engine(url)
     log_engine = make_engine(url, durable=False) if url.startswith("sqlite") else engine
     return Storage(engine, log_engine)
@@ -122,7 +137,7 @@ class Storage:
         rows = list(rows)
         if not rows:
             return
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self._writer().put([dict(r, created_at=now) for r in rows])
 
     def write_card_rows(self, rows: list[dict[str, Any]]) -> None:
@@ -136,9 +151,9 @@ class Storage:
         writer = self._card_writer
         return writer.flush(timeout) if writer is not None and writer.pid == os.getpid() else True
 
-    _card_writer: "_CardLogWriter | None" = None
+    _card_writer: _CardLogWriter | None = None
 
-    def _writer(self) -> "_CardLogWriter":
+    def _writer(self) -> _CardLogWriter:
         # Started lazily, in the process that uses it (gunicorn forks workers).
         writer = self._card_writer
         if writer is None or writer.pid != os.getpid():
@@ -151,7 +166,7 @@ class Storage:
 
     def store_feedback(self, service_id: str, items: list[dict[str, Any]]) -> int:
         """Write every feedback item in one transaction; returns how many."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         uuids = [str(i.get("card")) for i in items]
         self.flush(2.0)  # a card returned a moment ago must be joinable
         self._ensure()

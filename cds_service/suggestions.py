@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from spine_guideline.findings import Suggestion
 
-from .ids import new_uuid
 from .i18n import Catalogs
+from .ids import new_uuid
 
 
 @dataclass

@@ -26,8 +26,9 @@ import pstats
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from . import build_facts, load_tables
 from .tables import Terminology
@@ -42,7 +43,7 @@ def _inputs(body: dict[str, Any]) -> dict[str, Any]:
                    all(k in body.get("prefetch", {}) for k in s.prefetch_keys))
     gathered = gather(service, body, client=None, fhir_server_allowed=lambda _u: False, budget_seconds=1)
     context = body["context"]
-    return dict(resources=gathered.resources, searches=gathered.searches, now=datetime.now(timezone.utc),
+    return dict(resources=gathered.resources, searches=gathered.searches, now=datetime.now(UTC),
                 patient_id=context.get("patientId"), draft_orders=context.get("draftOrders"),
                 selections=context.get("selections") if body["hook"] == "order-select" else None)
 

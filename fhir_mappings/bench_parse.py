@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 LOCAL = "https://spine-cds.org/fhir/CodeSystem/spine-cds"
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     load_tables()
     resources = make_resources(n)
     bundle = [{"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}]
-    now = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 10, tzinfo=UTC)
     classes = {t: get_fhir_model_class(t) for t in {r["resourceType"] for r in resources}}
 
     def validate() -> None:

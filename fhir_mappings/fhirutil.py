@@ -7,8 +7,9 @@ an empty list; none of them raises.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
 
 _NUM = re.compile(r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$")
 
@@ -137,7 +138,7 @@ _DT = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2
                  r"\s*(Z|[+-]\d{2}:?\d{2})?)?)?)?$")
 
 
-def parse_datetime(x: Any, tz: timezone | Any = timezone.utc) -> tuple[datetime, bool] | None:
+def parse_datetime(x: Any, tz: timezone | Any = UTC) -> tuple[datetime, bool] | None:
     """(aware datetime, date_only) from a FHIR date/dateTime/instant string; None if unreadable.
     Partial dates (``2024``, ``2024-05``) read as their first day; no timezone = ``tz``."""
     if not isinstance(x, str):
@@ -172,7 +173,7 @@ def _parse_datetime_general(x: str, tz: timezone | Any) -> tuple[datetime, bool]
         if zone is None:
             tzinfo = tz
         elif zone == "Z":
-            tzinfo = timezone.utc
+            tzinfo = UTC
         else:
             sign = 1 if zone[0] == "+" else -1
             digits = zone[1:].replace(":", "")

@@ -14,16 +14,44 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from spine_guideline.facts import (Allergy, Cancer, CancerCategory, ConditionRecord, DraftOrder, Event, Fact,
-                                   Medication, PatientFacts, SearchStatus, Source, Unknown)
+from spine_guideline.facts import (
+    Allergy,
+    Cancer,
+    CancerCategory,
+    ConditionRecord,
+    DraftOrder,
+    Event,
+    Fact,
+    Medication,
+    PatientFacts,
+    SearchStatus,
+    Source,
+    Unknown,
+)
 
-from .fhirutil import (as_bool, as_dict, as_list, as_number, as_str, cc_text, codings, parse_datetime,
-                       plain_concept_key, reference, ref_type_id, status_code, texts, walk_bundle, bundle_items)
+from .fhirutil import (
+    as_bool,
+    as_dict,
+    as_list,
+    as_number,
+    as_str,
+    bundle_items,
+    cc_text,
+    codings,
+    parse_datetime,
+    plain_concept_key,
+    ref_type_id,
+    reference,
+    status_code,
+    texts,
+    walk_bundle,
+)
 from .levels import body_site_levels
 from .tables import CONCEPT_CACHE_SIZE, LOCAL_SYSTEM, ObsDef, Target, Terminology, load_terminology
 
@@ -46,7 +74,7 @@ class MappingSettings:
     check_subject: bool = True
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> "MappingSettings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> MappingSettings:
         env = os.environ if environ is None else environ
         return cls(extra_mapping_file=env.get(ENV_EXTRA_MAPPINGS) or None, **kwargs)
 
@@ -164,8 +192,8 @@ class _Mapper:
                  patient_id: str | None) -> None:
         self.term = term
         self.settings = settings
-        self.tz = now.tzinfo or timezone.utc
-        self.now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+        self.tz = now.tzinfo or UTC
+        self.now = now if now.tzinfo else now.replace(tzinfo=UTC)
         self.patient_id = patient_id
         # "Patient/<id>" when that reference can only name the request's patient (a plain FHIR id):
         # subject_ok then accepts it by one string comparison
@@ -965,8 +993,8 @@ class _Mapper:
         for r in self.obs:
             if r.name == "histologically-proven" and r.focus[0] == "Condition" and r.focus[1] and r.unknown is None:
                 old = focused.get(r.focus[1])
-                if old is None or (r.when or datetime.min.replace(tzinfo=timezone.utc)) > \
-                        (old.when or datetime.min.replace(tzinfo=timezone.utc)):
+                if old is None or (r.when or datetime.min.replace(tzinfo=UTC)) > \
+                        (old.when or datetime.min.replace(tzinfo=UTC)):
                     focused[r.focus[1]] = r
         for d in self.cancer_drafts:
             proof = d["proof"]

@@ -25,9 +25,10 @@ from __future__ import annotations
 import json
 import pathlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 LOCAL_SYSTEM = "https://spine-cds.org/fhir/CodeSystem/spine-cds"
 VERIFY_URL = "https://spine-cds.org/fhir/StructureDefinition/verify"

@@ -18,10 +18,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from .facts import (Cancer, CancerCategory, DraftOrder, Event, Fact, PatientFacts, SearchStatus,
-                    Source, Unknown, tri_and, tri_not, tri_or)
-from .findings import (Criterion, Finding, Indicator, Message, Missing, Status, Suggestion,
-                       msg)
+from .facts import (
+    Cancer,
+    CancerCategory,
+    DraftOrder,
+    Event,
+    Fact,
+    PatientFacts,
+    SearchStatus,
+    Source,
+    Unknown,
+    tri_and,
+    tri_not,
+    tri_or,
+)
+from .findings import Criterion, Finding, Indicator, Message, Missing, Status, Suggestion, msg
 from .policy import Policy
 
 SECTION = "diagnosis"
@@ -590,7 +601,7 @@ def _assess_alarm_finding(facts: PatientFacts, policy: Policy, susp: Suspicion,
     missing: list[Missing] = []
     if susp.back_pain.is_unknown:
         _add_missing(missing, _missing(susp.back_pain))
-    for name, fact in susp.alarms.items():
+    for fact in susp.alarms.values():
         if fact.is_unknown:
             _add_missing(missing, _missing(fact))
     for name in ("mescc-deficit", "radicular-deficit"):

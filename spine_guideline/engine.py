@@ -1,7 +1,7 @@
 """Runs the guideline modules over one patient's facts."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from . import augmentation, diagnosis, treatment
 from .facts import PatientFacts

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import enum
 import functools
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from ._records import fast_init
 
@@ -75,7 +76,7 @@ class Fact:
     sources: tuple[Source, ...] = ()
     level: str | None = None
     unknown: Unknown | None = None
-    attrs: Mapping[str, "Fact"] = field(default_factory=dict)
+    attrs: Mapping[str, Fact] = field(default_factory=dict)
     searched: str | None = None
     note: str | None = None  # e.g. "onset taken from recordedDate"
 
@@ -96,7 +97,7 @@ class Fact:
     def is_false(self) -> bool:
         return self.value is False
 
-    def attr(self, name: str) -> "Fact":
+    def attr(self, name: str) -> Fact:
         """A component sub-fact; unknown (not recorded) when absent."""
         found = self.attrs.get(name)
         if found is not None:
@@ -110,7 +111,7 @@ class Fact:
 
     @classmethod
     def missing(cls, name: str, level: str | None = None,
-                why: Unknown = Unknown.NOT_RECORDED, searched: str | None = None) -> "Fact":
+                why: Unknown = Unknown.NOT_RECORDED, searched: str | None = None) -> Fact:
         return _sourceless(name, None, level, why, searched)
 
 
@@ -432,7 +433,7 @@ def per_evaluation(fn: Callable[..., T]) -> Callable[..., T]:
     hashable); the cache entry holds them, so an identity cannot be reused while it is
     cached. The value is shared: callers read it and never change it."""
     @functools.wraps(fn)
-    def wrapper(facts: "PatientFacts", *args: Any) -> T:
+    def wrapper(facts: PatientFacts, *args: Any) -> T:
         memo = facts.derived
         if memo is None:
             return fn(facts, *args)

@@ -9,8 +9,9 @@ them into FHIR resources.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ._records import fast_init
 from .facts import Fact
@@ -22,7 +23,7 @@ class Status(str, enum.Enum):
     UNKNOWN = "unknown"
 
     @classmethod
-    def of(cls, value: bool | None) -> "Status":
+    def of(cls, value: bool | None) -> Status:
         if value is True:
             return cls.MET
         if value is False:

@@ -31,8 +31,8 @@ from .facts import (
     PatientFacts,
     SearchStatus,
     Unknown,
-    per_evaluation,
     level_index,
+    per_evaluation,
     tri_and,
     tri_not,
     tri_or,
@@ -158,7 +158,7 @@ def radiological_mescc(facts: PatientFacts, policy: Policy) -> Radiological:
     if cc.is_unknown:
         missing.append(_miss(cc, "cord-compression"))
     level_facts = [facts.obs("bilsky-grade", lvl) for lvl in levels]
-    for lvl, f in zip(levels, level_facts):
+    for lvl, f in zip(levels, level_facts, strict=False):
         if f.is_unknown:
             missing.append(Missing("bilsky-grade", _why(f), lvl))
     if not levels:
@@ -292,7 +292,7 @@ def decide_window(variables: dict[str, bool | None], days: dict[str, int | None]
     combos: list[tuple[dict[str, bool], _Row]] = []
     for values in itertools.product((True, False), repeat=len(unknown)):
         a = {k: bool(v) for k, v in variables.items() if v is not None}
-        a.update(dict(zip(unknown, values)))
+        a.update(dict(zip(unknown, values, strict=False)))
         combos.append((a, row_for(a)))
     best = min(r.hours for _, r in combos)
     at_best = [r for _, r in combos if r.hours == best]

@@ -363,7 +363,7 @@ def test_VPBK_M_8_leaflet_link_when_configured():
     policy = load_policy({"augmentation": {"leaflet_url": "https://example.org/vpbk-folder.pdf"}})
     findings = augmentation.evaluate(metastatic(), policy)
     [finding] = by_topic(findings, "vpbk-eligibility", "L1")
-    assert [l.url for l in finding.links] == ["https://example.org/vpbk-folder.pdf"]
+    assert [link.url for link in finding.links] == ["https://example.org/vpbk-folder.pdf"]
 
 
 def test_entry_condition_no_condition_no_vpbk_cards():

@@ -2,7 +2,7 @@
 languages, criteria with their data, suggestions as valid FHIR resources."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from fhir.resources.R4B.medicationrequest import MedicationRequest
@@ -15,7 +15,7 @@ from cds_service.suggestions import SuggestionContext
 from spine_guideline.facts import Fact, Source, Unknown
 from spine_guideline.findings import Criterion, Finding, Indicator, Missing, Status, Suggestion, msg
 
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 CATALOGS = load_catalogs()
 TEST_MESSAGES = {
     "en": {"t.summary": "MRI of the whole spine within {hours} hours", "t.conclusion": "Order an MRI now.",

@@ -3,18 +3,28 @@ from __future__ import annotations
 
 import json
 import pathlib
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from spine_guideline import diagnosis as dx
-from spine_guideline.facts import (Cancer, CancerCategory, ConditionRecord, DraftOrder, Event, Fact,
-                                   Medication, PatientFacts, SearchStatus, Source)
+from spine_guideline.facts import (
+    Cancer,
+    CancerCategory,
+    ConditionRecord,
+    DraftOrder,
+    Event,
+    Fact,
+    Medication,
+    PatientFacts,
+    SearchStatus,
+    Source,
+)
 from spine_guideline.findings import Finding, Indicator, Message, Status
 from spine_guideline.policy import load_policy
 
 POLICY = load_policy()
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CATALOGS = {lang: json.loads((ROOT / "cds_service" / "messages" / lang / "diagnosis.json")
                              .read_text(encoding="utf-8")) for lang in ("en", "nl")}
@@ -401,7 +411,7 @@ def test_DX2a_mri_done_same_day_as_onset_without_time_is_not_taken_as_after():
     f = mri(patient(*SUSPECTED, onset_day, events=[ev]))
     assert f.suggestions and "dx.note.mri-before-onset" in note_keys(f)
     later = Event("mri-whole-spine", Source("ImagingStudy", "i6"), "done", date="2026-11-22T15:00:00+00:00")
-    timed = ob("mescc-deficit", onset=datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc))
+    timed = ob("mescc-deficit", onset=datetime(2026, 11, 22, 8, 0, tzinfo=UTC))
     assert mri(patient(*SUSPECTED, timed, events=[later])).suggestions == []
 
 

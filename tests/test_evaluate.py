@@ -12,7 +12,7 @@ import os
 import pathlib
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,7 +20,7 @@ from cds_service import cli, evaluate, samples
 
 FIX = pathlib.Path(__file__).resolve().parent / "fixtures" / "evaluate"
 NOW = "2026-11-23T10:00:00Z"
-NOW_DT = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+NOW_DT = datetime(2026, 11, 23, 10, tzinfo=UTC)
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -87,7 +87,7 @@ def test_table_and_json_give_the_same_cards():
     [result] = json_lines(js)
     rows = table.splitlines()[1:]
     assert len(rows) == len(result["cards"])
-    for row, card in zip(rows, result["cards"]):
+    for row, card in zip(rows, result["cards"], strict=False):
         assert card["summary"] in row and card["source"]["topic"]["code"] in row
 
 

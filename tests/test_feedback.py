@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 
@@ -77,9 +78,9 @@ def test_cards_returned_are_logged_and_feedback_joins_them(app, client):
                               "valueBoolean": True, "effectiveDateTime": "2026-11-20T08:00:00Z"}}]},
                          **{k: None for k in ("patient", "conditions", "procedures", "medicationRequests",
                                               "medicationStatements", "serviceRequests", "diagnosticReports")}}}
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
     body["prefetch"]["observations"]["entry"][0]["resource"]["effectiveDateTime"] = (
-        datetime.now(timezone.utc) - timedelta(hours=3)).isoformat()
+        datetime.now(UTC) - timedelta(hours=3)).isoformat()
     cards = client.post("/cds-services/spine-metastases-diagnosis", json=body).get_json()["cards"]
     assert cards
     storage = app.extensions["spine_cds"].storage

@@ -12,7 +12,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -386,7 +386,7 @@ def test_query_values_stay_on_the_base_host(mock, base_url):
 class RawServer:
     """A loopback TCP server whose connections are handled by ``handler(conn, server)``."""
 
-    def __init__(self, handler: Callable[[socket.socket, "RawServer"], None]):
+    def __init__(self, handler: Callable[[socket.socket, RawServer], None]):
         self.handler = handler
         self.stop = threading.Event()
         self.connections = 0

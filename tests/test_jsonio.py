@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
@@ -79,7 +79,7 @@ def test_response_is_compact_json_in_insertion_order(bare_app):
 
 
 def test_types_only_the_standard_library_encodes_fall_back(bare_app):
-    value = {"big": 2 ** 70, "when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)}
+    value = {"big": 2 ** 70, "when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)}
     with bare_app.app_context():
         fast = json.loads(bare_app.json.response(value).get_data())
         plain = json.loads(Flask(__name__).json.dumps(value))

@@ -5,14 +5,14 @@ data files, so a wrong or missing table row fails here.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from fhir_mappings import build_facts
 from spine_guideline.facts import CancerCategory, SearchStatus
 
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 SCT = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
 ICD = "http://hl7.org/fhir/sid/icd-10"

@@ -2,14 +2,15 @@
 every known fact it returns has provenance."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fhir_mappings import build_facts
 from spine_guideline.facts import SearchStatus
 
-NOW = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
 LOCAL = "https://spine-cds.org/fhir/CodeSystem/spine-cds"
 TYPES = ["Condition", "Observation", "Procedure", "MedicationRequest", "MedicationStatement",
          "MedicationAdministration", "AllergyIntolerance", "ServiceRequest", "ProcedureRequest",

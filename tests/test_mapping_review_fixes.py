@@ -3,14 +3,14 @@ history (VPBK-M-4), a partial onset date reads as its latest possible day
 (DX-2b / TX-2a: the stricter row), and freshness counts whole days (VPBK-P-1)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from fhir_mappings import build_facts
 from spine_guideline.facts import SearchStatus
 
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 LOCAL = "https://spine-cds.org/fhir/CodeSystem/spine-cds"
 OK = {t: SearchStatus.OK for t in ("Observation", "Condition", "MedicationStatement", "MedicationRequest",
                                     "Procedure", "AllergyIntolerance")}
@@ -40,9 +40,9 @@ def _deficit(onset: str) -> dict:
 
 @pytest.mark.parametrize("onset,expected", [
     ("2026-11", NOW),                                        # the month is not over: latest day is today
-    ("2026-10", datetime(2026, 10, 31, tzinfo=timezone.utc)),
-    ("2025", datetime(2025, 12, 31, tzinfo=timezone.utc)),
-    ("2026-11-10", datetime(2026, 11, 10, tzinfo=timezone.utc)),   # a full date stays as it is
+    ("2026-10", datetime(2026, 10, 31, tzinfo=UTC)),
+    ("2025", datetime(2025, 12, 31, tzinfo=UTC)),
+    ("2026-11-10", datetime(2026, 11, 10, tzinfo=UTC)),   # a full date stays as it is
 ])
 def test_DX_2b_partial_onset_date_reads_as_its_latest_possible_day(onset, expected):
     got = facts(_deficit(onset)).obs("radicular-deficit").attr("onset").value

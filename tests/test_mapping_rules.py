@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -220,7 +220,7 @@ def test_symptom_components():
         ("onset", {"valueDateTime": "2026-11-22T06:00:00Z"}), ("progressive", {"valueBoolean": True}),
         ("laterality", {"valueCodeableConcept": cc(LOCAL, "bilateral")})])
     fact = facts(res).obs("complete-cord-lesion")
-    assert fact.attr("onset").value == datetime(2026, 11, 22, 6, tzinfo=timezone.utc)
+    assert fact.attr("onset").value == datetime(2026, 11, 22, 6, tzinfo=UTC)
     assert fact.attr("progressive").is_true and fact.attr("laterality").value == "bilateral"
     assert fact.attr("onset").sources == fact.sources
 
@@ -319,8 +319,8 @@ def test_draft_order_priority_deadline_levels_selection():
                       "occurrencePeriod": {"start": "2026-11-24", "end": "2026-11-30T12:00:00Z"}}}]}
     f = facts(draft_orders=drafts, selections=["ServiceRequest/vp"])
     mri, vp = f.draft_orders
-    assert (mri.priority, mri.deadline, mri.selected) == ("stat", datetime(2026, 11, 23, 22, tzinfo=timezone.utc), False)
-    assert (vp.levels, vp.deadline, vp.selected) == (("T12", "L1"), datetime(2026, 11, 30, 12, tzinfo=timezone.utc), True)
+    assert (mri.priority, mri.deadline, mri.selected) == ("stat", datetime(2026, 11, 23, 22, tzinfo=UTC), False)
+    assert (vp.levels, vp.deadline, vp.selected) == (("T12", "L1"), datetime(2026, 11, 30, 12, tzinfo=UTC), True)
     assert f.candidate_levels() == ["T12", "L1"]
 
 
@@ -334,7 +334,7 @@ def test_old_fhir_draft_orders():
     got = [(d.kind, d.fhir_version_hint, d.priority) for d in f.draft_orders]
     assert got == [("mri-whole-spine", "DSTU2", "urgent"), ("corticosteroid", "DSTU2", None),
                    ("mri-whole-spine", "STU3", None)]
-    assert f.draft_orders[0].deadline == datetime(2026, 11, 24, 8, tzinfo=timezone.utc)
+    assert f.draft_orders[0].deadline == datetime(2026, 11, 24, 8, tzinfo=UTC)
 
 
 def test_draft_orders_are_not_planned_events_and_all_selected_without_selections():

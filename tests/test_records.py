@@ -3,7 +3,7 @@ exactly what the dataclass's own __init__ builds, and keep the records frozen.""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import UTC, date
 
 import pytest
 
@@ -102,11 +102,11 @@ def test_fast_init_refuses_classes_it_cannot_speak_for():
 
 
 def test_absent_facts_are_shared_read_only_and_equal_to_fresh_ones():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from spine_guideline.facts import PatientFacts, SearchStatus
 
-    now = datetime(2026, 11, 23, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, tzinfo=UTC)
     ok = PatientFacts(now=now, searches={"Observation": SearchStatus.OK, "Condition": SearchStatus.OK})
     failed = PatientFacts(now=now, searches={"Observation": SearchStatus.FAILED})
     a, b = ok.obs("pain-score", "L1"), ok.obs("pain-score", "L1")
@@ -125,7 +125,7 @@ def test_absent_facts_are_shared_read_only_and_equal_to_fresh_ones():
 
 
 def test_per_evaluation_computes_once_within_an_evaluation_and_afresh_outside():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from spine_guideline.facts import PatientFacts, per_evaluation
 
@@ -136,7 +136,7 @@ def test_per_evaluation_computes_once_within_an_evaluation_and_afresh_outside():
         calls.append(policy)
         return len(facts.cancers), policy
 
-    facts = PatientFacts(now=datetime(2026, 11, 23, tzinfo=timezone.utc))
+    facts = PatientFacts(now=datetime(2026, 11, 23, tzinfo=UTC))
     p1, p2 = object(), object()
     derived(facts, p1), derived(facts, p1)
     assert len(calls) == 2  # outside an evaluation: no memo (the facts may still change)
@@ -147,13 +147,13 @@ def test_per_evaluation_computes_once_within_an_evaluation_and_afresh_outside():
 
 
 def test_engine_gives_each_evaluation_its_own_memo(monkeypatch):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from spine_guideline import engine
     from spine_guideline.facts import PatientFacts
     from spine_guideline.policy import load_policy
 
-    facts = PatientFacts(now=datetime(2026, 11, 23, tzinfo=timezone.utc))
+    facts = PatientFacts(now=datetime(2026, 11, 23, tzinfo=UTC))
     seen = []
 
     def spy(f, policy):

@@ -9,7 +9,7 @@ every card topic of the contract and every VP/BK verdict must appear.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -21,7 +21,7 @@ from spine_guideline.policy import load_policy
 
 from .support.cases import subset_match
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 POLICY = load_policy()
 CATALOGS = load_catalogs()
 SAMPLES = samples.list_samples(now=NOW)
@@ -120,8 +120,8 @@ def test_order_samples_have_drafts_and_order_hooks():
 
 def test_dates_are_relative_to_now():
     sid = "mescc-12h"
-    a = samples.load_bundle(sid, now=datetime(2030, 1, 10, 12, 0, tzinfo=timezone.utc))
-    b = samples.load_bundle(sid, now=datetime(2031, 1, 10, 12, 0, tzinfo=timezone.utc))
+    a = samples.load_bundle(sid, now=datetime(2030, 1, 10, 12, 0, tzinfo=UTC))
+    b = samples.load_bundle(sid, now=datetime(2031, 1, 10, 12, 0, tzinfo=UTC))
     text_a, text_b = json.dumps(a), json.dumps(b)
     assert "{{" not in text_a
     assert "2030-01-" in text_a and "2031-01-" in text_b
@@ -137,7 +137,7 @@ def test_dates_are_relative_to_now():
     ("{{now-10d:date}}", "2029-12-31"),
 ])
 def test_placeholder(placeholder, expected):
-    now = datetime(2030, 1, 10, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2030, 1, 10, 12, 0, tzinfo=UTC)
     assert samples.resolve_dates({"x": [placeholder]}, now) == {"x": [expected]}
 
 

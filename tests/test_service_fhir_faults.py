@@ -4,7 +4,6 @@ nothing can be had, cards marked incomplete when part of it failed; never a
 hang or a 500; the fhirAuthorization token never logged."""
 from __future__ import annotations
 
-import json
 import time
 
 import pytest

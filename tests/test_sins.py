@@ -140,7 +140,7 @@ def test_sins_tables_partition_every_total_from_0_to_18(table_name):
     # sins._rows_for relies on this: rows ascending, contiguous, no overlap, covering 0..18
     rows = POLICY.get("sins", table_name)
     assert rows[0][0] == 0 and rows[-1][1] == 18
-    for (_lo1, hi1, _n1), (lo2, _hi2, _n2) in zip(rows, rows[1:]):
+    for (_lo1, hi1, _n1), (lo2, _hi2, _n2) in zip(rows, rows[1:], strict=False):
         assert lo2 == hi1 + 1
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import pathlib
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -33,7 +33,7 @@ def test_readme_extra_mapping_example_maps_a_local_code(tmp_path):
     cond = {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
             "code": {"coding": [{"system": "https://hospital.example.org/codes", "code": "MET-WK"}]},
             "bodySite": [{"text": "L2"}]}
-    facts = build_facts([cond], searches={"Condition": SearchStatus.OK}, now=datetime.now(timezone.utc),
+    facts = build_facts([cond], searches={"Condition": SearchStatus.OK}, now=datetime.now(UTC),
                         patient_id="p1", settings=settings)
     assert facts.metastatic_levels() == ["L2"]
 
@@ -68,7 +68,7 @@ def test_freshness_override_makes_an_older_inr_stale(tmp_path):
     obs = {"resourceType": "Observation", "id": "inr1", "status": "final", "subject": {"reference": "Patient/p1"},
            "code": {"coding": [{"system": "http://loinc.org", "code": "6301-6"}]},
            "valueQuantity": {"value": 1.2}, "effectiveDateTime": "2026-11-20T10:00:00+00:00"}
-    now = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
     stale = build_facts([obs], searches={"Observation": SearchStatus.OK}, now=now, patient_id="p1",
                         settings=settings).obs("inr")
     fresh = build_facts([obs], searches={"Observation": SearchStatus.OK}, now=now, patient_id="p1").obs("inr")

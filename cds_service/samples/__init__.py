@@ -30,11 +30,12 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib import resources as _res
-from typing import Any, Iterable
+from typing import Any
 
 from ..services import TEMPLATES, template_resource_type
 
@@ -73,7 +74,7 @@ class Sample:
 
 def _now(now: datetime | None) -> datetime:
     if now is None:
-        return datetime.now(timezone.utc).replace(microsecond=0)
+        return datetime.now(UTC).replace(microsecond=0)
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return now
@@ -90,7 +91,7 @@ def _placeholder(value: str, now: datetime) -> str | None:
         moment = now + delta if sign == "+" else now - delta
     if date_only:
         return moment.date().isoformat()
-    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def resolve_dates(doc: Any, now: datetime) -> Any:

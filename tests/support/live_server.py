@@ -3,8 +3,8 @@ fetch over HTTP from itself (the demo's FHIR endpoint)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from werkzeug.serving import make_server
 
