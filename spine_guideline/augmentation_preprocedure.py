@@ -6,7 +6,7 @@ Each check is ok / not-ok / unknown (P-2, P-4, P-5 may be ``attention``, P-6 is
 from __future__ import annotations
 
 from .augmentation_common import bool_obs, num_obs, policy_value
-from .facts import Fact, PatientFacts
+from .facts import Fact, PatientFacts, SearchStatus, Unknown
 from .findings import Criterion, Finding, Indicator, Missing, Status, Suggestion, msg
 from .policy import Policy
 
@@ -87,15 +87,13 @@ def _labs(c: _Checks, facts: PatientFacts) -> None:
 
 
 def _ecg_chest(c: _Checks, facts: PatientFacts) -> None:
+    """VPBK-P-3: an ECG and a chest X-ray are made before the procedure. One that is
+    not recorded is still to arrange (``unknown``), never ``not-ok``: the search
+    finding nothing says only that it has not been recorded yet."""
     searched = ("Observation", "DiagnosticReport", "Procedure")
     ecg = facts.event("ecg", searched=searched)
     cxr = facts.event("chest-xray", searched=searched)
-    if ecg.is_true and cxr.is_true:
-        status = "ok"
-    elif ecg.is_false or cxr.is_false:
-        status = "not-ok"
-    else:
-        status = "unknown"
+    status = "ok" if ecg.is_true and cxr.is_true else "unknown"
     for code, f in (("ecg", ecg), ("chest-xray", cxr)):
         if not f.is_true:
             c.missing.append(Missing(code, f.unknown.value if f.unknown else "not-recorded"))
@@ -103,17 +101,22 @@ def _ecg_chest(c: _Checks, facts: PatientFacts) -> None:
 
 
 def _allergies(c: _Checks, facts: PatientFacts) -> None:
+    """VPBK-P-4: hypersensitivity to medication, contrast or iodine must be known.
+    Known means recorded: a medication or contrast allergy (attention), a recorded
+    "no known allergy", or other recorded allergies (listed on the card). An empty
+    allergy list is no knowledge (nobody may have asked): ``unknown``, to arrange."""
     med = facts.allergy("medication")
     contrast = facts.allergy("iodinated-contrast")
+    recorded = tuple(Fact("allergy", True, (a.source,), note=a.substance) for a in facts.allergies)
     if med.is_true or contrast.is_true:
         status = "attention"
-    elif med.is_false and contrast.is_false:
+    elif recorded:
         status = "ok"
     else:
         status = "unknown"
-        c.missing.append(Missing("allergies", next((f.unknown.value for f in (med, contrast)
-                                                    if f.unknown), "not-recorded")))
-    c.add("allergies", status, "VPBK-P-4", "vpbk.pre.crit.allergies", med, contrast)
+        failed = facts.search_status("AllergyIntolerance") == SearchStatus.FAILED
+        c.missing.append(Missing("allergies", (Unknown.SEARCH_FAILED if failed else Unknown.NOT_RECORDED).value))
+    c.add("allergies", status, "VPBK-P-4", "vpbk.pre.crit.allergies", med, contrast, *recorded)
 
 
 def _pregnancy(c: _Checks, facts: PatientFacts, policy: Policy) -> None:
