@@ -129,7 +129,8 @@ def eligibility_result(a: Assessment) -> dict:
         res["preferences"] = dict(a.preferences)
     if a.kinds:
         res["lesionKinds"] = list(a.kinds)
-    for k in ("indicationPath", "daysSinceFracture", "orderedTechnique", "order", "steppedCareMissing"):
+    for k in ("indicationPath", "daysSinceFracture", "orderedTechnique", "order", "steppedCareMissing",
+              "lifeExpectancyBasis", "survivalModel"):
         if k in a.extra:
             res[k] = a.extra[k]
     return res

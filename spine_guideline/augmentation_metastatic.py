@@ -1,6 +1,7 @@
 """VPBK-M: VP/BK for spinal metastases of solid tumours (source 000), per vertebra."""
 from __future__ import annotations
 
+from . import survival
 from .augmentation_common import (
     Assessment,
     adjacent_levels,
@@ -296,16 +297,7 @@ def _or_fact(name: str, *facts: Fact) -> Fact:
 
 # -- VPBK-M-5 -------------------------------------------------------------------
 def _patient(a: Assessment, facts: PatientFacts, level: str, policy: Policy) -> None:
-    life = num_obs(facts, "life-expectancy")
-    lmin = policy_value(policy, "life_expectancy_min_months")
-    life_ok = None if life.value is None else life.value >= lmin
-    a.crit("vpbk.crit.m5-life-expectancy", life_ok, "VPBK-M-5", life, minimum=lmin,
-           value="-" if life.value is None else life.value)
-    if life_ok is None:
-        a.miss("life-expectancy", life)
-        a.notes.append(msg("vpbk.note.m5-survival-model"))
-    elif life_ok is False:
-        _unmet_or_override(a, facts, "limited-life-expectancy", "mdo-override-life-expectancy")
+    _life_expectancy(a, facts, policy)
     prone_condition(a, facts)
     puncture = facts.condition("puncture-site-infection", level)
     a.crit("vpbk.crit.m5-no-puncture-infection", None if puncture.value is None else not puncture.value,
@@ -329,6 +321,46 @@ def _patient(a: Assessment, facts: PatientFacts, level: str, policy: Policy) -> 
         _unmet_or_override(a, facts, "poor-performance-status", "mdo-override-performance-status")
     elif perf is None:
         a.miss("karnofsky", kps)
+
+
+_DEFICITS = ("mescc-deficit", "radicular-deficit", "severe-neurological-deficit")
+
+
+def _life_expectancy(a: Assessment, facts: PatientFacts, policy: Policy) -> None:
+    """VPBK-M-5: life expectancy in principle >= 3 months (survival-models.md).
+
+    A clinician-recorded estimate decides (below the minimum: unmet unless an MDO
+    override is recorded). Without one, the van der Linden model: group B or C
+    meets the 3 months; group A (median 3.0 months) is met with a line that it is
+    borderline and the MDO judges; a model never fails M-5 on its own. Unknown only
+    when neither can be had."""
+    life = num_obs(facts, "life-expectancy")
+    lmin = policy_value(policy, "life_expectancy_min_months")
+    if life.value is not None:
+        months = survival.months_for_comparison(life.value)
+        ok = months >= lmin
+        a.crit("vpbk.crit.m5-life-expectancy", ok, "VPBK-M-5", life, minimum=lmin, value=months)
+        a.extra["lifeExpectancyBasis"] = "clinician"
+        if not ok:
+            _unmet_or_override(a, facts, "limited-life-expectancy", "mdo-override-life-expectancy")
+        return
+    est = survival.van_der_linden(facts, policy)
+    if not est.computed:
+        a.crit("vpbk.crit.m5-life-expectancy", None, "VPBK-M-5", life, minimum=lmin, value="-")
+        a.miss("life-expectancy", life)
+        a.notes.append(msg("vpbk.note.m5-survival-model"))
+        return
+    a.rule("TX-4")
+    group = "-".join(dict.fromkeys(est.groups))
+    medians = "-".join(dict.fromkeys(f"{m:g}" for m in est.medians))
+    a.crit("vpbk.crit.m5-life-expectancy-model", True, "VPBK-M-5", *est.facts, minimum=lmin,
+           group=group, median=medians)
+    a.extra["lifeExpectancyBasis"] = "model"
+    a.extra["survivalModel"] = {"model": est.model, "group": group, "medianSurvivalMonths": list(est.medians)}
+    if est.in_groups(policy_value(policy, "life_expectancy_model_groups_met")) is not True:
+        a.notes.append(msg("vpbk.note.m5-model-borderline", group=group, median=medians))
+    if any(bool_obs(facts, d, None).is_true for d in _DEFICITS):
+        a.notes.append(msg("vpbk.note.m5-model-deficit-caveat"))
 
 
 def prone_condition(a: Assessment, facts: PatientFacts) -> None:

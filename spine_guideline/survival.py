@@ -189,6 +189,21 @@ def van_der_linden(facts: PatientFacts, policy: Policy) -> SurvivalEstimate:
                             **common)
 
 
+#: survival-models.md: durations are compared in months rounded to one decimal
+COMPARISON_DECIMALS = 1
+
+
+def months_for_comparison(months: float) -> float:
+    """A life expectancy in months as the rules compare it: rounded to one decimal.
+
+    Months are an exact ratio, not calendar months: the mapping converts weeks and
+    days with a mean Gregorian month of 365.2425 / 12 = 30.436875 days, so 13 weeks
+    are 2.98979... months, which compare as 3.0 (survival-models.md: 13 weeks = 3.0
+    months). Without the rounding a clinician's "13 weeks" would fail a 3-month
+    minimum by a conversion artefact."""
+    return round(float(months), COMPARISON_DECIMALS)
+
+
 def clinician_life_expectancy(facts: PatientFacts) -> Fact:
     return facts.obs("life-expectancy")
 
@@ -200,7 +215,8 @@ def life_expectancy_over(facts: PatientFacts, policy: Policy, months: float,
     count as above the threshold); else unknown."""
     le = clinician_life_expectancy(facts)
     if isinstance(le.value, (int, float)) and not isinstance(le.value, bool):
-        return LifeExpectancy(float(le.value) > months, "clinician", float(le.value), (le,))
+        value = months_for_comparison(le.value)
+        return LifeExpectancy(value > months, "clinician", value, (le,))
     est = van_der_linden(facts, policy)
     if est.computed:
         return LifeExpectancy(est.in_groups(model_groups_over), "model", None, est.facts)
@@ -212,6 +228,7 @@ __all__ = [
     "SurvivalEstimate",
     "clinician_life_expectancy",
     "life_expectancy_over",
+    "months_for_comparison",
     "primary_tumour",
     "van_der_linden",
     "visceral_metastases",

@@ -234,6 +234,60 @@ def test_VPBK_M_5_life_expectancy(months, verdict):
     assert ("limited-life-expectancy" in res["unmetConditions"]) == (verdict == "not-eligible")
 
 
+@pytest.mark.parametrize("months", [2.99, 2.98979, 2.95])
+def test_VPBK_M_5_13_weeks_meets_3_months(months):
+    """survival-models.md: durations compare in months rounded to one decimal, so
+    13 weeks (2.99 months by 0.23/week, 2.9898 by the exact ratio) meets 3 months."""
+    finding, res = elig(set_obs(metastatic(), "life-expectancy", months))
+    assert res["verdict"] == "eligible" and res["unmetConditions"] == []
+    assert res["lifeExpectancyBasis"] == "clinician"
+    [crit] = [c for c in finding.criteria if c.key == "vpbk.crit.m5-life-expectancy"]
+    assert crit.status.value == "met" and crit.params["value"] == 3.0
+
+
+def test_VPBK_M_5_2_94_months_is_below_3():
+    _, res = elig(set_obs(metastatic(), "life-expectancy", 2.94))
+    assert res["verdict"] == "not-eligible" and res["unmetConditions"] == ["limited-life-expectancy"]
+
+
+def test_VPBK_M_5_model_group_B_meets_3_months_without_clinician_estimate():
+    """Rules 2026.12 / survival-models.md: breast (3) + KPS 70 (1) + no visceral
+    metastases (1) = 5, van der Linden group B (median 9 months): M-5 met."""
+    finding, res = elig(drop_obs(metastatic(), "life-expectancy"))
+    assert res["verdict"] == "eligible", res
+    assert "life-expectancy" not in res["missing"]
+    assert res["lifeExpectancyBasis"] == "model"
+    assert res["survivalModel"] == {"model": "van-der-linden-2005", "group": "B", "medianSurvivalMonths": [9.0]}
+    [crit] = [c for c in finding.criteria if c.key == "vpbk.crit.m5-life-expectancy-model"]
+    assert crit.status.value == "met" and crit.rule == "VPBK-M-5"
+    assert "vpbk.note.m5-model-borderline" not in {n.key for n in finding.notes}
+
+
+def test_VPBK_M_5_model_group_A_is_met_with_a_borderline_line():
+    """Group A (median 3.0 months) never fails M-5 on its own: met, the MDO judges."""
+    f = drop_obs(metastatic(), "life-expectancy")
+    f.cancers[0] = Cancer("lung", CancerCategory.SOLID, src("Condition", "ca"),
+                          histologically_proven=f.cancers[0].histologically_proven)
+    f.conditions.append(ConditionRecord("visceral-metastases", src("Condition", "liver")))
+    set_obs(f, "karnofsky", 60)
+    finding, res = elig(f)
+    assert res["survivalModel"]["group"] == "A"
+    assert res["verdict"] == "eligible" and res["unmetConditions"] == []
+    assert "vpbk.note.m5-model-borderline" in {n.key for n in finding.notes}
+
+
+def test_VPBK_M_5_neither_clinician_nor_model_is_unknown():
+    f = drop_obs(metastatic(), "life-expectancy")
+    f.searches["Condition"] = SearchStatus.FAILED  # visceral metastases unknown: no model
+    _, res = elig(f)
+    assert res["verdict"] == "insufficient-data" and "life-expectancy" in res["missing"]
+
+
+def test_VPBK_M_5_clinician_estimate_takes_precedence_over_the_model():
+    _, res = elig(set_obs(metastatic(), "life-expectancy", 2.0))  # the model would say group B
+    assert res["unmetConditions"] == ["limited-life-expectancy"] and res["lifeExpectancyBasis"] == "clinician"
+
+
 def test_VPBK_M_5_mdo_override_of_life_expectancy():
     f = set_obs(metastatic(), "life-expectancy", 2.0)
     set_obs(f, "mdo-override-life-expectancy", True)
