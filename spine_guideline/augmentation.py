@@ -21,7 +21,7 @@ from . import (
     sins,
 )
 from .augmentation_common import Assessment, level_msg, policy_value
-from .facts import DraftOrder, Fact, PatientFacts, sort_levels
+from .facts import ConditionRecord, DraftOrder, Fact, PatientFacts, sort_levels
 from .findings import Finding, Indicator, Link, Suggestion, msg
 from .policy import Policy
 
@@ -47,15 +47,23 @@ def has_entry_condition(facts: PatientFacts) -> bool:
         or any(d.kind in VPBK_ORDER_KINDS for d in facts.draft_orders)
 
 
-def pathway_for(facts: PatientFacts, level: str) -> str:
+def levelless_metastases(facts: PatientFacts) -> list[ConditionRecord]:
+    """Spinal metastases recorded without a level (e.g. C79.5 with body site "vertebral column")."""
+    return [c for c in facts.condition_records("spinal-metastasis") if c.level is None]
+
+
+def pathway_for(facts: PatientFacts, level: str, *, level_from_order: bool = False) -> str:
     """Metastatic levels never fall back to VPBK-O, except metastases of a
     haematological malignancy (myeloma) with no solid primary (VPBK-O-1). A
     pathological fracture in a patient with a solid (or unknown) primary is a
     metastasis until shown otherwise: the metastasis protocol, which asks to
     confirm it (VPBK-M-2). An unclear origin (active myeloma beside a solid
     cancer that is only history or suspected) stays on the metastatic pathway
-    and asks for the origin (see ``augmentation_metastatic.lesion_origin``)."""
-    metastasis = [c for c in facts.condition_records("spinal-metastasis", level) if c.level == level]
+    and asks for the origin (see ``augmentation_metastatic.lesion_origin``).
+    ``level_from_order``: the level is a VP/BK order's, and a spinal metastasis
+    recorded without a level counts for it (VPBK-M, rules 2026.12)."""
+    metastasis = [c for c in facts.condition_records("spinal-metastasis", level)
+                  if c.level == level or (level_from_order and c.level is None)]
     pathological = [c for c in facts.condition_records("vertebral-fracture", level)
                     if c.level == level and c.subtype == "pathological"]
     if not metastasis and not pathological:
@@ -68,15 +76,35 @@ def pathway_for(facts: PatientFacts, level: str) -> str:
     return "osteoporotic-benign"
 
 
-def assess_level(facts: PatientFacts, level: str | None, policy: Policy) -> Assessment:
+def takes_level_from_order(facts: PatientFacts, level: str | None) -> bool:
+    """VPBK-M: a spinal metastasis without a level, with a VP/BK order at ``level``
+    that has no spinal-metastasis record of its own: the level comes from the order."""
+    if level is None or not levelless_metastases(facts):
+        return False
+    return not any(c.level == level for c in facts.condition_records("spinal-metastasis", level))
+
+
+def assess_level(facts: PatientFacts, level: str | None, policy: Policy, *,
+                 level_from_order: bool = False) -> Assessment:
     if level is None:
         return _assess_without_level(facts, policy)
-    if pathway_for(facts, level) == "metastatic":
+    if pathway_for(facts, level, level_from_order=level_from_order) == "metastatic":
         a = augmentation_metastatic.assess(facts, level, policy, sins.assess(facts, level, policy))
+        if level_from_order:
+            a.extra["levelFromOrder"] = True
+            a.notes.insert(0, msg("vpbk.note.level-from-order", vertebra=level_msg(level)))
     else:
         a = augmentation_benign.assess(facts, level, policy)
     augmentation_technique.apply(a, facts, level, policy)
     return a
+
+
+def _metastatic_without_level(facts: PatientFacts) -> bool:
+    levels = condition_levels(facts)
+    if levels:
+        return any(pathway_for(facts, lvl) == "metastatic" for lvl in levels)
+    return bool(levelless_metastases(facts)) and \
+        augmentation_metastatic.lesion_origin(facts) != "haematological"
 
 
 def _assess_without_level(facts: PatientFacts, policy: Policy) -> Assessment:
@@ -84,8 +112,7 @@ def _assess_without_level(facts: PatientFacts, policy: Policy) -> Assessment:
     without bodySite): the verdict needs the level, but every contraindication
     that does not depend on the level is still checked, so an absolute
     contraindication on an order is never silent."""
-    metastatic = any(pathway_for(facts, lvl) == "metastatic" for lvl in condition_levels(facts)) \
-        if condition_levels(facts) else bool(facts.metastatic_levels())
+    metastatic = _metastatic_without_level(facts)
     a = Assessment(None, "metastatic" if metastatic else "osteoporotic-benign")
     a.crit("vpbk.crit.level-unknown", None, "VPBK-M-2" if metastatic else "VPBK-O-2")
     a.miss("vertebral-level")
@@ -103,6 +130,13 @@ def _assess_without_level(facts: PatientFacts, policy: Policy) -> Assessment:
         a.add_absolute("vertebral-infection")
     augmentation_technique.apply(a, facts, None, policy)
     return a
+
+
+def indication_known_unmet(a: Assessment) -> bool:
+    """VPBK-M-1 known to be unmet at the level: SINS 0-6, or a (fresh) pain score
+    below 4 without the M-1c surgical path (which has no pain criterion)."""
+    return a.pathway == "metastatic" and a.vertebra is not None and \
+        bool({"sins-below-7", "pain-below-threshold"} & set(a.unmet_criteria))
 
 
 # ---------------------------------------------------------------------------
@@ -130,7 +164,7 @@ def eligibility_result(a: Assessment) -> dict:
     if a.kinds:
         res["lesionKinds"] = list(a.kinds)
     for k in ("indicationPath", "daysSinceFracture", "orderedTechnique", "order", "steppedCareMissing",
-              "lifeExpectancyBasis", "survivalModel"):
+              "lifeExpectancyBasis", "survivalModel", "levelFromOrder"):
         if k in a.extra:
             res[k] = a.extra[k]
     return res
@@ -233,15 +267,25 @@ def eligibility_finding(facts: PatientFacts, a: Assessment, policy: Policy, *,
 # Hooks
 # ---------------------------------------------------------------------------
 
+def patient_view_levels(facts: PatientFacts) -> list[str | None]:
+    """The candidate levels of patient-view: every level with a condition record; a
+    spinal metastasis without a level, when no level has one, as one level-less candidate."""
+    levels: list[str | None] = list(condition_levels(facts))
+    if levelless_metastases(facts) and not facts.metastatic_levels():
+        levels.append(None)
+    return levels or [None]
+
+
 def evaluate(facts: PatientFacts, policy: Policy) -> list[Finding]:
     """patient-view: SINS per affected vertebra, eligibility per candidate
-    vertebra, and the pre-procedure checks when a procedure is conceivable."""
+    vertebra, and the pre-procedure checks when a procedure is conceivable.
+    A level whose VPBK-M-1 indication is known to be unmet gets no eligibility
+    card here (policy, against alarm fatigue); on an order for it, it does."""
     out = sins.evaluate(facts, policy)
     if not has_entry_condition(facts):
         return out
-    levels: list[str | None] = list(condition_levels(facts)) or [None]
-    assessments = [assess_level(facts, level, policy) for level in levels]
-    out.extend(eligibility_finding(facts, a, policy) for a in assessments)
+    assessments = [assess_level(facts, level, policy) for level in patient_view_levels(facts)]
+    out.extend(eligibility_finding(facts, a, policy) for a in assessments if not indication_known_unmet(a))
     if any(a.verdict != "not-eligible" for a in assessments):
         out.append(augmentation_preprocedure.finding(facts, policy, key=None))
     return out
@@ -264,7 +308,7 @@ def evaluate_orders(facts: PatientFacts, policy: Policy) -> list[Finding]:
         ordered = VPBK_ORDER_KINDS[order.kind]
         order_id = order.resource_id or order.kind
         for level in _order_levels(facts, order):
-            a = assess_level(facts, level, policy)
+            a = assess_level(facts, level, policy, level_from_order=takes_level_from_order(facts, level))
             a.rule("VPBK-T-1")
             a.extra["orderedTechnique"] = ordered
             a.extra["order"] = order_id
