@@ -115,7 +115,11 @@ def _indication(a: Assessment, facts: PatientFacts, level: str, policy: Policy,
                 sins: SinsAssessment) -> bool | None:
     """Returns the value of the M-1c (surgeon) path."""
     a.rule("VPBK-M-1")
-    surgeries = [e for e in facts.events_of("spinal-surgery") if e.level in adjacent_levels(level)]
+    # source 000 section 1: the cement is given *during* the operation ("in geval van een operatie
+    # onder algehele narcose of sedatie"): a planned operation at the level or next to it; one
+    # already done is no such occasion (a later VP/BK is percutaneous: M-1a/M-1b)
+    surgeries = [e for e in facts.events_of("spinal-surgery", status="planned")
+                 if e.level in adjacent_levels(level)]
     surgeon = bool_obs(facts, "surgeon-augmentation-benefit", level)
     m1c: bool | None = None
     if surgeries or surgeon.is_known:

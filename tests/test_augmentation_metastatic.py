@@ -139,6 +139,17 @@ def test_VPBK_M_1c_needs_an_operated_or_adjacent_level():
     assert res["verdict"] == "not-eligible" and "pain-below-threshold" in res["unmetCriteria"]
 
 
+def test_VPBK_M_1c_is_for_a_planned_operation_not_one_already_done():
+    """Source 000 section 1: M-1c is cement augmentation during the operation; an
+    operation done before (here at the level itself) does not open the surgical path."""
+    f = set_obs(metastatic(sins=8), "pain-score", 1)
+    f.events.append(Event("spinal-surgery", src("Procedure", "surg"), "done", level="L1", date="2026-06-01"))
+    set_obs(f, "surgeon-augmentation-benefit", True, "L1")
+    _, res = elig_on_order(f)
+    assert res.get("indicationPath") != "M-1c"
+    assert res["verdict"] == "not-eligible" and "pain-below-threshold" in res["unmetCriteria"]
+
+
 def test_VPBK_M_2_histology_must_be_positive_evidence():
     f = metastatic()
     f.cancers[0] = Cancer("breast", CancerCategory.SOLID, src("Condition", "ca"))
