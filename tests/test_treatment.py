@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from spine_guideline import treatment
+from spine_guideline.context import Evaluation
 from spine_guideline.facts import (
     Cancer,
     CancerCategory,
@@ -317,14 +318,14 @@ def test_TX_3_no_suggestion_when_referral_exists(events):
 @pytest.mark.parametrize("levels,met", [(("T11", "T12", "L1"), True), (("T10", "T11", "T12", "L1"), False),
                                         (("T5", "T6", "L1", "L2", "L3"), True)])
 def test_TX_5_contiguous_vertebrae_counted_from_levels(levels, met):
-    checks = treatment.tx5_checks(patient(levels=levels, obs=NO_DEFICIT), POLICY)
+    checks = Evaluation(patient(levels=levels, obs=NO_DEFICIT), POLICY).tx5
     c = next(c for c in checks if c.key == "tx.crit.contiguous-counted")
     assert c.value is met
 
 
 @pytest.mark.parametrize("count,met", [(3, True), (4, False)])
 def test_TX_5_contiguous_vertebrae_recorded(count, met):
-    checks = treatment.tx5_checks(patient(levels=("L1",), obs={"affected-contiguous-vertebrae": count}), POLICY)
+    checks = Evaluation(patient(levels=("L1",), obs={"affected-contiguous-vertebrae": count}), POLICY).tx5
     assert next(c for c in checks if c.key == "tx.crit.contiguous").value is met
 
 
@@ -335,7 +336,7 @@ def test_TX_5_complete_cord_lesion(hours, improved, met):
                                                       onset=NOW - timedelta(hours=hours))}
     if improved is not None:
         obs["improved-after-corticosteroids"] = improved
-    checks = treatment.tx5_checks(patient(obs=obs), POLICY)
+    checks = Evaluation(patient(obs=obs), POLICY).tx5
     assert next(c for c in checks if c.key == "tx.crit.cord-lesion").value is met
 
 
@@ -346,7 +347,7 @@ def test_TX_5_surgery_within_24h_only_with_deficit(deficit_obs, s24, met):
     obs = dict(deficit_obs)
     if s24 is not None:
         obs["surgery-within-24h-possible"] = s24
-    checks = treatment.tx5_checks(patient(obs=obs), POLICY)
+    checks = Evaluation(patient(obs=obs), POLICY).tx5
     assert next(c for c in checks if c.key == "tx.crit.surgery-within-24h").value is met
 
 
