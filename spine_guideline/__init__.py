@@ -20,4 +20,5 @@ Every guideline module exposes::
 """
 
 GUIDELINE_NAME = "Richtlijn Wervelmetastasen (NVvN/IKNL) + Protocol VP/BK bij wervelmetastasen"
-GUIDELINE_VERSION = "spine-cds rules 2026.11 (guideline.md)"
+RULES_VERSION = "2026.12"
+GUIDELINE_VERSION = f"spine-cds rules {RULES_VERSION} (guideline.md)"

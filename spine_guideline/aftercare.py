@@ -22,8 +22,15 @@ def evaluate_aftercare(ctx: Evaluation) -> Finding | None:
         notes.append(msg("tx.aftercare.note.leaflet"))
     notes += [msg("tx.aftercare.note.gp-coordinator"), msg("tx.aftercare.note.imaging"),
               msg("tx.aftercare.note.tx10")]
+    # the deadlines this treatment (and the diagnostics before it) answered
+    answers = [a for a in (ctx.mri_answer, ctx.treatment_window_answer, ctx.mdo_answer) if a is not None]
+    result: dict[str, object] = {"rule": "TX-9"}
+    if answers:
+        result["answeredBy"] = [a.wire() for a in answers]
+        notes.insert(0, msg("tx.aftercare.note.answered",
+                            deadlines=[f"{a.deadline} ({a.source.reference}, {a.date or '-'})" for a in answers]))
     return Finding(
         topic="aftercare", rules=["TX-9", "TX-10"], indicator=Indicator.INFO,
         summary=msg("tx.aftercare.summary"),
         conclusion=msg("tx.aftercare.conclusion", treatment=pick(TX_TREATMENT, latest.kind), date=latest.date or "-"),
-        result={"rule": "TX-9"}, notes=notes)
+        result=result, notes=notes)

@@ -194,3 +194,15 @@ def window_indicator(hours: float | None, critical_max: float, warning_max: floa
     if hours <= warning_max:
         return Indicator.WARNING
     return Indicator.INFO
+
+
+def earliest_record(fact: Fact) -> str | None:
+    dates = [s.date for s in fact.sources if s.date]
+    return min(dates) if dates else None
+
+
+def clock_start(fact: Fact) -> Any:
+    """When a symptom or deficit started the clock (guideline.md "Answered deadlines"):
+    its recorded onset, else its earliest record; None when neither is known."""
+    onset = fact.attr("onset").value
+    return onset if onset is not None else earliest_record(fact)

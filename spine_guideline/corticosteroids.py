@@ -2,14 +2,19 @@
 diagnosis, DX-7 progression despite corticosteroids; dose TX-1."""
 from __future__ import annotations
 
-from .common import MESCC, RADICULAR, SEVERE, Advice, max_indicator, missing_of, order_key
+from dataclasses import dataclass
+from typing import Any
+
+from .common import MESCC, RADICULAR, SEVERE, Advice, after, max_indicator, missing_of, order_key
 from .context import Evaluation
-from .facts import DraftOrder, Fact, tri_or
-from .findings import Criterion, Finding, Indicator, Status, Suggestion, msg
+from .facts import DraftOrder, Fact, Medication, Unknown, tri_or
+from .findings import Criterion, Finding, Indicator, Missing, Status, Suggestion, msg
 from .keys import DX_REASON, pick
 from .mri_window import mri_status
 
 RULES = ("DX-3", "DX-6", "DX-7", "TX-1")
+DEXAMETHASONE = "dexamethasone"
+STARTED = "dexamethasone-started"
 OVERRIDE_STEROIDS = ("clinical-judgement", "tissue-diagnosis-obtained", "patient-declines")
 
 #: (summary, conclusion) when DX-3 is not met (severity known not severe) or undecided
@@ -49,6 +54,55 @@ def progressive_deficit(ctx: Evaluation) -> tuple[bool | None, list[Fact]]:
     return tri_or(*parts), used
 
 
+@dataclass(frozen=True)
+class Steroids:
+    """Which systemic glucocorticoids are active (or given in the last 24 hours).
+
+    ``started`` is DX-3's "started" (policy): dexamethasone active or given; unknown
+    when a corticosteroid is recorded by its class only; false otherwise (another
+    glucocorticoid such as chronic prednisolone does not count)."""
+
+    started: Fact
+    others: tuple[Medication, ...]        # a known ingredient other than dexamethasone
+    unnamed: tuple[Medication, ...]       # a corticosteroid class without its ingredient
+    active: tuple[Medication, ...]        # every active systemic glucocorticoid (DX-7)
+
+
+def steroids(ctx: Evaluation) -> Steroids:
+    facts = ctx.facts
+    active = tuple(m for m in facts.medications if m.drug_class == "corticosteroid" and m.active)
+    dex = [m for m in active if m.ingredient == DEXAMETHASONE]
+    others = tuple(m for m in active if m.ingredient is not None and m.ingredient != DEXAMETHASONE)
+    unnamed = tuple(m for m in active if m.ingredient is None)
+    if dex:
+        started = Fact(STARTED, True, tuple(m.source for m in dex))
+    elif unnamed:
+        started = Fact(STARTED, None, tuple(m.source for m in unnamed), unknown=Unknown.UNREADABLE)
+    elif others:
+        started = Fact(STARTED, False, tuple(m.source for m in others))
+    else:
+        started = facts.absent(STARTED, None, "MedicationRequest", "MedicationStatement")
+    return Steroids(started, others, unnamed, active)
+
+
+def _progression_date(deficit: Fact) -> Any:
+    """When the progression was recorded: the deficit record's effective date, else its onset."""
+    return deficit.recorded or deficit.attr("onset").value
+
+
+def despite(used: list[Fact], active: tuple[Medication, ...]) -> bool | None:
+    """DX-7 "despite" (policy): a progressive deficit recorded after a systemic glucocorticoid
+    was started. True when one is; False when every progression is recorded before or at
+    every start; unknown when a date is missing."""
+    answers: list[bool | None] = []
+    for deficit in (f for f in used if f.name in (MESCC, RADICULAR, SEVERE)):
+        if deficit.attr("progressive").value is not True:
+            continue
+        for m in active:
+            answers.append(after(_progression_date(deficit), m.started or m.source.date))
+    return tri_or(*answers) if answers else False
+
+
 def evaluate_corticosteroids(ctx: Evaluation, order: DraftOrder | None = None) -> Finding | None:
     facts, policy = ctx.facts, ctx.policy
     severe = facts.obs(SEVERE)
@@ -68,14 +122,26 @@ def evaluate_corticosteroids(ctx: Evaluation, order: DraftOrder | None = None) -
     if not deficit and not spinal_context(ctx):
         return None
     prim = ctx.primary
-    tissue = prim.tissue_needed
-    active = facts.medication("corticosteroid")
+    biopsy = facts.events_of("spine-lesion-biopsy", status="done")
+    tissue = prim.tissue_needed if not biopsy else False  # DX-6 ends once a biopsy was taken
+    medication = steroids(ctx)
+    active = medication.started
     criteria = [Criterion("dx.crit.severe-deficit", Status.of(severe.value), "DX-3", (severe,))]
     criteria += prim.criteria
-    criteria.append(Criterion("dx.crit.tissue-needed", Status.of(tissue), "DX-6", (prim.known,)))
-    criteria.append(Criterion("dx.crit.corticosteroid-active", Status.of(active.value), "DX-3", (active,)))
+    criteria.append(Criterion("dx.crit.tissue-needed", Status.of(tissue), "DX-6",
+                              (prim.known,) + tuple(Fact("spine-lesion-biopsy", True, (e.source,)) for e in biopsy)))
+    criteria.append(Criterion("dx.crit.dexamethasone-started", Status.of(active.value), "DX-3", (active,)))
     missing = list(prim.missing)
     notes = list(prim.notes)
+    if medication.others:
+        notes.append(msg("dx.note.other-glucocorticoid",
+                         drugs=[m.source.display or m.ingredient or m.source.reference for m in medication.others]))
+    if medication.unnamed and not active.is_true:
+        notes.append(msg("dx.note.corticosteroid-ingredient-unknown",
+                         refs=[m.source.reference for m in medication.unnamed]))
+    if biopsy:
+        notes.append(msg("dx.note.biopsy-done-pathology-pending", ref=biopsy[0].source.reference,
+                         date=biopsy[0].date or "?"))
     rules: list[str] = []
     suggestions: list[Suggestion] = []
     dose = msg("dx.steroids.dose", loading=ctx.dx("dexamethasone_loading_mg_iv"),
@@ -84,7 +150,9 @@ def evaluate_corticosteroids(ctx: Evaluation, order: DraftOrder | None = None) -
     is_order = order is not None
     advice: Advice | None
 
-    if prim.known.is_false or prim.doubt is True:  # DX-6
+    tissue_first = (prim.known.is_false or prim.doubt is True) and not biopsy
+    dx3_applies = prim.known.is_true or bool(biopsy)
+    if tissue_first:  # DX-6
         advice = Advice.WITHHOLD
         rules.extend(["DX-4", "DX-6"] if prim.doubt is True else ["DX-6"])
         indicator = base_indicator
@@ -95,17 +163,17 @@ def evaluate_corticosteroids(ctx: Evaluation, order: DraftOrder | None = None) -
         else:
             summary = msg("dx.steroids.summary.withhold")
             conclusion = msg("dx.steroids.conclusion.withhold", reasons=reasons)
-        if active.is_true:
+        if medication.active:
             notes.append(msg("dx.note.steroids-already-active-withhold"))
-        if facts.events_of("spine-lesion-biopsy", status="done"):
-            notes.append(msg("dx.note.biopsy-done"))
         notes.append(msg("dx.note.dx7-escalation"))
-    elif prim.known.is_true and severe.is_true:  # doubt false or unknown (DX-3)
+    elif dx3_applies and severe.is_true:  # doubt false or unknown, or the biopsy was taken (DX-3)
         advice = Advice.START
         rules.extend(["DX-3", "TX-1"])
         if prim.doubt is None:
             notes.append(msg("dx.note.doubt-unknown-start"))
-        if active.is_true:
+        if active.is_true or (active.is_unknown and medication.unnamed):
+            # dexamethasone started (or a corticosteroid whose ingredient is not recorded:
+            # no second loading dose is suggested; the card asks which it is)
             indicator = Indicator.INFO
             summary = msg("dx.steroids.summary.start-active")
             conclusion = msg("dx.steroids.conclusion.start-active", dose=dose)
@@ -120,7 +188,7 @@ def evaluate_corticosteroids(ctx: Evaluation, order: DraftOrder | None = None) -
                 suggestions.append(Suggestion("create-dexamethasone", msg("dx.suggest.dexamethasone", dose=dose), {}))
         if active.is_unknown:
             missing.append(missing_of(active, "corticosteroid"))
-    elif prim.known.is_true:
+    elif dx3_applies:
         # known primary, doubt not established, severe deficit not true: DX-3 not met (false)
         # or undecided (unknown); DX-6 does not apply. The entry condition holds, so a card,
         # never silence: it is also where DX-7 is shown.
@@ -147,22 +215,36 @@ def evaluate_corticosteroids(ctx: Evaluation, order: DraftOrder | None = None) -
         conclusion = msg("dx.steroids.conclusion.undecided")
         notes.append(msg("dx.note.dx7-escalation"))
 
-    # DX-7: progressive deficit despite corticosteroids (whatever DX-3/DX-6 say)
-    progressive, used = progressive_deficit(ctx)
-    if active.is_true and progressive is True:
-        rules.append("DX-7")
-        indicator = max_indicator(indicator, Indicator(ctx.dx("dx7_indicator")))
-        criteria.append(Criterion("dx.crit.dx7", Status.MET, "DX-7", tuple([active] + used)))
-        notes = [n for n in notes if n.key != "dx.note.dx7-escalation"]
-        notes.insert(0, msg("dx.note.dx7-fired"))
-        summary = msg("dx.steroids.summary.dx7")
-
-    return Finding(
+    finding = Finding(
         topic="corticosteroids", rules=rules, indicator=indicator, summary=summary,
         conclusion=conclusion, result={"advice": _wire(advice), "rule": _advice_rule(advice)},
         criteria=criteria, missing=missing, notes=notes, suggestions=suggestions,
-        override_reasons=list(OVERRIDE_STEROIDS) if indicator != Indicator.INFO else [],
         key=order_key(order) if order is not None else None)
+    _dx7(ctx, finding, medication)
+    finding.override_reasons = list(OVERRIDE_STEROIDS) if finding.indicator != Indicator.INFO else []
+    return finding
+
+
+def _dx7(ctx: Evaluation, f: Finding, medication: Steroids) -> None:
+    """DX-7: progressive deficit despite corticosteroids (whatever DX-3/DX-6 say): any systemic
+    glucocorticoid counts, and the progression must be recorded after it was started."""
+    progressive, used = progressive_deficit(ctx)
+    if not medication.active or progressive is not True:
+        return
+    later = despite(used, medication.active)
+    if later is False:
+        f.notes.append(msg("dx.note.dx7-progression-before-start"))
+        return
+    f.rules.append("DX-7")
+    f.indicator = max_indicator(f.indicator, Indicator(ctx.dx("dx7_indicator")))
+    given = Fact("corticosteroid", True, tuple(m.source for m in medication.active))
+    f.criteria.append(Criterion("dx.crit.dx7", Status.MET, "DX-7", tuple([given] + used)))
+    f.notes = [n for n in f.notes if n.key != "dx.note.dx7-escalation"]
+    f.notes.insert(0, msg("dx.note.dx7-fired"))
+    if later is None:  # unknowns take the stricter reading (policy)
+        f.notes.insert(1, msg("dx.note.dx7-timing-unknown"))
+        f.missing.append(Missing("corticosteroid-start", "not-recorded"))
+    f.summary = msg("dx.steroids.summary.dx7")
 
 
 def _wire(advice: Advice | None) -> str | None:

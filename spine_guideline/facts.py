@@ -205,6 +205,8 @@ class Medication:
     source: Source
     active: bool = True
     code: str | None = None
+    ingredient: str | None = None  # lower-case INN when the code names it ("dexamethasone"); None: a class only
+    started: str | None = None     # ISO date(time): authoredOn / effective start of the statement or administration
 
 
 @dataclass(frozen=True, slots=True)

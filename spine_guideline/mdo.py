@@ -13,7 +13,9 @@ DISCIPLINES = ("treating-specialist", "radiation-oncology", "radiology", "neurol
 OVERRIDE_MDO = ("tx-mdo-already-discussed", "tx-patient-declined", "tx-data-incorrect")
 
 
-def evaluate_mdo_referral(ctx: Evaluation) -> Finding:
+def evaluate_mdo_referral(ctx: Evaluation) -> Finding | None:
+    if ctx.mdo_answer is not None:
+        return None  # TX-3 answered by a held MDO: the aftercare card says which
     facts = ctx.facts
     base = list(ctx.tx("mdo_base_disciplines"))
     deficit = ctx.deficit

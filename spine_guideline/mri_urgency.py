@@ -6,7 +6,7 @@ from .context import Evaluation
 from .facts import Fact
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, Suggestion, msg
 from .keys import DX_MRI_ASSESS, DX_PRIORITY, pick
-from .mri_window import duration, mri_priority, mri_status, neurological_picture
+from .mri_window import duration, mri_priority
 from .suspicion import known_malignancy, known_malignancy_note
 
 RULES = ("DX-1", "DX-2", "DX-2a", "DX-2b", "DX-2c", "DX-2d", "DX-2e", "DX-2f")
@@ -26,7 +26,7 @@ def evaluate_mri_urgency(ctx: Evaluation) -> Finding | None:
     if susp.value is not True:
         return None
 
-    picture = neurological_picture(facts, policy, susp.back_pain)
+    picture = ctx.picture
     window = picture.window(policy)
     criteria = susp.criteria + picture.criteria
     missing = list(susp.missing)
@@ -40,7 +40,9 @@ def evaluate_mri_urgency(ctx: Evaluation) -> Finding | None:
         notes.insert(0, known)
     rules = ["DX-1"]
     suggestions: list[Suggestion] = []
-    mri = mri_status(facts, policy, picture.deciding_facts())
+    mri = ctx.mri
+    if mri.state == "done":
+        return None  # DX-2 answered by a whole-spine MRI (guideline.md "Answered deadlines")
 
     conclusion_key = picture.conclusion_key()
     if picture.row is None or conclusion_key is None:

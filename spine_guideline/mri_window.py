@@ -12,6 +12,7 @@ from .common import (
     add_missing,
     add_note,
     after,
+    clock_start,
     days_since,
     missing_of,
     unique_facts,
@@ -25,7 +26,7 @@ RULES = ("DX-2", "DX-2a", "DX-2b", "DX-2c", "DX-2d", "DX-2e")
 SECTION = "diagnosis"
 ROWS = ("DX-2a", "DX-2b", "DX-2c", "DX-2d", "DX-2e")
 #: the deficits that choose a DX-2 row besides mescc-deficit
-ROW_DEFICITS = (RADICULAR, SEVERE)
+ROW_DEFICITS = (RADICULAR,)  # severe-neurological-deficit does not choose a row by itself
 
 
 def _p(policy: Policy, key: str) -> Any:
@@ -144,10 +145,8 @@ class _Rows:
 
 def _read_deficit(name: str, facts: PatientFacts, policy: Policy, acc: _Rows,
                   notes: list[Message], missing: list[Missing]) -> None:
-    """Place one radicular (or severe) deficit in the DX-2 rows."""
+    """Place a radicular deficit in the DX-2 rows."""
     deficit = facts.obs(name)
-    if name == SEVERE and not deficit.is_true:
-        return
     if deficit.is_unknown:
         # any row from DX-2a (unknown laterality counts as bilateral) to DX-2c
         acc.hidden.update(("DX-2a", "DX-2b", "DX-2c"))
@@ -203,6 +202,8 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
 
     for name in ROW_DEFICITS:
         _read_deficit(name, facts, policy, acc, notes, missing)
+    if facts.obs(SEVERE).is_true:
+        add_note(notes, msg("dx.note.severe-deficit-noted"))
 
     radicular_pain = facts.obs("radicular-pain")
     acc.facts["DX-2d"].append(radicular_pain)
@@ -256,16 +257,21 @@ class MriStatus:
     stale_missing: Missing | None = None
 
 
+#: deficits recorded true whose start after an MRI reopens DX-2 (besides the findings deciding the row)
+REOPENING = (MESCC, RADICULAR, SEVERE)
+
+
 def _stale_reason(e: Event, deciding: list[Fact], policy: Policy
                   ) -> tuple[Message, Missing | None] | None:
-    """None when ``e`` was made after every finding behind the row arose; else why not."""
+    """None when ``e`` was made after every finding behind the row arose (its onset, else
+    its earliest record: guideline.md "Answered deadlines"); else why not."""
     unknown: Fact | None = None
     for fact in deciding:
-        onset = fact.attr("onset")
-        made_after = after(e.date, onset.value)
+        started = clock_start(fact)
+        made_after = after(e.date, started)
         if made_after is False:
             return msg("dx.note.mri-before-onset", date=(e.date or "?")[:10], ref=e.source.reference,
-                       finding=pick(DX_FACT, fact.name), onset=str(onset.value)[:16]), None
+                       finding=pick(DX_FACT, fact.name), onset=str(started)[:16]), None
         if made_after is None and unknown is None:
             unknown = fact
     if not deciding or unknown is not None:
@@ -278,12 +284,22 @@ def _stale_reason(e: Event, deciding: list[Fact], policy: Policy
     return None
 
 
+def findings_to_answer(facts: PatientFacts, picture: Picture) -> list[Fact]:
+    """The findings an MRI must postdate: those behind the row, and every deficit recorded
+    true (one that started after the MRI reopens DX-2)."""
+    out = picture.deciding_facts()
+    for fact in (facts.obs(name) for name in REOPENING):
+        if fact.is_true and all(fact is not f for f in out):
+            out.append(fact)
+    return out
+
+
 def mri_status(facts: PatientFacts, policy: Policy, deciding: list[Fact]) -> MriStatus:
     """The whole-spine MRI picture against the findings that decide the current row.
 
-    ``done``: made in the last ``mri_done_recent_days`` and after the onset of every finding
-    that decides the row; a recent one made before (or with that onset unknown, policy) is
-    ``stale`` and does not stop the suggestion.
+    ``done`` (DX-2 answered): made after the onset (else the earliest record) of every
+    finding in ``deciding``; a recent one made before (or with that start unknown, policy)
+    is ``stale`` and does not stop the suggestion, an older one is ``old``.
     """
     recent_days = _p(policy, "mri_done_recent_days")
     done = facts.events_of("mri-whole-spine", status="done")
@@ -294,10 +310,11 @@ def mri_status(facts: PatientFacts, policy: Policy, deciding: list[Fact]) -> Mri
         days = days_since(e.date, facts.now) if e.date else None
         if days is None:
             undated = undated or e
-        elif days <= recent_days:
-            reason = _stale_reason(e, deciding, policy)
-            if reason is None:
-                return MriStatus("done", e)
+            continue
+        reason = _stale_reason(e, deciding, policy)
+        if reason is None:
+            return MriStatus("done", e)
+        if days <= recent_days:
             stale = stale or (e, *reason)
         else:
             old = old or e

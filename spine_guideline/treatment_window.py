@@ -9,12 +9,26 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from .common import NEURO_DEFICITS, RADICULAR, SEVERE, as_bool, days_since, dedupe_missing, missing_of, window_indicator
-from .context import Evaluation
+from .answered import Answer, diagnosed, treatment_answer
+from .common import (
+    MESCC,
+    NEURO_DEFICITS,
+    SEVERE,
+    as_bool,
+    clock_start,
+    days_since,
+    dedupe_missing,
+    missing_of,
+    window_indicator,
+)
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, msg
 from .keys import TX_DEFICIT, TX_WINDOW_CONCLUSION, TX_WINDOW_DEFICIT_CRITERION, TX_WINDOW_DURATION, TX_WINDOW_POLICY_NOTE, pick
 from .policy import Policy
+
+if TYPE_CHECKING:
+    from .context import Evaluation
 
 RULES = ("TX-1", "TX-2a", "TX-2b", "TX-2c", "TX-2d")
 SECTION = "treatment"
@@ -34,13 +48,10 @@ class Row:
     policies: frozenset[str] = frozenset()
 
 
-def _deficit_row(deficit: str, progressive: bool, rapid: bool, walking: bool, day_limit_hit: bool,
-                 hours: dict[str, int], severe_rule: str) -> Row:
+def _mescc_row(progressive: bool, rapid: bool, walking: bool, day_limit_hit: bool, hours: dict[str, int]) -> Row:
+    """TX-2a / TX-2b for a deficit due to MESCC ("not very pronounced" is "can still walk")."""
     if progressive and rapid:
         return Row(hours["TX-2a"], "TX-2a", "rapid", frozenset({"day-limit"}) if day_limit_hit else frozenset())
-    if deficit == SEVERE:
-        # TX-2b is for a "niet erg uitgesproken" deficit; a severe one is pronounced (policy)
-        return Row(hours[severe_rule], severe_rule, "severe", frozenset({"severe-pronounced"}))
     if progressive:
         if walking:
             return Row(hours["TX-2b"], "TX-2b", "slow-walking")
@@ -59,34 +70,28 @@ class WindowDecision:
     variables: dict[str, bool | None]
 
 
-def decide_window(variables: dict[str, bool | None], days: dict[str, int | None],
+def decide_window(variables: dict[str, bool | None], mescc_days: int | None, severe: bool,
                   policy: Policy) -> WindowDecision:
     """Enumerate the unknown variables; keep the strictest window.
 
-    Variables: ``rad``; per deficit ``d``: ``d`` (present), ``d.progressive``,
-    ``d.rapid``; ``ambulatory``.
+    The row is chosen by clinical MESCC (variables ``mescc-deficit``, ``mescc-deficit.progressive``,
+    ``mescc-deficit.rapid``, ``ambulatory``) and radiological MESCC (``rad``), nothing else;
+    ``severe`` (a severe deficit recorded true) only makes the conflicting-data row when
+    neither MESCC holds (policy).
     """
     hours = policy.get(SECTION, "window_hours")
     limit = policy.get(SECTION, "rapid_progression_max_days")
-    severe_rule = policy.get(SECTION, "severe_deficit_pronounced_rule")
     severe_alone_rule = policy.get(SECTION, "severe_deficit_without_mescc_rule")
     unknown = [k for k, v in variables.items() if v is None]
 
-    def is_due(d: str, a: dict[str, bool]) -> bool:
-        # mescc-deficit is due to MESCC by definition; another deficit with radiological MESCC;
-        # a severe deficit also together with clinical MESCC (it is then the MESCC deficit's severity)
-        return bool(a.get(d)) and (d == "mescc-deficit" or a["rad"] or (d == SEVERE and a["mescc-deficit"]))
-
     def row_for(a: dict[str, bool]) -> Row:
-        due = [d for d in NEURO_DEFICITS if is_due(d, a)]
-        if due:
-            rows = [_deficit_row(d, a[f"{d}.progressive"], a[f"{d}.rapid"], a["ambulatory"],
-                                 days.get(d) == limit, hours, severe_rule) for d in due]
-            return min(rows, key=lambda r: r.hours)
+        if a[MESCC]:
+            return _mescc_row(a[f"{MESCC}.progressive"], a[f"{MESCC}.rapid"], a["ambulatory"],
+                              mescc_days == limit, hours)
         if a["rad"]:
             return Row(hours["TX-2c"], "TX-2c", "radiological")
-        if a[SEVERE]:
-            # TX-2d is "alleen pijn of een radiculair syndroom": not a severe deficit (policy)
+        if severe:
+            # conflicting data: a severe deficit without clinical or radiological MESCC (policy)
             return Row(hours[severe_alone_rule], severe_alone_rule, "severe-without-mescc",
                        frozenset({"severe-without-mescc"}))
         return Row(hours["TX-2d"], "TX-2d", "none")
@@ -110,56 +115,83 @@ def decide_window(variables: dict[str, bool | None], days: dict[str, int | None]
     return WindowDecision(at_best[0], {r.situation for r in at_best}, policies, deciding, variables)
 
 
-def _decide_collapsing_unknown_deficits(variables: dict[str, bool | None], days: dict[str, int | None],
-                                        policy: Policy) -> WindowDecision:
-    """Unknown deficits add nothing when the recorded facts already give the
-    strictest window without any deciding unknown: then they are set aside
-    (not missing, one situation for the conclusion). Otherwise every unknown
-    deficit is enumerated, as any unknown."""
-    unknown_deficits = [d for d in NEURO_DEFICITS if variables[d] is None]
-    if unknown_deficits:
+def _decide(variables: dict[str, bool | None], mescc_days: int | None, severe: bool,
+            policy: Policy) -> WindowDecision:
+    """An unknown clinical MESCC adds nothing when the recorded facts already give the
+    strictest window without any deciding unknown: then it is set aside (not missing,
+    one situation for the conclusion). Otherwise it is enumerated, as any unknown."""
+    if variables[MESCC] is None:
         strictest = min(policy.get(SECTION, "window_hours").values())
-        known = decide_window({**variables, **{d: False for d in unknown_deficits}}, days, policy)
+        known = decide_window({**variables, MESCC: False}, mescc_days, severe, policy)
         if known.row.hours == strictest and not known.deciding_unknowns:
             return WindowDecision(known.row, known.situations, known.policies, [], variables)
-    return decide_window(variables, days, policy)
+    return decide_window(variables, mescc_days, severe, policy)
 
 
-def evaluate_treatment_window(ctx: Evaluation) -> Finding:
-    facts, policy, rad = ctx.facts, ctx.policy, ctx.radiological
+def _clock_started(ctx: Evaluation, row: Row) -> Any:
+    """When the deadline of ``row`` started: the onset of the deficit that chose it; for
+    TX-2c/d the diagnosis of the spinal metastasis."""
+    facts = ctx.facts
+    if row.rule in ("TX-2c", "TX-2d") and row.situation in ("radiological", "none"):
+        return diagnosed(facts, ctx.radiological)
+    for name in (MESCC, SEVERE):
+        fact = facts.obs(name)
+        if fact.is_true:
+            return clock_start(fact)
+    return None
+
+
+def treatment_window_answer(ctx: Evaluation) -> Answer | None:
+    """TX-2 answered by treatment after its clock started (guideline.md "Answered deadlines")."""
+    row = ctx.treatment_window.row
+    return treatment_answer(ctx.facts, ctx.radiological, _clock_started(ctx, row))
+
+
+def window_variables(ctx: Evaluation) -> WindowDecision:
+    """The TX-2 decision over the recorded facts (computed once per evaluation, see context)."""
+    facts, rad = ctx.facts, ctx.radiological
     limit = ctx.tx("rapid_progression_max_days")
     variables: dict[str, bool | None] = {"rad": rad.value}
-    days: dict[str, int | None] = {}
-    deficit_facts = {d: facts.obs(d) for d in NEURO_DEFICITS}
-    var_missing: dict[str, list[Missing]] = {"rad": rad.missing}
-    # Every deficit takes its recorded value (a deficit recorded true is never
-    # set aside); unknown deficits are enumerated like any other unknown.
-    for d, f in deficit_facts.items():
-        present = as_bool(f)
-        variables[d] = present
-        var_missing[d] = [missing_of(f, d)]
-        if present is False:
-            continue
-        prog = f.attr("progressive")
-        onset = f.attr("onset")
-        n = days_since(onset.value, facts.now)
-        days[d] = n
-        if present is None:
-            # Whether the deficit exists decides first; were it present, its
-            # unknown course would take the strictest row (rapidly progressive),
-            # so its onset and progression are asked for once it is recorded.
-            variables[f"{d}.progressive"] = True
-            variables[f"{d}.rapid"] = True
-            continue
-        variables[f"{d}.progressive"] = as_bool(prog)
-        variables[f"{d}.rapid"] = None if n is None else n <= limit
-        var_missing[f"{d}.progressive"] = [missing_of(prog, f"{d}.progressive")]
-        var_missing[f"{d}.rapid"] = [missing_of(onset, f"{d}.onset")]
-    walking = facts.obs("ambulatory")
-    variables["ambulatory"] = as_bool(walking)
-    var_missing["ambulatory"] = [missing_of(walking, "ambulatory")]
+    mescc = facts.obs(MESCC)
+    present = as_bool(mescc)
+    variables[MESCC] = present
+    n = days_since(mescc.attr("onset").value, facts.now)
+    if present is None:
+        # Whether the deficit exists decides first; were it present, its unknown course
+        # would take the strictest row (rapidly progressive), so its onset and
+        # progression are asked for once it is recorded.
+        variables[f"{MESCC}.progressive"] = True
+        variables[f"{MESCC}.rapid"] = True
+    elif present:
+        variables[f"{MESCC}.progressive"] = as_bool(mescc.attr("progressive"))
+        variables[f"{MESCC}.rapid"] = None if n is None else n <= limit
+    else:
+        variables[f"{MESCC}.progressive"] = False
+        variables[f"{MESCC}.rapid"] = False
+    variables["ambulatory"] = as_bool(facts.obs("ambulatory"))
+    return _decide(variables, n, facts.obs(SEVERE).is_true, ctx.policy)
 
-    decision = _decide_collapsing_unknown_deficits(variables, days, policy)
+
+def _variable_missing(ctx: Evaluation) -> dict[str, list[Missing]]:
+    facts = ctx.facts
+    mescc = facts.obs(MESCC)
+    return {"rad": ctx.radiological.missing,
+            MESCC: [missing_of(mescc, MESCC)],
+            f"{MESCC}.progressive": [missing_of(mescc.attr("progressive"), f"{MESCC}.progressive")],
+            f"{MESCC}.rapid": [missing_of(mescc.attr("onset"), f"{MESCC}.onset")],
+            "ambulatory": [missing_of(facts.obs("ambulatory"), "ambulatory")]}
+
+
+def evaluate_treatment_window(ctx: Evaluation) -> Finding | None:
+    if ctx.treatment_window_answer is not None:
+        return None  # answered by treatment: the aftercare card says by what
+    facts, rad = ctx.facts, ctx.radiological
+    limit = ctx.tx("rapid_progression_max_days")
+    decision = ctx.treatment_window
+    variables = decision.variables
+    deficit_facts = {d: facts.obs(d) for d in NEURO_DEFICITS}
+    days = {d: days_since(f.attr("onset").value, facts.now) for d, f in deficit_facts.items()}
+    var_missing = _variable_missing(ctx)
     row = decision.row
     rules = [row.rule]
 
@@ -174,9 +206,9 @@ def evaluate_treatment_window(ctx: Evaluation) -> Finding:
     for d in NEURO_DEFICITS[1:]:
         criteria.append(Criterion(TX_WINDOW_DEFICIT_CRITERION[d], Status.of(as_bool(deficit_facts[d])), row.rule,
                                   (deficit_facts[d],)))
-    for d in NEURO_DEFICITS:
+    for d in (MESCC,):
         f = deficit_facts[d]
-        if not f.is_true or (d == RADICULAR and rad.value is False):
+        if not f.is_true:
             continue
         criteria.append(Criterion("tx.window.crit.progressive", Status.of(variables[f"{d}.progressive"]),
                                   row.rule, (f.attr("progressive"),), {"deficit": pick(TX_DEFICIT, d)}))
@@ -187,7 +219,7 @@ def evaluate_treatment_window(ctx: Evaluation) -> Finding:
     if any(s not in ("radiological", "none", "severe-without-mescc") for s in decision.situations) or \
             "ambulatory" in decision.deciding_unknowns:
         criteria.append(Criterion("tx.window.crit.ambulatory", Status.of(variables["ambulatory"]), row.rule,
-                                  (walking,)))
+                                  (facts.obs("ambulatory"),)))
 
     missing: list[Missing] = []
     for name in decision.deciding_unknowns:
