@@ -277,3 +277,26 @@ def test_TX_2_policy_hash_is_the_sha256_of_the_site_file_canonical_json():
     expected = hashlib.sha256(json.dumps(overrides, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     assert load_policy(overrides).site_hash == expected
     assert load_policy().site_hash is None
+
+
+def test_TX_2_a_served_card_carries_the_hash_of_the_loaded_site_policy_file(tmp_path):
+    from cds_service import samples
+    from cds_service.services import SERVICES
+
+    from .conftest import make_app
+
+    overrides = {"treatment": {"mdo_indicator_not_referred": "info"}}
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(overrides, indent=2))
+    service = next(s for s in SERVICES if s.id == "spine-metastases-treatment")
+    sample = samples.get_sample("treatment-72h-slow-deficit")
+    body = {"hook": "patient-view", "hookInstance": "d1bf7a1c-2d6c-4a45-8f3e-0c4e3a6a2b11",
+            "context": {"patientId": sample.patient_id, "userId": "Practitioner/1"},
+            "prefetch": samples.prefetch(sample.id, service.prefetch_keys, now=datetime.now(UTC))}
+    for app, expected in ((make_app(tmp_path, POLICY_FILE=str(path)), load_policy(overrides).site_hash),
+                          (make_app(tmp_path), None)):
+        response = app.test_client().post(f"/cds-services/{service.id}", json=body)
+        assert response.status_code == 200, response.get_json()
+        results = [c["extension"]["org.spine-cds.result"] for c in response.get_json()["cards"]]
+        assert results and all(r.get("policyHash") == expected and r["rulesVersion"] == "2026.12"
+                               for r in results)
