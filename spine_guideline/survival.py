@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .facts import CancerCategory, Fact, PatientFacts, SearchStatus, Unknown, per_evaluation
+from .facts import CancerCategory, Fact, PatientFacts, SearchStatus, Unknown
 from .findings import Message, Missing, msg
 from .policy import Policy
 
@@ -163,7 +163,6 @@ def visceral_metastases(facts: PatientFacts) -> tuple[bool | None, tuple[Fact, .
     return None, (), (Missing("visceral-metastases", _why(cond if cond.unknown else obs)),)
 
 
-@per_evaluation
 def van_der_linden(facts: PatientFacts, policy: Policy) -> SurvivalEstimate:
     model = policy.get(SECTION, "vdl_model_code")
     perf_points, scale, recorded, kps_used, perf_facts, perf_missing, perf_notes = _performance(facts, policy)
