@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from spine_guideline import GUIDELINE_VERSION
+from spine_guideline import GUIDELINE_VERSION, RULES_VERSION
 from spine_guideline.facts import Fact, Source
 from spine_guideline.findings import Criterion, Finding, Indicator, Status
 
 from .guideline import rule_url
-from .i18n import Catalogs
+from .i18n import Catalogs, SafeText, escape_text
 from .ids import new_uuid
 from .suggestions import SuggestionContext, render_suggestion
 
@@ -38,6 +38,7 @@ class RenderContext:
     catalogs: Catalogs
     suggestions: SuggestionContext
     base_url: str = DEFAULT_BASE_URL  # public base URL of this service, no trailing slash (rule pages)
+    policy_hash: str | None = None    # of the site policy file, when one is loaded (result ``policyHash``)
 
     def __post_init__(self) -> None:
         # Texts every criterion line needs, looked up once per request, not once per line.
@@ -51,13 +52,6 @@ class RenderContext:
         object.__setattr__(self, "source_link", self.catalogs.text("source.link", self.lang))
         object.__setattr__(self, "based_on", {})  # refs -> "based on" text, this request only
         object.__setattr__(self, "fact_data", {})  # see _fact_data_once; this request only
-
-
-def _md_escape(text: str) -> str:
-    """Neutralise HTML in interpolated data; Markdown from our catalogs stays."""
-    if "<" in text or ">" in text:
-        return text.replace("<", "&lt;").replace(">", "&gt;")
-    return text
 
 
 def _fact_data(fact: Fact, ctx: RenderContext) -> str:
@@ -77,13 +71,12 @@ def _ref(s: Source) -> str:
     return f"{ref}, {s.date[:10]}" if s.date else ref
 
 
-def _refs(sources: tuple[Source, ...]) -> str:
-    if len(sources) == 1:  # the usual case
-        return _md_escape(_ref(sources[0]))
-    parts = [_ref(s) for s in sources[:4]]
+def _refs(sources: tuple[Source, ...]) -> SafeText:
+    """The references (and dates) of ``sources``: request data, so escaped (``escape_text``)."""
+    parts = [escape_text(_ref(s)) for s in sources[:4]]
     if len(sources) > 4:
-        parts.append(f"+{len(sources) - 4}")
-    return _md_escape("; ".join(parts))
+        parts.append(SafeText(f"+{len(sources) - 4}"))
+    return SafeText("; ".join(parts))
 
 
 def _fact_data_once(fact: Fact, ctx: RenderContext, seen: dict[tuple, str]) -> str:
@@ -114,7 +107,7 @@ def _criterion_line(crit: Criterion, ctx: RenderContext) -> str:
         if d:
             data[d] = None
     if data:
-        refs = "; ".join(data)
+        refs = SafeText("; ".join(data))  # each part escaped by _refs or from a template
         based_on = ctx.based_on.get(refs)
         if based_on is None:  # the same few data texts recur across a request's criteria
             based_on = ctx.based_on[refs] = c.text("common.data.based-on", ctx.lang, refs=refs)
@@ -143,7 +136,7 @@ def render_detail(f: Finding, ctx: RenderContext) -> str:
             seen.add(ident)
             how = ctx.missing_text.get(m.code) or _text_or(c, f"missing.{m.code}", ctx.lang, m.code)
             why = ctx.unknown_text.get(m.why) or _text_or(c, f"unknown.{m.why}", ctx.lang, m.why)
-            level = f" [{m.level}]" if m.level else ""
+            level = f" [{escape_text(m.level)}]" if m.level else ""  # a code from the rules; the level may be data
             lines.append(f"- `{m.code}`{level}: {how} ({why})")
         parts.append(f"**{c.text('common.heading.missing', ctx.lang)}**\n\n" + "\n".join(lines))
     if f.notes:
@@ -152,9 +145,28 @@ def render_detail(f: Finding, ctx: RenderContext) -> str:
     return "\n\n".join(parts)
 
 
+def missing_names(f: Finding) -> list[str]:
+    """The fact names the decision rests on (api-contract ``missing``): by name alone on a card
+    about one vertebra, else with the level (``bilsky-grade@L2``)."""
+    per_vertebra = "vertebra" in f.result
+    names = [m.code if per_vertebra or m.level is None else f"{m.code}@{m.level}" for m in f.missing]
+    return list(dict.fromkeys(names))
+
+
+def result_payload(f: Finding, ctx: RenderContext) -> dict[str, Any]:
+    """The card's machine-readable result: the finding's own, with ``rules``, ``missing``
+    (unless the topic sets its own), ``rulesVersion`` and, with a site policy, ``policyHash``."""
+    out = f.machine_result()
+    out.setdefault("missing", missing_names(f))
+    out["rulesVersion"] = RULES_VERSION
+    if ctx.policy_hash:
+        out["policyHash"] = ctx.policy_hash
+    return out
+
+
 def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = ()) -> dict[str, Any]:
     c = ctx.catalogs
-    summary = c.render(f.summary, ctx.lang).strip() or c.text(f"topic.{f.topic}", ctx.lang)
+    summary = c.render(f.summary, ctx.lang, markdown=False).strip() or c.text(f"topic.{f.topic}", ctx.lang)
     if len(summary) > SUMMARY_LIMIT:
         summary = summary[: SUMMARY_LIMIT - 1].rstrip() + "…"
     detail = render_detail(f, ctx)
@@ -172,9 +184,9 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
             "topic": {"system": TOPIC_SYSTEM, "code": f.topic, "display": c.text(f"topic.{f.topic}", ctx.lang)},
         },
         "links": [{"label": ctx.source_link, "url": page, "type": "absolute"}]
-                 + [{"label": c.render(link.label, ctx.lang), "url": link.url, "type": "absolute"}
+                 + [{"label": c.render(link.label, ctx.lang, markdown=False), "url": link.url, "type": "absolute"}
                     for link in f.links],
-        "extension": {RESULT_EXTENSION: f.machine_result()},
+        "extension": {RESULT_EXTENSION: result_payload(f, ctx)},
     }
     suggestions = [s for s in (render_suggestion(s, ctx.suggestions) for s in f.suggestions) if s]
     if suggestions:

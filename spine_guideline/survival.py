@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .facts import CancerCategory, Fact, PatientFacts, SearchStatus, Unknown, per_evaluation
+from .facts import CancerCategory, Fact, PatientFacts, SearchStatus, Unknown
 from .findings import Message, Missing, msg
 from .policy import Policy
 
@@ -203,7 +203,6 @@ def visceral_metastases(facts: PatientFacts) -> tuple[bool | None, tuple[Fact, .
     return None, (), (Missing("visceral-metastases", _why(cond if cond.unknown else obs)),)
 
 
-@per_evaluation
 def van_der_linden(facts: PatientFacts, policy: Policy) -> SurvivalEstimate:
     perf = _performance(facts, policy)
     tumour = primary_tumour(facts, policy)
