@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
 from typing import Any
@@ -52,7 +52,7 @@ from .fhirutil import (
     texts,
     walk_bundle,
 )
-from .levels import body_site_levels
+from .levels import BodySite, body_site
 from .tables import CONCEPT_CACHE_SIZE, LOCAL_SYSTEM, ObsDef, Target, Terminology, load_terminology
 
 ENV_EXTRA_MAPPINGS = "SPINE_CDS_EXTRA_MAPPINGS"
@@ -185,6 +185,7 @@ class _ObsRecord:
     source: Source
     note: str | None = None
     focus: tuple[str | None, str | None] = (None, None)
+    regions: frozenset[str] = frozenset()  # spine regions named without a level (narrow the candidates)
 
 
 class _Mapper:
@@ -311,12 +312,18 @@ class _Mapper:
             found = concept.targets[domain] = tuple(pairs)
         return found
 
-    def depends_ok(self, t: Target, levels: list[str], whole: bool) -> bool:
+    @staticmethod
+    def depends_ok(t: Target, site: BodySite) -> bool:
+        """A target's bodySite condition: ``vertebral`` a level or the spine named without one
+        (a spinal metastasis with the level unknown); ``level`` a level or a region (one
+        segment); ``whole-spine-or-none`` neither."""
         dep = t.depends.get("bodySite")
-        if dep == "vertebral" or dep == "level":
-            return bool(levels)
+        if dep == "vertebral":
+            return bool(site.levels) or site.spine
+        if dep == "level":
+            return bool(site.levels) or bool(site.regions)
         if dep == "whole-spine-or-none":
-            return not levels
+            return not site.levels and not site.regions
         return True
 
     # ------------------------------------------------------------------ intake
@@ -424,13 +431,13 @@ class _Mapper:
         recorded = as_str(res.get("recordedDate")) or as_str(res.get("onsetDateTime")) or \
             as_str(res.get("assertedDate")) or as_str(res.get("dateRecorded"))
         src = Source("Condition", rid, recorded, concept.display)
-        levels, whole, _present = body_site_levels(res.get("bodySite"), self.term)
+        site = body_site(res.get("bodySite"), self.term)
         # condition facts
         for t, _coding in condition_targets:
-            if not self.depends_ok(t, levels, whole):
+            if not self.depends_ok(t, site):
                 continue
             subtype = t.product.get("subtype")
-            for lvl in (levels or [None]):
+            for lvl in (site.levels or (None,)):
                 self.add_condition(ConditionRecord(t.code, src, lvl, suspected, active, onset, onset_field, subtype))
         # cancers
         types: dict[str, tuple[str, str]] = {}
@@ -521,7 +528,8 @@ class _Mapper:
             self.events.append(Event(kind, src, "done", None, date_str))
         if not names:
             return
-        levels, _whole, _present = body_site_levels(res.get("bodySite"), self.term)
+        site = body_site(res.get("bodySite"), self.term)
+        levels = list(site.levels)
         focus = ref_type_id(reference(res["focus"])) if "focus" in res else (None, None)
         obs_defs = self.term.obs_defs
         for name in names:
@@ -541,7 +549,8 @@ class _Mapper:
                     any(k in attrs for k in _SINS_COMPONENTS) and note == "no value":
                 unknown, note = Unknown.NOT_RECORDED, "components only"
             self.obs.append(_ObsRecord(record_name, levels, when[0] if when else None,
-                                       when[1] if when else False, value, unknown, attrs, src, note, focus))
+                                       when[1] if when else False, value, unknown, attrs, src, note, focus,
+                                       site.regions))
 
     def _read_value(self, res: dict, d: ObsDef) -> tuple[Any, Unknown | None, str | None]:
         """(value, unknown-why, note) of an Observation's value[x] for fact ``d``."""
@@ -704,18 +713,21 @@ class _Mapper:
         return int(num), True
 
     # ------------------------------------------------------------------ events
-    def _events_from(self, res: dict, cc: Any, status: str, date_str: str | None, body_site: Any) -> None:
-        levels, whole, _p = body_site_levels(body_site, self.term)
+    def _events_from(self, res: dict, cc: Any, status: str, date_str: str | None, body_site_value: Any,
+                     only: Iterable[str] | None = None) -> None:
+        site = body_site(body_site_value, self.term)
         src = self.source(res, date_str, cc_text(cc))
         kinds: list[str] = []
         for t, _c in self.lookup_all("event", cc):
-            if self.depends_ok(t, levels, whole) and t.code not in kinds:
+            if only is not None and t.code not in only:
+                continue
+            if self.depends_ok(t, site) and t.code not in kinds:
                 kinds.append(t.code)
         for kind in kinds:
             if kind in ("mri-whole-spine",):
                 self.events.append(Event(kind, src, status, None, date_str))
                 continue
-            for lvl in (levels or [None]):
+            for lvl in (site.levels or (None,)):
                 self.events.append(Event(kind, src, status, lvl, date_str))
 
     def map_Procedure(self, res: dict) -> None:
@@ -746,16 +758,23 @@ class _Mapper:
         self._events_from(res, res.get("code"), "done", date_str, None)
 
     def map_ServiceRequest(self, res: dict) -> None:
-        if ((res["resourceType"], as_str(res.get("id")) or "") in self.draft_keys):
+        rtype = res["resourceType"]
+        if (rtype, as_str(res.get("id")) or "") in self.draft_keys:
             return
         status = status_code(res.get("status"))
         if self.status_ignored(res, status):
             return
-        if status not in self.term.rules["event_planned_status"].get(res["resourceType"], []):
-            return
-        date_str = as_str(res.get("occurrenceDateTime")) or as_str(as_dict(res.get("occurrencePeriod")).get("end")) \
-            or as_str(res.get("authoredOn")) or as_str(res.get("orderedOn"))
-        self._events_from(res, res.get("code"), "planned", date_str, res.get("bodySite"))
+        rules = self.term.rules
+        if status in rules["event_planned_status"].get(rtype, []):
+            date_str = as_str(res.get("occurrenceDateTime")) or as_str(as_dict(res.get("occurrencePeriod")).get("end")) \
+                or as_str(res.get("authoredOn")) or as_str(res.get("orderedOn"))
+            self._events_from(res, res.get("code"), "planned", date_str, res.get("bodySite"))
+        elif status in rules["order_done"]["status"]:
+            # a completed MDO referral: the meeting was held, on occurrence[x] or the last update
+            date_str = as_str(res.get("occurrenceDateTime")) or as_str(as_dict(res.get("occurrencePeriod")).get("end")) \
+                or as_str(as_dict(res.get("meta")).get("lastUpdated"))
+            self._events_from(res, res.get("code"), "done", date_str, res.get("bodySite"),
+                              only=rules["order_done"]["kinds"])
 
     map_ProcedureRequest = map_ServiceRequest
 
@@ -793,25 +812,61 @@ class _Mapper:
         status = status_code(res.get("status"))
         if self.status_ignored(res, status):
             return
+        if rtype == "MedicationStatement" and status_code(res.get("taken")) == "n":
+            return  # STU3: recorded as not taken
         rules = self.term.rules
-        classes: dict[str, str | None] = {}
+        classes: dict[str, tuple[str, str | None]] = {}  # class -> (system|code, ingredient)
         for cc in self._med_codes(res):
             for t, coding in self.lookup_all("medication", cc):
-                classes.setdefault(t.code, f"{coding[0] or ''}|{coding[1]}")
+                code, ingredient = classes.get(t.code, (f"{coding[0] or ''}|{coding[1]}", None))
+                classes[t.code] = (code, ingredient or t.product.get("ingredient"))
         if not classes:
             return
         period = as_dict(res.get("effectivePeriod"))
+        started = self._med_started(res)
         date_str = next((as_str(v) for v in (res.get("authoredOn"), res.get("effectiveDateTime"), period.get("start"),
-                                             res.get("dateAsserted"), res.get("dateWritten")) if as_str(v)), None)
+                                             res.get("dateAsserted"), res.get("dateWritten")) if as_str(v)),
+                        None) or started
         src = self.source(res, date_str, next((cc_text(cc) for cc in self._med_codes(res) if cc_text(cc)), None))
-        active = status in rules["medication_active_status"].get(rtype, [])
-        for cls, code in classes.items():
+        active = status in rules["medication_active_status"].get(rtype, []) or self._recent_administration(res, status)
+        for cls, (code, ingredient) in classes.items():
             if active:
-                self.medications.append(Medication(cls, src, True, code))
+                self.medications.append(Medication(cls, src, True, code, ingredient, started))
             # Treatments given (stepped care, VPBK-M-4) count also when completed or stopped.
             if cls in rules.get("given_event_classes", ("systemic-therapy",)) \
                     and status in rules["systemic_therapy_given_status"].get(rtype, []):
                 self.events.append(Event(cls, src, "done", None, date_str))
+
+    def _med_started(self, res: dict) -> str | None:
+        """When the medication started: MedicationRequest ``authoredOn`` (an MP9 agreement has
+        none: its ext-TimeInterval.Period start, else its ext-RegistrationDateTime);
+        MedicationStatement / MedicationAdministration ``effectivePeriod.start`` or
+        ``effectiveDateTime``; DSTU2 MedicationOrder ``dateWritten``."""
+        urls = self.term.rules["medication_start_extensions"]
+        candidates = [res.get("authoredOn"), as_dict(res.get("effectivePeriod")).get("start"),
+                      res.get("effectiveDateTime"), res.get("dateWritten")]
+        for ext in as_list(res.get("extension")):
+            if isinstance(ext, dict) and ext.get("url") in urls["period"]:
+                candidates.append(as_dict(ext.get("valuePeriod")).get("start"))
+        for ext in as_list(res.get("extension")):
+            if isinstance(ext, dict) and ext.get("url") in urls["registration"]:
+                candidates.append(ext.get("valueDateTime"))
+        return next((as_str(v) for v in candidates if self.dt(v)), None)
+
+    def _recent_administration(self, res: dict, status: str | None) -> bool:
+        """A completed MedicationAdministration counts as active within a window after it was
+        given (data dictionary: a loading dose given counts)."""
+        if res["resourceType"] != "MedicationAdministration" or \
+                status not in self.term.rules["administration_recent"]["status"]:
+            return False
+        period = as_dict(res.get("effectivePeriod"))
+        for val in (res.get("effectiveDateTime"), period.get("end"), period.get("start")):
+            p = self.dt(val)
+            if p:
+                first, last = (p[0], p[0] + timedelta(days=1)) if p[1] else (p[0], p[0])  # a date: that whole day
+                window = timedelta(hours=self.term.rules["administration_recent"]["hours"])
+                return first <= self.now and last >= self.now - window
+        return False
 
     map_MedicationRequest = _map_med
     map_MedicationStatement = _map_med
@@ -842,20 +897,29 @@ class _Mapper:
 
     # ------------------------------------------------------------------ draft orders
     def draft_order(self, res: dict, selections: set[tuple[str, str]] | None, raw_sel: set[str],
-                    full_url: str | None) -> DraftOrder | None:
+                    full_url: str | None) -> tuple[DraftOrder, frozenset[str]]:
+        """The draft order, and the spine regions (``C``/``T``/``L``) a region-coded MRI
+        segment order covers (see ``_combine_segment_orders``)."""
         rtype = res["resourceType"]
         rid = as_str(res.get("id"))
         kind = "other"
-        levels, whole, _p = body_site_levels(res.get("bodySite"), self.term)
+        site = body_site(res.get("bodySite"), self.term)
+        levels = site.levels
+        regions: set[str] = set()
         if rtype in ("MedicationRequest", "MedicationOrder", "MedicationStatement", "MedicationAdministration"):
             for cc in self._med_codes(res):
                 if any(t.code == "corticosteroid" for t, _c in self.lookup_all("medication", cc)):
                     kind = "corticosteroid"
         else:
             for t, _c in self.lookup_all("order", res.get("code")):
-                if self.depends_ok(t, levels, whole):
+                if not self.depends_ok(t, site):
+                    continue
+                if kind == "other":
                     kind = t.code
-                    break
+                if t.code == "mri-segment" and "region" in t.product:
+                    regions.add(t.product["region"])  # CPT: one code per spine region
+            if kind == "mri-segment" and _WHOLE_SPINE_REGIONS <= regions:
+                kind = "mri-whole-spine"  # one order with the cervical, thoracic and lumbar codes
         priority = as_str(res.get("priority"))
         priority = priority.lower() if priority else None
         if priority is not None and priority not in _PRIORITIES:
@@ -876,7 +940,8 @@ class _Mapper:
             selected = True
         else:
             selected = (rtype, rid or "") in selections or (full_url is not None and full_url in raw_sel)
-        return DraftOrder(kind, rtype, _safe_id(rid), selected, priority, deadline, tuple(levels), hint)
+        order = DraftOrder(kind, rtype, _safe_id(rid), selected, priority, deadline, tuple(levels), hint)
+        return order, frozenset(regions) if kind == "mri-segment" else frozenset()
 
     # ------------------------------------------------------------------ resolution
     def freshness_limit(self, name: str) -> int | None:
@@ -911,9 +976,12 @@ class _Mapper:
                 if not d.level_bound:
                     groups.setdefault((r.name, None), []).append(r)
             elif d.level_bound:
-                if len(candidates) == 1:
-                    r.note = r.note or "level taken from the only candidate level"
-                    groups.setdefault((r.name, candidates[0]), []).append(r)
+                # a spine region named without a level narrows the candidates
+                in_region = [c for c in candidates if not r.regions or c[0] in r.regions]
+                if len(in_region) == 1:
+                    r.note = r.note or ("level taken from the only candidate level" if len(candidates) == 1
+                                        else "level taken from the only candidate level in the recorded region")
+                    groups.setdefault((r.name, in_region[0]), []).append(r)
                 else:
                     ambiguous.setdefault(r.name, []).append(r)
             else:
@@ -1082,6 +1150,7 @@ def build_facts(resources: Iterable[Any], *, searches: Mapping[str, SearchStatus
     sel_keys, raw_sel = _selection_keys(selections)
     if draft_orders is not None:
         seen: set[tuple[str, str]] = set()
+        segment_regions: list[frozenset[str]] = []
         for n, (item, full_url) in enumerate(walk_bundle(draft_orders if isinstance(draft_orders, list)
                                                           else [draft_orders])):
             if item is None:
@@ -1097,11 +1166,12 @@ def build_facts(resources: Iterable[Any], *, searches: Mapping[str, SearchStatus
                 seen.add(key)
                 m.draft_keys.add(key)
             try:
-                d = m.draft_order(item, sel_keys, raw_sel, full_url)
-                if d is not None:
-                    facts.draft_orders.append(d)
+                order, regions = m.draft_order(item, sel_keys, raw_sel, full_url)
+                facts.draft_orders.append(order)
+                segment_regions.append(regions)
             except Exception as exc:  # noqa: BLE001
                 m.warn(item["resourceType"], _safe_id(rid), f"draft order skipped, malformed ({exc.__class__.__name__})")
+        facts.draft_orders = _combine_segment_orders(facts.draft_orders, segment_regions)
 
     # observations last among the records: level binding needs conditions
     order = {"Medication": 0, "DiagnosticReport": 1, "Patient": 1, "Condition": 2, "Observation": 9}
@@ -1127,6 +1197,21 @@ def build_facts(resources: Iterable[Any], *, searches: Mapping[str, SearchStatus
         m.warnings.append(f"resolution failed ({exc.__class__.__name__}); observations may be incomplete")
     facts.warnings = m.warnings
     return facts
+
+
+_WHOLE_SPINE_REGIONS = frozenset({"C", "T", "L"})
+
+
+def _combine_segment_orders(orders: list[DraftOrder], regions: list[frozenset[str]]) -> list[DraftOrder]:
+    """CPT has no whole-spine MRI code: selected segment orders whose regions together are
+    cervical, thoracic and lumbar are one whole-spine order, each of them read as such."""
+    parts = [i for i, o in enumerate(orders) if o.selected and o.kind == "mri-segment" and regions[i]]
+    if len(parts) < 2 or not _WHOLE_SPINE_REGIONS <= frozenset().union(*(regions[i] for i in parts)):
+        return orders
+    out = list(orders)
+    for i in parts:
+        out[i] = replace(orders[i], kind="mri-whole-spine")
+    return out
 
 
 def _partial_date_end(raw: Any, start: datetime, now: datetime) -> datetime | None:

@@ -38,7 +38,7 @@ VALUESET_PREFIX = "https://spine-cds.org/fhir/ValueSet/"
 DOMAINS = ("condition", "cancer", "observation", "answer", "event", "order", "medication", "allergy",
            "report-category", "body-site")
 DEPENDS = {"bodySite": {"vertebral", "whole-spine-or-none", "level"}}
-PRODUCTS = {"subtype", "value"}
+PRODUCTS = {"subtype", "value", "ingredient", "region"}
 VALUE_TYPES = {"boolean", "integer", "quantity", "code"}
 FRESHNESS_CLASSES = ("inr", "lab", "symptom", "score", "imaging", "judgement", "history")
 CONCEPT_CACHE_SIZE = 4096
@@ -92,6 +92,8 @@ class Terminology:
     code_patterns: dict[str, re.Pattern[str]] = field(default_factory=dict)
     lesion_by_points: dict[int, str] = field(default_factory=dict)
     histology_urls: frozenset[str] = frozenset()
+    # body-site target name (spine, cervical-spine, ...) -> lower-case texts that name it
+    spine_texts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # What the mapper read from the usual one-Coding concepts (fhirutil.plain_concept_key ->
     # codings, display, targets): a pure function of the key and these tables, shared by
     # requests, at most CONCEPT_CACHE_SIZE entries (then new concepts are read per request).
@@ -292,7 +294,8 @@ def _validate_rules(rules: Any, where: str) -> dict[str, Any]:
         if not isinstance(conv, dict) or not all(isinstance(v, (int, float)) for v in conv.values()):
             raise _err(where, f"units.{canon}: expected {{unit: factor}}")
     for key in ("system_aliases", "ignored_status", "condition", "event_done_status", "event_planned_status",
-                "medication_active_status", "systemic_therapy_given_status", "cancer_text_hints"):
+                "medication_active_status", "systemic_therapy_given_status", "cancer_text_hints", "spine_texts",
+                "administration_recent", "medication_start_extensions", "order_done"):
         if not isinstance(rules.get(key), dict):
             raise _err(where, f"{key} missing")
     for key in ("prefix_systems", "histology_extension_urls", "whole_spine_texts"):
@@ -330,6 +333,7 @@ def _derive(term: Terminology) -> None:
         if fact == "sins-bone-lesion" and code in lesion_codes:
             term.lesion_by_points[int(value)] = code
     term.histology_urls = frozenset(rules["histology_extension_urls"])
+    term.spine_texts = {k: tuple(h.lower() for h in v) for k, v in _public(rules["spine_texts"]).items()}
 
 
 def compile_terminology(extra_mapping_file: str | None = None) -> Terminology:

@@ -231,6 +231,8 @@ class Medication:
     source: Source
     active: bool = True
     code: str | None = None
+    ingredient: str | None = None  # lower-case INN when the code names it ("dexamethasone"); None for a class
+    started: str | None = None     # ISO date/date-time: authoredOn, effectivePeriod.start / effectiveDateTime
 
 
 @fast_init
