@@ -147,3 +147,7 @@ def _one_site(cc: Any, term: Terminology) -> tuple[list[str], set[str], bool, bo
             whole = any(h in blob for h in term.rules["whole_spine_texts"])
             spine = whole or any(h in blob for h in term.spine_texts.get(SPINE, ()))
     return found, regions, whole, spine
+
+
+#: CPT has no whole-spine MRI code: these regions together are the whole spine
+WHOLE_SPINE_REGIONS = frozenset({"C", "T", "L"})

@@ -41,7 +41,6 @@ DEPENDS = {"bodySite": {"vertebral", "whole-spine-or-none", "level"}}
 PRODUCTS = {"subtype", "value", "ingredient", "region"}
 VALUE_TYPES = {"boolean", "integer", "quantity", "code"}
 FRESHNESS_CLASSES = ("inr", "lab", "symptom", "score", "imaging", "judgement", "history")
-CONCEPT_CACHE_SIZE = 4096
 
 
 class TerminologyError(ValueError):
@@ -94,12 +93,6 @@ class Terminology:
     histology_urls: frozenset[str] = frozenset()
     # body-site target name (spine, cervical-spine, ...) -> lower-case texts that name it
     spine_texts: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # What the mapper read from the usual one-Coding concepts (fhirutil.plain_concept_key ->
-    # codings, display, targets): a pure function of the key and these tables, shared by
-    # requests, at most CONCEPT_CACHE_SIZE entries (then new concepts are read per request).
-    concept_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
-    # bodySite concept (usual one-Coding shape) -> levels, whole spine, present; same bound
-    body_site_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # ---------------------------------------------------------------- lookups
     def system(self, system: str | None) -> str:
@@ -141,7 +134,8 @@ class Terminology:
         return self.answers.get((fact, sys_, code))
 
     def freshness_days(self, cls: str) -> int | None:
-        return self.rules["freshness_days"].get(cls)
+        days: int | None = self.rules["freshness_days"].get(cls)
+        return days
 
 
 def _err(where: str, msg: str) -> TerminologyError:
@@ -195,7 +189,7 @@ def _obs_defs(concepts: dict[str, dict[str, list[Any]]], where: str) -> dict[str
     return out
 
 
-def _ext_flag(element: dict, url: str) -> bool:
+def _ext_flag(element: dict[str, Any], url: str) -> bool:
     for e in element.get("extension") or []:
         if isinstance(e, dict) and e.get("url") == url:
             return e.get("valueBoolean") is True
@@ -298,7 +292,7 @@ def _validate_rules(rules: Any, where: str) -> dict[str, Any]:
                 "administration_recent", "medication_start_extensions", "order_done"):
         if not isinstance(rules.get(key), dict):
             raise _err(where, f"{key} missing")
-    for key in ("prefix_systems", "histology_extension_urls", "whole_spine_texts"):
+    for key in ("prefix_systems", "histology_extension_urls", "whole_spine_texts", "unmapped_product_systems"):
         if not isinstance(rules.get(key), list):
             raise _err(where, f"{key} missing")
     return rules

@@ -273,3 +273,46 @@ def test_a_completed_order_of_another_kind_is_no_event_done():
     ref = {"resourceType": "ServiceRequest", "id": "mri-1", "status": "completed", "intent": "order",
            "subject": {"reference": "Patient/p1"}, "code": {"coding": [{"system": "http://loinc.org", "code": "30854-4"}]}}
     assert facts(ref).events == []
+
+
+# ------------------------------------------------------------------ issue 14: a mapping defect is loud
+def test_a_defect_in_a_handler_raises_a_mapping_error_not_a_skipped_resource(monkeypatch):
+    import fhir_mappings.mapper as mapper
+    from fhir_mappings import MappingError
+
+    def broken(ctx, res):
+        raise KeyError("bug")
+    monkeypatch.setitem(mapper.HANDLERS, "Observation", broken)
+    with pytest.raises(MappingError) as info:
+        facts(obs("back-pain", {"valueBoolean": True}, "o1"))
+    assert info.value.stage == "resource" and info.value.where == "Observation/o1"
+    assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_a_defect_in_resolution_raises_a_mapping_error_not_incomplete_observations(monkeypatch):
+    import fhir_mappings.mapper as mapper
+    from fhir_mappings import MappingError
+
+    def broken(ctx, facts_):
+        raise ZeroDivisionError
+    monkeypatch.setattr(mapper, "resolve", broken)
+    with pytest.raises(MappingError, match="resolution"):
+        facts(obs("back-pain", {"valueBoolean": True}, "o1"))
+
+
+def test_a_defect_in_a_draft_order_raises_a_mapping_error(monkeypatch):
+    import fhir_mappings.handlers.orders as orders
+    from fhir_mappings import MappingError
+
+    def broken(*args):
+        raise TypeError
+    monkeypatch.setattr(orders, "draft_order", broken)
+    with pytest.raises(MappingError, match="draft order"):
+        facts(draft_orders=drafts(mri_order("mri-1", "72148")))
+
+
+def test_odd_input_is_still_read_as_unknown_with_a_warning():
+    odd = {"resourceType": "Observation", "id": "o1", "status": "final", "code": cc(LOCAL, "pain-score"),
+           "effectiveDateTime": "2026-11-22", "valueQuantity": {"value": "many"}}
+    f = facts(odd, "junk", {"resourceType": "Condition", "code": 7, "bodySite": [None, 3]})
+    assert f.obs("pain-score").value is None and any("pain-score" in w for w in f.warnings)

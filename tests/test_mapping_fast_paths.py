@@ -164,7 +164,7 @@ def test_status_code_first_code_lowercased(value, expected):
     assert status_code(value) == expected
 
 
-# ------------------------------------------------------------------ concepts shared across requests
+# ------------------------------------------------------------------ concepts read per request
 def test_shared_concepts_keep_each_requests_own_display_and_text():
     def pain(display=None, text=None):
         code = {"coding": [{"system": LOINC, "code": "72514-3", **({"display": display} if display else {})}]}
@@ -176,20 +176,6 @@ def test_shared_concepts_keep_each_requests_own_display_and_text():
     shown = [run(pain(*args)).obs("pain-score").sources[0].display
              for args in [("Pain", None), ("Pijn", None), (None, None), ("Pain", "NRS pijn"), ("Pain", None)]]
     assert shown == ["Pain", "Pijn", None, "NRS pijn", "Pain"]
-
-
-def test_concept_cache_is_bounded(monkeypatch):
-    import fhir_mappings.mapper as mapper
-    cache = load_terminology().concept_cache
-    cache.clear()
-    monkeypatch.setattr(mapper, "CONCEPT_CACHE_SIZE", 3)
-    resources = [observation(LOCAL, name, {"valueBoolean": True}, rid=f"o{i}")
-                 for i, name in enumerate(["back-pain", "night-pain", "radicular-pain", "ambulatory", "can-lie-prone"])]
-    f = run(*resources)
-    assert len(cache) == 3
-    assert all(f.obs(n).value is True for n in ["back-pain", "night-pain", "radicular-pain", "ambulatory",
-                                                 "can-lie-prone"])
-    cache.clear()
 
 
 # ------------------------------------------------------------------ body sites
@@ -211,8 +197,7 @@ def test_body_site_readings_are_independent_of_each_other():
     assert body_site(sites[4], term).whole and body_site(sites[4], term).spine
 
 
-def test_level_bound_observations_read_the_same_with_a_warm_body_site_cache():
-    load_terminology().body_site_cache.clear()
+def test_level_bound_observations_read_the_same_in_a_second_request():
     res = observation(LOCAL, "sins", {"valueInteger": 9}, rid="s1")
     res["bodySite"] = {"coding": [{"system": LOCAL, "code": "T7"}]}
     cold = run(res).obs("sins", "T7")
