@@ -35,7 +35,7 @@ VERIFY_URL = "https://spine-cds.org/fhir/StructureDefinition/verify"
 POLICY_URL = "https://spine-cds.org/fhir/StructureDefinition/policy"
 VALUESET_PREFIX = "https://spine-cds.org/fhir/ValueSet/"
 
-DOMAINS = ("condition", "cancer", "observation", "answer", "event", "order", "medication", "allergy",
+DOMAINS = ("condition", "cancer", "finding", "observation", "answer", "event", "order", "medication", "allergy",
            "report-category", "body-site")
 DEPENDS = {"bodySite": {"vertebral", "whole-spine-or-none", "level"}}
 PRODUCTS = {"subtype", "value", "ingredient", "region"}
