@@ -29,6 +29,7 @@ from .fhirutil import (
     as_str,
     bundle_items,
     codings,
+    date_text,
     parse_datetime,
     plain_concept_key,
     ref_type_id,
@@ -187,9 +188,14 @@ class MappingContext:
             self._dates[x] = parse_datetime(x, self.tz)
         return self._dates[x]
 
-    def first_date(self, *values: Any) -> str | None:
-        """The first value that is a readable date, as recorded."""
-        return next((as_str(v) for v in values if self.dt(v)), None)
+    def date_text(self, *values: Any) -> str | None:
+        """The first of ``values`` that is a readable FHIR date, as the text a card may show;
+        None when none is (an unreadable date is unknown, never printed)."""
+        for x in values:
+            p = self.dt(x)
+            if p:
+                return date_text(x, p)
+        return None
 
     def freshness_limit(self, name: str) -> int | None:
         if name not in self._limits:

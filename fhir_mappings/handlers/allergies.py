@@ -13,7 +13,7 @@ def map_allergy(ctx: MappingContext, res: Resource) -> None:
     if status_code(res.get("clinicalStatus")) in ("inactive", "resolved"):
         return
     cc = [res.get("code"), res.get("substance")] + [as_dict(r).get("substance") for r in as_list(res.get("reaction"))]
-    src = ctx.source(res, as_str(res.get("recordedDate")) or as_str(res.get("assertedDate")), cc_text(res.get("code")))
+    src = ctx.source(res, ctx.date_text(res.get("recordedDate"), res.get("assertedDate")), cc_text(res.get("code")))
     subs = ctx.kinds("allergy", [c for c in cc if c is not None])
     cats = [c.lower() for c in (as_str(x) for x in as_list(res.get("category"))) if c]
     if "medication" in cats and "no-known-allergy" not in subs:

@@ -64,8 +64,8 @@ def map_condition(ctx: MappingContext, res: Resource) -> None:
     suspected = verification in cfg["suspected_verification"]
     active = condition_status(ctx, res.get("clinicalStatus")) not in cfg["history_clinical"]
     onset_date, onset_field = onset(ctx, res)
-    recorded = as_str(res.get("recordedDate")) or as_str(res.get("onsetDateTime")) or \
-        as_str(res.get("assertedDate")) or as_str(res.get("dateRecorded"))
+    recorded = ctx.date_text(res.get("recordedDate"), res.get("onsetDateTime"), res.get("assertedDate"),
+                             res.get("dateRecorded"))
     src = Source("Condition", rid, recorded, concept.display)
     site = body_site(res.get("bodySite"), ctx.term)
     for t, _coding in condition_targets:
@@ -108,7 +108,7 @@ def _findings(ctx: MappingContext, res: Resource, concept: Concept, verification
     note = "Condition refuted" if verification in cfg["ignored_verification"] else \
         f"Condition {clinical}" if clinical in cfg["history_clinical"] else \
         "Condition suspected" if verification in cfg["suspected_verification"] else None
-    date_str = ctx.first_date(res.get("recordedDate"), res.get("assertedDate"), res.get("dateRecorded"),
+    date_str = ctx.date_text(res.get("recordedDate"), res.get("assertedDate"), res.get("dateRecorded"),
                               res.get("onsetDateTime"), as_dict(res.get("onsetPeriod")).get("start"))
     when = ctx.dt(date_str)
     src = Source("Condition", safe_id(res.get("id")), date_str, concept.display)
@@ -168,6 +168,6 @@ def _histology_evidence(ctx: MappingContext, res: Resource, src: Source) -> Fact
             cats = as_list(report.get("category")) + as_list(report.get("code"))
             if ctx.lookup_all("report-category", cats) and \
                     not ctx.status_ignored(report, status_code(report.get("status"))):
-                rsrc = ctx.source(report, as_str(report.get("issued")) or as_str(report.get("effectiveDateTime")))
+                rsrc = ctx.source(report, ctx.date_text(report.get("issued"), report.get("effectiveDateTime")))
                 return Fact("histologically-proven", True, (src, rsrc), note="pathology report")
     return None

@@ -48,7 +48,7 @@ def map_procedure(ctx: MappingContext, res: Resource) -> None:
     if not _done(ctx, res):
         return
     period = as_dict(res.get("performedPeriod"))
-    date_str = ctx.first_date(res.get("performedDateTime"), period.get("end"), period.get("start"),
+    date_str = ctx.date_text(res.get("performedDateTime"), period.get("end"), period.get("start"),
                               res.get("performedString"))
     events_from(ctx, res, res.get("code"), "done", date_str, res.get("bodySite"))
 
@@ -57,14 +57,14 @@ def map_imaging_study(ctx: MappingContext, res: Resource) -> None:
     if not _done(ctx, res):
         return
     sites = [s.get("bodySite") for s in as_list(res.get("series")) if isinstance(s, dict) and s.get("bodySite")]
-    events_from(ctx, res, as_list(res.get("procedureCode")), "done", as_str(res.get("started")), sites)
+    events_from(ctx, res, as_list(res.get("procedureCode")), "done", ctx.date_text(res.get("started")), sites)
 
 
 def map_diagnostic_report(ctx: MappingContext, res: Resource) -> None:
     if not _done(ctx, res):
         return
-    date_str = as_str(res.get("effectiveDateTime")) or as_str(as_dict(res.get("effectivePeriod")).get("end")) \
-        or as_str(res.get("issued"))
+    date_str = ctx.date_text(res.get("effectiveDateTime"), as_dict(res.get("effectivePeriod")).get("end"),
+                             res.get("issued"))
     events_from(ctx, res, res.get("code"), "done", date_str, None)
 
 
@@ -77,12 +77,12 @@ def map_service_request(ctx: MappingContext, res: Resource) -> None:
     status = status_code(res.get("status"))
     if ctx.status_ignored(res, status):
         return
-    occurrence = as_str(res.get("occurrenceDateTime")) or as_str(as_dict(res.get("occurrencePeriod")).get("end"))
+    occurrence = (res.get("occurrenceDateTime"), as_dict(res.get("occurrencePeriod")).get("end"))
     if status in ctx.rules["event_planned_status"].get(rtype, []):
-        date_str = occurrence or as_str(res.get("authoredOn")) or as_str(res.get("orderedOn"))
+        date_str = ctx.date_text(*occurrence, res.get("authoredOn"), res.get("orderedOn"))
         events_from(ctx, res, res.get("code"), "planned", date_str, res.get("bodySite"))
     elif status in ctx.rules["order_done"]["status"]:
-        date_str = occurrence or as_str(as_dict(res.get("meta")).get("lastUpdated"))
+        date_str = ctx.date_text(*occurrence, as_dict(res.get("meta")).get("lastUpdated"))
         events_from(ctx, res, res.get("code"), "done", date_str, res.get("bodySite"),
                     only=ctx.rules["order_done"]["kinds"])
 
@@ -93,5 +93,5 @@ def map_encounter(ctx: MappingContext, res: Resource) -> None:
     if not _done(ctx, res):
         return
     period = as_dict(res.get("period"))
-    date_str = ctx.first_date(period.get("end"), period.get("start"))
+    date_str = ctx.date_text(period.get("end"), period.get("start"))
     events_from(ctx, res, as_list(res.get("type")), "done", date_str, None, only=ctx.rules["order_done"]["kinds"])

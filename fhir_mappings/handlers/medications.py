@@ -9,7 +9,7 @@ from typing import Any
 from spine_guideline.facts import Event, Medication
 
 from ..context import MappingContext, Resource, safe_id
-from ..fhirutil import as_dict, as_list, as_str, cc_text, codings, ref_type_id, reference, status_code
+from ..fhirutil import as_dict, as_list, cc_text, codings, ref_type_id, reference, status_code
 
 MEDICATION_TYPES = ("MedicationRequest", "MedicationOrder", "MedicationStatement", "MedicationAdministration")
 
@@ -69,8 +69,8 @@ def map_medication(ctx: MappingContext, res: Resource) -> None:
         return
     period = as_dict(res.get("effectivePeriod"))
     started = medication_started(ctx, res)
-    date_str = next((as_str(v) for v in (res.get("authoredOn"), res.get("effectiveDateTime"), period.get("start"),
-                                         res.get("dateAsserted"), res.get("dateWritten")) if as_str(v)), None) or started
+    date_str = ctx.date_text(res.get("authoredOn"), res.get("effectiveDateTime"), period.get("start"),
+                             res.get("dateAsserted"), res.get("dateWritten")) or started
     src = ctx.source(res, date_str, next((cc_text(cc) for cc in concepts if cc_text(cc)), None))
     active = status in rules["medication_active_status"].get(rtype, []) or _recent_administration(ctx, res, status)
     for cls, (code, ingredient) in classes.items():
@@ -106,7 +106,7 @@ def medication_started(ctx: MappingContext, res: Resource) -> str | None:
     extensions = [e for e in as_list(res.get("extension")) if isinstance(e, dict)]
     candidates += [as_dict(e.get("valuePeriod")).get("start") for e in extensions if e.get("url") in urls["period"]]
     candidates += [e.get("valueDateTime") for e in extensions if e.get("url") in urls["registration"]]
-    return ctx.first_date(*candidates)
+    return ctx.date_text(*candidates)
 
 
 def _recent_administration(ctx: MappingContext, res: Resource, status: str | None) -> bool:

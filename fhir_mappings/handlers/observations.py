@@ -8,7 +8,20 @@ from typing import Any
 from spine_guideline.facts import Event, Fact, Source, Unknown
 
 from ..context import MappingContext, ObsRecord, Resource, safe_id
-from ..fhirutil import as_bool, as_dict, as_list, as_number, as_str, cc_text, codings, ref_type_id, reference, status_code, texts
+from ..fhirutil import (
+    as_bool,
+    as_dict,
+    as_list,
+    as_number,
+    as_str,
+    cc_text,
+    codings,
+    date_text,
+    ref_type_id,
+    reference,
+    status_code,
+    texts,
+)
 from ..levels import body_site
 from ..tables import LOCAL_SYSTEM, ObsDef
 
@@ -32,7 +45,7 @@ def obs_date(ctx: MappingContext, res: Resource) -> tuple[str | None, tuple[date
                 res.get("issued")):
         p = ctx.dt(val)
         if p:
-            return val, p
+            return date_text(str(val), p), p
     return None, None
 
 
