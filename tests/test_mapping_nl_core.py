@@ -223,3 +223,25 @@ def test_g_standaard_only_product_is_reported_not_guessed():
     f = facts(med, mp9_agreement("Medication/med-1"))
     assert f.medications == []
     assert any("unrecognised product code urn:oid:2.16.840.1.113883.2.4.4.10|99999" in w for w in f.warnings)
+
+
+def test_iodinated_contrast_allergy_and_radiotherapy_by_their_snomed_codes():
+    allergy = {"resourceType": "AllergyIntolerance", "id": "a1", "patient": {"reference": "Patient/p1"},
+               "meta": {"profile": [NL + "nl-core-AllergyIntolerance"]},
+               "code": {"coding": [coding(SCT, "426722004", "jodiumhoudende contrastmiddelen")]}}
+    assert facts(allergy).allergy("iodinated-contrast").value is True
+    rt = {"resourceType": "Procedure", "id": "rt1", "status": "completed", "subject": {"reference": "Patient/p1"},
+          "meta": {"profile": [NL + "nl-core-Procedure-event"]}, "code": {"coding": [coding(SCT, "108290001")]},
+          "performedPeriod": {"start": "2026-11-10", "end": "2026-11-12"}, "bodySite": [{"coding": [coding(SCT, "45296009")]}]}
+    [e] = facts(rt).events
+    assert (e.kind, e.status, e.level, e.date) == ("radiotherapy", "done", "T6", "2026-11-12")
+
+
+def test_stu3_eoverdracht_mobility_component_ability_to_walk_is_ambulatory():
+    res = {"resourceType": "Observation", "id": "mob", "status": "final", "subject": {"reference": "Patient/p1"},
+           "meta": {"profile": [NL + "zib-Mobility"]}, "code": {"coding": [coding(SCT, "301438001", "Ability to mobilise")]},
+           "effectiveDateTime": "2026-11-22T09:00:00+01:00",
+           "component": [{"code": {"coding": [coding(SCT, "282097004", "Ability to walk")]},
+                          "valueCodeableConcept": {"coding": [coding(SCT, "282145008", "niet in staat om te lopen")]}}]}
+    f = facts(res)
+    assert f.obs("ambulatory").value is False and f.obs("ambulatory").sources[0].reference == "Observation/mob"

@@ -58,16 +58,23 @@ def map_observation(ctx: MappingContext, res: Resource) -> None:
     if status in ctx.rules["event_done_status"].get("Observation", []):
         events = list(dict.fromkeys(t.code for t, _c in ctx.targets(concept, "event")))
     names = list(dict.fromkeys(t.code for t, _c in ctx.targets(concept, "observation")))
-    if not events and not names:
+    coded_components = _coded_components(ctx, res) if "component" in res else []
+    if not events and not names and not coded_components:
         return  # nothing the guideline reads
     rid = safe_id(res.get("id"))
     date_str, when = obs_date(ctx, res)
     src = Source("Observation", rid, date_str, concept.display)
     for kind in events:
         ctx.events.append(Event(kind, src, "done", None, date_str))
-    if not names:
-        return
     site = body_site(res.get("bodySite"), ctx.term)
+    for name, comp in coded_components:
+        # a panel (zib2017 eOverdracht Mobility: 'ability to walk' as a component): the component
+        # is its own fact, dated and placed as the Observation
+        value, unknown, note = read_value(ctx, comp, ctx.term.obs_defs[name])
+        if unknown is Unknown.UNREADABLE:
+            ctx.warn("Observation", rid, f"{name}: component value could not be read ({note})")
+        ctx.obs.append(ObsRecord(name, list(site.levels), when[0] if when else None, when[1] if when else False,
+                                 value, unknown, {}, src, note, (None, None), site.regions))
     focus = ref_type_id(reference(res["focus"])) if "focus" in res else (None, None)
     for name in names:
         d = ctx.term.obs_defs[name]
@@ -87,6 +94,20 @@ def map_observation(ctx: MappingContext, res: Resource) -> None:
             unknown, note = Unknown.NOT_RECORDED, "components only"
         ctx.obs.append(ObsRecord(record_name, list(site.levels), when[0] if when else None,
                                  when[1] if when else False, value, unknown, attrs, src, note, focus, site.regions))
+
+
+def _coded_components(ctx: MappingContext, res: Resource) -> list[tuple[str, Resource]]:
+    """Components coded in a standard system that map to an observation fact (the local
+    component codes, onset / progressive / SINS parts, are attributes instead)."""
+    out: list[tuple[str, Resource]] = []
+    for comp in as_list(res.get("component")):
+        if not isinstance(comp, dict):
+            continue
+        concept = ctx.concept(comp.get("code"))
+        if any(ctx.term.system(s) == LOCAL_SYSTEM or not s for s, _c, _d in concept.codings):
+            continue
+        out.extend((t.code, comp) for t, _c in ctx.targets(concept, "observation"))
+    return out
 
 
 def read_value(ctx: MappingContext, res: Resource, d: ObsDef) -> Reading:
