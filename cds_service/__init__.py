@@ -169,7 +169,8 @@ def _install_ops_routes(app: Flask) -> None:
         checks = {"storage": state.storage.ping(), "rules": bool(state.policy.sections),
                   "catalogs": bool(state.catalogs.messages.get("nl"))}
         ok = all(checks.values())
-        return jsonify({"status": "ready" if ok else "not-ready", "checks": checks}), (200 if ok else 503)
+        return jsonify({"status": "ready" if ok else "not-ready", "checks": checks,
+                        "internalErrors": errors.INTERNAL_ERRORS.snapshot()}), (200 if ok else 503)
 
     @app.get("/openapi.json")
     def openapi():

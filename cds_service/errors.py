@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
+
+from fhir_mappings import MappingError
 
 log = logging.getLogger("spine_cds.errors")
 
@@ -92,6 +95,39 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        # A 500 is a bug. Log the class and the place, not the trace or any data.
-        log.error("unhandled error", extra={"error_type": type(exc).__name__, "where": _where(exc)})
+        # A 500 is a bug: loud (logged, counted), never cards built on half-read data. Log the
+        # class, the place and the mapping stage, not the trace or any data.
+        kind = "mapping" if isinstance(exc, MappingError) else "unhandled"
+        count = INTERNAL_ERRORS.add(kind)
+        extra = {"error_type": type(exc).__name__, "where": _where(exc.__cause__ or exc), "count": count}
+        if isinstance(exc, MappingError):
+            extra["stage"] = exc.stage
+            log.error("mapping failed: no cards for this request", extra=extra)
+            return outcome_response(500, [issue(_MAPPING_FAILED, code="exception", severity="fatal")])
+        log.error("unhandled error", extra=extra)
         return outcome_response(500, [issue(_GENERIC[500], code="exception", severity="fatal")])
+
+
+_MAPPING_FAILED = ("The patient's record could not be read because of a defect in this service; no advice is "
+                   "given rather than advice on part of the record. The defect has been logged.")
+
+
+class ErrorCounter:
+    """Internal errors by kind since the process started (each gunicorn worker its own),
+    shown on /readyz so an operator sees a defect that keeps recurring."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+
+    def add(self, kind: str) -> int:
+        with self._lock:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            return self.counts[kind]
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
+
+INTERNAL_ERRORS = ErrorCounter()
