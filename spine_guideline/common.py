@@ -38,9 +38,15 @@ class FirstChoice(str, enum.Enum):
     UNDECIDED = "undecided"
 
 
-class EventStatus(str, enum.Enum):
-    DONE = "done"
-    PLANNED = "planned"
+class MriState(str, enum.Enum):
+    """A whole-spine MRI against the findings of DX-2 (see mri_window.mri_status)."""
+
+    DONE = "done"          # made after every finding behind the row: DX-2 answered
+    PLANNED = "planned"    # ordered, not done
+    STALE = "stale"        # recent, but made before a finding (or its start is unknown)
+    UNDATED = "undated"
+    OLD = "old"
+    NONE = "none"
 
 
 # ---------------------------------------------------------------------------

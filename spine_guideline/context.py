@@ -13,6 +13,7 @@ from typing import Any
 
 from . import survival
 from .answered import Answer, mdo_answer
+from .common import MriState
 from .facts import PatientFacts
 from .mescc import Deficit, Radiological, neurological_deficit, radiological_mescc
 from .mri_window import MriStatus, Picture, findings_to_answer, mri_status, neurological_picture
@@ -97,6 +98,6 @@ class Evaluation:
     def mri_answer(self) -> Answer | None:
         """DX-2 answered by a whole-spine MRI done after the findings behind the row."""
         event = self.mri.event
-        if self.suspicion.value is not True or self.mri.state != "done" or event is None:
+        if self.suspicion.value is not True or self.mri.state is not MriState.DONE or event is None:
             return None
         return Answer("DX-2", event.source, event.date)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .common import MESCC, RADICULAR, SEVERE, Advice, after, max_indicator, missing_of, order_key
+from .common import MESCC, RADICULAR, SEVERE, Advice, MriState, after, max_indicator, missing_of, order_key
 from .context import Evaluation
 from .facts import DraftOrder, Fact, Medication, Unknown, tri_or
 from .findings import Criterion, Finding, Indicator, Missing, Status, Suggestion, msg
@@ -182,7 +182,7 @@ def evaluate_corticosteroids(ctx: Evaluation, order: DraftOrder | None = None) -
             summary = msg("dx.steroids.summary.order-start" if is_order else "dx.steroids.summary.start")
             # the text says "before the MRI" only while no MRI answers the current deficit,
             # and "without doubt" only when doubt is decided false
-            mri_done = mri_status(facts, policy, [severe]).state == "done"
+            mri_done = mri_status(facts, policy, [severe]).state is MriState.DONE
             conclusion = msg(_START[(mri_done, prim.doubt is None)], dose=dose)
             if not is_order:
                 suggestions.append(Suggestion("create-dexamethasone", msg("dx.suggest.dexamethasone", dose=dose), {}))

@@ -8,6 +8,7 @@ both catalogs (``cds_service/messages/{nl,en}``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from .findings import Message, msg
 
@@ -193,3 +194,17 @@ TX_MDO_DISCIPLINE: Mapping[str, str] = {
 def pick(table: Mapping[str, str], code: str, **params: object) -> Message:
     """The message of ``code`` in ``table`` (a code outside the table raises)."""
     return msg(table[code], **params)
+
+
+def check_policy_codes(values: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Policy values whose codes have no message key here (a site file naming an alarm
+    symptom or an MRI priority the cards cannot write): one line each, for start-up."""
+    problems: list[str] = []
+    dx = values.get("diagnosis", {})
+    for name in dx.get("alarm_symptoms", ()):
+        if name not in DX_ALARM_CRITERION:
+            problems.append(f"diagnosis.alarm_symptoms: {name!r} has no card text")
+    for priority in dict(dx.get("mri_priority_by_window_hours", {})).values():
+        if priority not in DX_PRIORITY:
+            problems.append(f"diagnosis.mri_priority_by_window_hours: {priority!r} is not stat, asap, urgent or routine")
+    return problems

@@ -1,7 +1,7 @@
 """The ``mri-urgency`` card: DX-1 suspicion, DX-2a..e deadline, DX-2f safety net."""
 from __future__ import annotations
 
-from .common import add_missing, add_note, max_indicator, missing_of, window_indicator
+from .common import MriState, add_missing, add_note, max_indicator, missing_of, window_indicator
 from .context import Evaluation
 from .facts import Fact
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, Suggestion, msg
@@ -41,7 +41,7 @@ def evaluate_mri_urgency(ctx: Evaluation) -> Finding | None:
     rules = ["DX-1"]
     suggestions: list[Suggestion] = []
     mri = ctx.mri
-    if mri.state == "done":
+    if mri.state is MriState.DONE:
         return None  # DX-2 answered by a whole-spine MRI (guideline.md "Answered deadlines")
 
     conclusion_key = picture.conclusion_key()
@@ -59,22 +59,17 @@ def evaluate_mri_urgency(ctx: Evaluation) -> Finding | None:
         conclusion = msg(conclusion_key, duration=duration(window), rule=picture.row)
 
     event = mri.event
-    if mri.state == "done" and event is not None:
-        notes.insert(0, msg("dx.note.mri-done", date=event.date or "?", ref=event.source.reference))
-        indicator = Indicator.INFO
-        summary = msg("dx.mri.summary.done", date=(event.date or "?")[:10])
-        conclusion = msg("dx.mri.conclusion.done", date=(event.date or "?")[:10], conclusion=conclusion)
-    elif mri.state == "planned" and event is not None:
+    if mri.state is MriState.PLANNED and event is not None:
         notes.insert(0, msg("dx.note.mri-planned", ref=event.source.reference,
                             duration=duration(window if window is not None else picture.upper_window(policy))))
     if mri.stale_note is not None:
         notes.insert(0, mri.stale_note)
         if mri.stale_missing is not None:
             add_missing(missing, mri.stale_missing)
-    if mri.state not in ("done", "planned"):
-        if mri.state == "undated" and event is not None:
+    if mri.state is not MriState.PLANNED:
+        if mri.state is MriState.UNDATED and event is not None:
             notes.append(msg("dx.note.mri-undated", ref=event.source.reference))
-        elif mri.state == "old" and event is not None:
+        elif mri.state is MriState.OLD and event is not None:
             notes.append(msg("dx.note.mri-old", date=event.date, ref=event.source.reference))
         if facts.events_of("mri-segment"):
             notes.append(msg("dx.note.segment-not-enough"))

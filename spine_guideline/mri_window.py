@@ -9,6 +9,7 @@ from .common import (
     MESCC,
     RADICULAR,
     SEVERE,
+    MriState,
     add_missing,
     add_note,
     after,
@@ -250,7 +251,7 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
 
 @dataclass
 class MriStatus:
-    state: str                     # done | planned | stale | undated | old | none
+    state: MriState
     event: Event | None = None
     stale: Event | None = None     # a recent MRI that does not postdate the current findings
     stale_note: Message | None = None
@@ -313,7 +314,7 @@ def mri_status(facts: PatientFacts, policy: Policy, deciding: list[Fact]) -> Mri
             continue
         reason = _stale_reason(e, deciding, policy)
         if reason is None:
-            return MriStatus("done", e)
+            return MriStatus(MriState.DONE, e)
         if days <= recent_days:
             stale = stale or (e, *reason)
         else:
@@ -321,11 +322,11 @@ def mri_status(facts: PatientFacts, policy: Policy, deciding: list[Fact]) -> Mri
     planned = facts.events_of("mri-whole-spine", status="planned")
     if stale is not None:
         event = planned[0] if planned else stale[0]
-        return MriStatus("planned" if planned else "stale", event, stale[0], stale[1], stale[2])
+        return MriStatus(MriState.PLANNED if planned else MriState.STALE, event, stale[0], stale[1], stale[2])
     if planned:
-        return MriStatus("planned", planned[0])
+        return MriStatus(MriState.PLANNED, planned[0])
     if undated:
-        return MriStatus("undated", undated)
+        return MriStatus(MriState.UNDATED, undated)
     if old:
-        return MriStatus("old", old)
-    return MriStatus("none")
+        return MriStatus(MriState.OLD, old)
+    return MriStatus(MriState.NONE)

@@ -83,6 +83,11 @@ def load_policy(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Pol
                 raise PolicyError(f"override of unknown policy value {section}.{key}")
             old = sections[section][key]
             sections[section][key] = PolicyValue(value, f"site override (was {old.value!r}: {old.source})", True)
+    from .keys import check_policy_codes  # the message keys a code chooses (keys imports findings)
+
+    problems = check_policy_codes({name: {k: v.value for k, v in values.items()} for name, values in sections.items()})
+    if problems:
+        raise PolicyError("; ".join(problems))
     return Policy(sections, None if overrides is None else canonical_hash(overrides))
 
 

@@ -25,6 +25,7 @@ from .common import (
 )
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, msg
 from .keys import TX_DEFICIT, TX_WINDOW_CONCLUSION, TX_WINDOW_DEFICIT_CRITERION, TX_WINDOW_DURATION, TX_WINDOW_POLICY_NOTE, pick
+from .mri_window import duration
 from .policy import Policy
 
 if TYPE_CHECKING:
@@ -37,7 +38,10 @@ OVERRIDE_WINDOW = ("tx-mdo-decided-otherwise", "tx-patient-declined", "tx-treatm
 
 
 def window_message(hours: int) -> Message:
-    return msg(TX_WINDOW_DURATION[hours])
+    """The window in words: the TX-2 texts for the guideline's windows; any other (a site's
+    own ``window_hours``) in plain hours, days or weeks."""
+    key = TX_WINDOW_DURATION.get(hours)
+    return msg(key) if key is not None else duration(hours)
 
 
 @dataclass(frozen=True)

@@ -300,3 +300,23 @@ def test_TX_2_a_served_card_carries_the_hash_of_the_loaded_site_policy_file(tmp_
         results = [c["extension"]["org.spine-cds.result"] for c in response.get_json()["cards"]]
         assert results and all(r.get("policyHash") == expected and r["rulesVersion"] == "2026.12"
                                for r in results)
+
+
+def test_TX_2a_a_site_window_outside_the_guideline_rows_is_written_in_plain_hours():
+    policy = load_policy({"treatment": {"window_hours": {"TX-2a": 12, "TX-2b": 72, "TX-2c": 168, "TX-2d": 336}}})
+    [f] = [f for f in evaluate_hook("patient-view", patient(deficit(days=2)), policy) if f.topic == "treatment-window"]
+    assert f.result == {"windowHours": 12, "rule": "TX-2a"}
+    assert f.summary.params["window"].key == "dx.duration.hours"
+
+
+def test_DX_1_a_site_policy_naming_an_alarm_symptom_without_card_text_stops_start_up():
+    import pytest
+
+    from spine_guideline.policy import PolicyError
+
+    alarms = POLICY.get("diagnosis", "alarm_symptoms")
+    with pytest.raises(PolicyError, match="'weight-loss' has no card text"):
+        load_policy({"diagnosis": {"alarm_symptoms": [*alarms, "weight-loss"]}})
+    with pytest.raises(PolicyError, match="'soon'"):
+        load_policy({"diagnosis": {"mri_priority_by_window_hours": {"12": "soon"}}})
+    assert load_policy({"diagnosis": {"alarm_symptoms": alarms[:2]}}).get("diagnosis", "alarm_symptoms") == alarms[:2]
