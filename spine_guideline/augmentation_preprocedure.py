@@ -171,9 +171,8 @@ def _pregnancy(c: _Checks, facts: PatientFacts, policy: Policy) -> None:
 
 
 def _result(c: _Checks) -> dict[str, Any]:
-    """The wire result (api-contract): the checks, and the facts still to record."""
-    return {"checks": [{"code": code, "status": status.value} for code, status in c.checks],
-            "missing": list(dict.fromkeys(m.code for m in c.missing))}
+    """The result (api-contract): the checks (the service adds ``missing`` from the finding's)."""
+    return {"checks": [{"code": code, "status": status.value} for code, status in c.checks]}
 
 
 def finding(facts: PatientFacts, policy: Policy, *, key: str | None) -> Finding:

@@ -98,7 +98,7 @@ _ALL: tuple[Rule, ...] = (
        "treatment.window_hours", parent="TX-2"),
     _r("TX-3", "Multidisciplinary meeting (MDO)", "mdo-referral", "002", "Behandeling, punt 1",
        "treatment.mdo_base_disciplines treatment.mdo_indicator_not_referred", policy=True),
-    _r("TX-4", "Survival estimate with a prediction model", "survival-estimate", "002", "Behandeling, punt 2",
+    _r("TX-4", "Survival estimate with a prediction model", "survival-estimate vpbk-eligibility", "002", "Behandeling, punt 2",
        "survival.vdl_kps_points survival.vdl_tumour_points survival.vdl_visceral_points survival.vdl_groups"
        " survival.kps_round_down_to_decile survival.ecog_to_kps survival.unknown_primary_as_other", policy=True),
     _r("TX-5", "Involve a spine surgeon", "mdo-referral treatment-modality", "002", "Behandeling, punt 4",
@@ -136,7 +136,8 @@ _ALL: tuple[Rule, ...] = (
        "augmentation.suitable_lesion_types augmentation.blastic_lesion_types"),
     _r("VPBK-M-4", "Stepped care first", "vpbk-eligibility", "000", "4. Voorafgaande behandelingen (stepped care)"),
     _r("VPBK-M-5", "Patient conditions", "vpbk-eligibility", "000", "5. Patiëntgebonden voorwaarden",
-       "augmentation.life_expectancy_min_months augmentation.kps_min_exclusive augmentation.who_max", policy=True),
+       "augmentation.life_expectancy_min_months augmentation.life_expectancy_model_groups_met"
+       " augmentation.kps_min_exclusive augmentation.who_max", policy=True),
     _r("VPBK-M-6", "Absolute contraindications", "vpbk-eligibility", "000", "6. Contra-indicaties (absoluut)"),
     _r("VPBK-M-7", "Relative contraindications", "vpbk-eligibility", "000", "6. Contra-indicaties (relatief)",
        "augmentation.diffuse_metastases_over augmentation.epidural_bilsky_grades augmentation.blastic_lesion_types",

@@ -278,8 +278,6 @@ def result_of(a: SinsAssessment) -> dict[str, Any]:
     if a.conflict:
         res["componentRange"] = [a.low, a.high]
     res["missingComponents"] = a.missing_components
-    # api-contract: the facts the decision rests on; a card about one vertebra names them alone
-    res["missing"] = list(dict.fromkeys(m.code for m in missing_entries(a)))
     res["locationFromLevel"] = a.location_from_level
     if a.location_conflict:
         res["locationConflict"] = True

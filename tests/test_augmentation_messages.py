@@ -134,6 +134,18 @@ def _review_scenarios():
     f.draft_orders.append(order("vertebroplasty", ("L1",), "vp-t"))
     out["review-too-early-order"] = f
     out["review-sacrum"] = metastatic(level="S2")
+    # rules 2026.12: the level of a level-less metastasis taken from the order; M-5 from the model
+    f = metastatic()
+    f.conditions = [ConditionRecord("spinal-metastasis", src("Condition", "met-spine"), None)]
+    f.draft_orders.append(order("vertebroplasty", ("L1",), "vp-lvl"))
+    out["2026-12-level-from-order"] = f
+    f = drop_obs(metastatic(), "life-expectancy")
+    f.cancers[0] = Cancer("lung", CancerCategory.SOLID, src("Condition", "ca"),
+                          histologically_proven=f.cancers[0].histologically_proven)
+    f.conditions.append(ConditionRecord("visceral-metastases", src("Condition", "liver")))
+    set_obs(f, "karnofsky", 60)
+    set_obs(f, "radicular-deficit", True)
+    out["2026-12-model-group-A-with-deficit"] = f
     return out
 
 
