@@ -1,0 +1,235 @@
+"""The table-driven case format itself: the JSON Schema and every case file held to
+it, the names a case uses (rules, topics) held to the service, the base + patch
+expansion of the loader."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from cds_service.services import SERVICES
+from spine_guideline.registry import RULES
+
+from .support.cases import (
+    CASE_DIR,
+    CASE_DIR_VARIABLE,
+    SCHEMA_NAME,
+    SHARED_BASES_NAME,
+    CaseFormatError,
+    case_dir,
+    case_files,
+    check_findings,
+    expand_case,
+    load_cases,
+    merge_patch,
+    read_json,
+)
+
+SCHEMA: dict[str, Any] = read_json(CASE_DIR / SCHEMA_NAME)
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+BASES_FILE_VALIDATOR = jsonschema.Draft202012Validator({"$defs": SCHEMA["$defs"], "$ref": "#/$defs/basesFile"})
+CASES = load_cases()
+
+
+def schema_errors(doc: Any, validator: jsonschema.Draft202012Validator = VALIDATOR) -> list[str]:
+    return [f"{'/'.join(str(p) for p in e.absolute_path)}: {e.message}" for e in validator.iter_errors(doc)]
+
+
+# --------------------------------------------------------------------------- the schema
+
+def test_the_schema_is_a_draft_2020_12_schema() -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+
+
+@pytest.mark.parametrize("path", case_files(), ids=lambda p: p.name)
+def test_every_case_file_follows_the_schema(path: Path) -> None:
+    assert not schema_errors(read_json(path))
+
+
+def test_the_shared_bases_file_follows_the_schema_when_there_is_one() -> None:
+    path = case_dir() / SHARED_BASES_NAME
+    docs = [read_json(path)] if path.exists() else []
+    for doc in docs:
+        assert not schema_errors(doc, BASES_FILE_VALIDATOR)
+    # the bases-file definition is live: it takes a bases file and refuses a case file
+    assert not schema_errors({"bases": {"b": {"resources": []}}}, BASES_FILE_VALIDATOR)
+    assert schema_errors({"module": "x", "cases": []}, BASES_FILE_VALIDATOR)
+
+
+PATIENT = {"resourceType": "Patient", "id": "p1"}
+PAIN = {"resourceType": "Observation", "id": "pain-1", "status": "final", "valueBoolean": True}
+WHOLE = {"id": "DX-1-x", "rules": ["DX-1"], "description": "d", "now": "2026-11-23T10:00:00Z",
+         "hook": "patient-view", "resources": [PATIENT], "expect": [{"topic": "mri-urgency"}]}
+PATCHED = {"id": "DX-1-y", "rules": ["DX-1"], "description": "d", "base": "b", "add": [PAIN],
+           "remove": ["Patient/p1"], "modify": {"Patient/p1": {"gender": "male"}}, "expect": []}
+
+
+def file_with(*cases: dict[str, Any]) -> dict[str, Any]:
+    return {"module": "m", "bases": {"b": {"now": "2026-11-23T10:00:00Z", "resources": [PATIENT]}},
+            "cases": list(cases)}
+
+
+def test_the_schema_takes_both_forms() -> None:
+    assert not schema_errors(file_with(WHOLE, PATCHED))
+
+
+@pytest.mark.parametrize("change,why", [
+    (lambda c: c.pop("rules"), "no rules"),
+    (lambda c: c.update(rules=[]), "names no rule at all"),
+    (lambda c: c.update(rules=["DX 1"]), "not a rule ID"),
+    (lambda c: c.pop("now"), "a whole case without now"),
+    (lambda c: c.update(base="b"), "both resources and a base"),
+    (lambda c: c.update(add=[PAIN]), "a patch without a base"),
+    (lambda c: c.update(hook="patient-open"), "an unknown hook"),
+    (lambda c: c.update(now="2026-11-23T10:00:00"), "a moment without a time zone"),
+    (lambda c: c.update(searches={"Condition": "broken"}), "an unknown search status"),
+    (lambda c: c.update(selections=["mri-1"]), "a selection that is not Type/id"),
+    (lambda c: c.update(unordered=True), "a field the format does not have"),
+    (lambda c: c["expect"][0].update(indicator="urgent"), "an unknown indicator"),
+    (lambda c: c["expect"][0].update(rulesIncluded=["DX-1"]), "a misspelt expectation field"),
+    (lambda c: c.update(resources=[{"id": "p1"}]), "a resource without resourceType"),
+])
+def test_the_schema_refuses(change: Any, why: str) -> None:
+    case = copy.deepcopy(WHOLE)
+    change(case)
+    assert schema_errors(file_with(case)), why
+
+
+@pytest.mark.parametrize("change,why", [
+    (lambda c: c.update(remove=["p1"]), "remove not by Type/id"),
+    (lambda c: c.update(add=[{"resourceType": "Observation"}]), "an added resource without id"),
+    (lambda c: c.update(modify={"Patient/p1": {}}), "an empty merge patch"),
+    (lambda c: c.update(resources=[PATIENT]), "both a base and resources"),
+])
+def test_the_schema_refuses_a_bad_patch(change: Any, why: str) -> None:
+    case = copy.deepcopy(PATCHED)
+    change(case)
+    assert schema_errors(file_with(case)), why
+
+
+# --------------------------------------------------------------------------- names a case uses
+
+def test_every_rule_a_case_names_is_registered() -> None:
+    unknown = set()
+    for cid, case in CASES:
+        named = [*case.get("rules", []), *case.get("rulesAbsent", [])]
+        for exp in case.get("expect", []):
+            named += exp.get("rulesInclude", [])
+            if isinstance(exp.get("result", {}).get("rule"), str):
+                named.append(exp["result"]["rule"])
+        unknown |= {(cid, r) for r in named if r not in RULES}
+    assert not unknown
+
+
+def test_every_topic_a_case_names_is_a_card_topic() -> None:
+    """A misspelt ``absent`` topic would hold for any patient."""
+    topics = {t for s in SERVICES for t in s.topics}
+    wrong = set()
+    for cid, case in CASES:
+        named = [*case.get("absent", []), *(e["topic"] for e in case.get("expect", []))]
+        wrong |= {(cid, t) for t in named if t not in topics}
+    assert not wrong
+    assert len(topics) == 13
+
+
+def test_the_rules_claim_is_checked() -> None:
+    produced = [{"topic": "mri-urgency", "indicator": "critical", "key": None,
+                 "result": {"rule": "DX-2a", "rules": ["DX-1", "DX-2a"]}},
+                {"topic": "corticosteroids", "indicator": "warning", "key": None, "result": {"rule": "DX-3"}}]
+    assert not check_findings({"rules": ["DX-1", "DX-2a", "DX-3"], "rulesAbsent": ["DX-2b"]}, produced)
+    assert check_findings({"rules": ["DX-2b"]}, produced) == [
+        "rules: the case claims DX-2b, but no finding cites it (cited: ['DX-1', 'DX-2a', 'DX-3'])"]
+    assert check_findings({"rules": [], "rulesAbsent": ["DX-3"]}, produced) == [
+        "rulesAbsent: DX-3 is cited by a finding"]
+
+
+# --------------------------------------------------------------------------- expansion
+
+BASES: dict[str, dict[str, Any]] = {
+    "b": {"now": "2026-11-23T10:00:00Z", "hook": "order-sign",
+          "draftOrders": [{"resourceType": "ServiceRequest", "id": "mri-1", "status": "draft"}],
+          "resources": [PATIENT, PAIN, {"resourceType": "Observation", "id": "night-2", "valueBoolean": True},
+                        {"resourceType": "Condition", "id": "c-3", "code": {"text": "x"}, "onsetDateTime": "2026"}]}}
+
+
+def test_a_case_expands_to_its_base_with_the_patches_in_place() -> None:
+    case = {"id": "c", "rules": ["DX-1"], "description": "d", "base": "b", "hook": "order-select",
+            "remove": ["Observation/night-2"],
+            "replace": [{"resourceType": "Observation", "id": "pain-1", "valueBoolean": False}],
+            "modify": {"Condition/c-3": {"id": "c-9", "code": {"coding": [{"code": "y"}]}, "onsetDateTime": None}},
+            "add": [{"resourceType": "Observation", "id": "new-4"}], "expect": []}
+    out = expand_case(case, BASES)
+    assert out == {"id": "c", "rules": ["DX-1"], "description": "d", "expect": [], "hook": "order-select",
+                   "now": "2026-11-23T10:00:00Z", "draftOrders": BASES["b"]["draftOrders"],
+                   "resources": [PATIENT, {"resourceType": "Observation", "id": "pain-1", "valueBoolean": False},
+                                 {"resourceType": "Condition", "id": "c-9",
+                                  "code": {"text": "x", "coding": [{"code": "y"}]}},
+                                 {"resourceType": "Observation", "id": "new-4"}]}
+    # the base is not changed by expanding it, and a case in the whole form stays as it is
+    assert BASES["b"]["resources"][3] == {"resourceType": "Condition", "id": "c-3", "code": {"text": "x"},
+                                          "onsetDateTime": "2026"}
+    assert expand_case(WHOLE, BASES) == WHOLE
+
+
+@pytest.mark.parametrize("patch,message", [
+    ({"base": "nobody"}, "no base 'nobody'"),
+    ({"base": "b", "remove": ["Observation/pain-9"]}, "Observation/pain-9 is not a resource of base 'b'"),
+    ({"base": "b", "modify": {"Procedure/pain-1": {"status": "done"}}}, "Procedure/pain-1 is not a resource"),
+    ({"base": "b", "replace": [{"resourceType": "Observation", "id": "x"}]}, "Observation/x is not a resource"),
+    ({"base": "b", "remove": ["Patient/p1"], "modify": {"Patient/p1": {"gender": "male"}}}, "patched more than once"),
+    ({"base": "b", "add": [PAIN]}, "Observation/pain-1 appears twice"),
+    ({"base": "b", "resources": []}, "gives both base and resources"),
+    ({"add": [PAIN]}, "without a base"),
+])
+def test_a_patch_that_does_not_fit_its_base_is_an_error(patch: dict[str, Any], message: str) -> None:
+    case = {"id": "c", "rules": ["DX-1"], "description": "d", "now": "2026-11-23T10:00:00Z", "expect": [], **patch}
+    with pytest.raises(CaseFormatError, match=message):
+        expand_case(case, BASES)
+
+
+def test_merge_patch_follows_rfc_7386() -> None:
+    # the examples of RFC 7386 appendix A
+    assert merge_patch({"a": "b"}, {"a": "c"}) == {"a": "c"}
+    assert merge_patch({"a": "b"}, {"b": "c"}) == {"a": "b", "b": "c"}
+    assert merge_patch({"a": "b"}, {"a": None}) == {}
+    assert merge_patch({"a": [{"b": "c"}]}, {"a": [1]}) == {"a": [1]}
+    assert merge_patch({"e": None}, {"a": 1}) == {"e": None, "a": 1}
+    assert merge_patch({}, {"a": {"bb": {"ccc": None}}}) == {"a": {"bb": {}}}
+    assert merge_patch({"a": "foo"}, "bar") == "bar"
+
+
+def write(folder: Path, name: str, doc: dict[str, Any]) -> None:
+    (folder / name).write_text(json.dumps(doc), encoding="utf-8")
+
+
+def test_bases_can_be_shared_by_all_files_and_the_loader_can_be_pointed_elsewhere(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, SHARED_BASES_NAME, {"bases": {"shared": {"now": "2026-11-23T10:00:00Z", "resources": [PATIENT]}}})
+    write(tmp_path, "one.json", {"module": "m", "cases": [
+        {"id": "a", "rules": ["DX-1"], "description": "d", "base": "shared", "add": [PAIN], "expect": []}]})
+    write(tmp_path, "two.json", {"module": "m", "cases": [WHOLE]})
+    monkeypatch.setenv(CASE_DIR_VARIABLE, str(tmp_path))
+    assert case_dir() == tmp_path
+    loaded = load_cases()
+    assert [cid for cid, _ in loaded] == ["one:a", "two:DX-1-x"]
+    assert loaded[0][1]["resources"] == [PATIENT, PAIN] and loaded[0][1]["now"] == "2026-11-23T10:00:00Z"
+    # a base defined twice, in the file and shared, is an error, not a silent choice
+    write(tmp_path, "one.json", {"module": "m", "bases": {"shared": {"resources": []}}, "cases": [WHOLE]})
+    with pytest.raises(CaseFormatError, match="defined in the file and in bases.json"):
+        load_cases()
+    monkeypatch.delenv(CASE_DIR_VARIABLE)
+    assert case_dir() == CASE_DIR
+
+
+def test_case_ids_are_unique_and_every_case_has_a_moment(tmp_path: Path) -> None:
+    write(tmp_path, "one.json", {"module": "m", "cases": [WHOLE, WHOLE]})
+    with pytest.raises(CaseFormatError, match="used twice"):
+        load_cases(tmp_path)
+    write(tmp_path, "one.json", {"module": "m", "bases": {"b": {"resources": []}},
+                                 "cases": [{**PATCHED, "remove": [], "modify": {}}]})
+    with pytest.raises(CaseFormatError, match="has no now"):
+        load_cases(tmp_path)
