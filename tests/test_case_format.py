@@ -1,10 +1,11 @@
 """The table-driven case format itself: the JSON Schema and every case file held to
 it, the names a case uses (rules, topics) held to the service, the base + patch
-expansion of the loader."""
+expansion of the loader, and the converter from the whole-patient form."""
 from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from cds_service.services import SERVICES
 from spine_guideline.registry import RULES
 
+from .support import convert_cases
 from .support.cases import (
     CASE_DIR,
     CASE_DIR_VARIABLE,
@@ -26,6 +28,7 @@ from .support.cases import (
     expand_case,
     load_cases,
     merge_patch,
+    produced_in_process,
     read_json,
 )
 
@@ -233,3 +236,83 @@ def test_case_ids_are_unique_and_every_case_has_a_moment(tmp_path: Path) -> None
                                  "cases": [{**PATCHED, "remove": [], "modify": {}}]})
     with pytest.raises(CaseFormatError, match="has no now"):
         load_cases(tmp_path)
+
+
+# --------------------------------------------------------------------------- the converter
+
+def test_merge_diff_turns_any_case_resource_into_any_other() -> None:
+    resources = [r for _, case in CASES[::7] for r in case["resources"]]
+    for a in resources[::3]:
+        for b in resources[::5]:
+            assert merge_patch(a, convert_cases.merge_diff(a, b)) == b
+
+
+@pytest.fixture(scope="module")
+def converted_copy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """Every case file copied and converted (the real files are left as they are)."""
+    folder = tmp_path_factory.mktemp("converted-cases")
+    for path in case_files(CASE_DIR):
+        shutil.copy(path, folder / path.name)
+    before = {p.name: p.read_text(encoding="utf-8") for p in case_files(folder)}
+    assert convert_cases.main([str(p) for p in case_files(folder)]) == 0
+    return folder, [f"{name}: {len(text)} -> {len((folder / name).read_text(encoding='utf-8'))} bytes"
+                    for name, text in before.items()]
+
+
+def test_the_converted_files_expand_to_exactly_the_cases_they_were(converted_copy: tuple[Path, list[str]]) -> None:
+    folder, sizes = converted_copy
+    assert load_cases(folder) == load_cases(CASE_DIR)
+    for path in case_files(folder):
+        doc = read_json(path)
+        assert not schema_errors(doc)
+        assert doc.get("bases") and all("base" in c for c in doc["cases"]), path.name
+        assert path.stat().st_size < 0.75 * (CASE_DIR / path.name).stat().st_size, sizes
+
+
+def test_the_converted_cases_give_the_expected_findings(converted_copy: tuple[Path, list[str]]) -> None:
+    failing = {}
+    for cid, case in load_cases(converted_copy[0]):
+        errors = check_findings(case, produced_in_process(case))
+        if errors:
+            failing[cid] = errors
+    assert not failing
+
+
+def test_converting_again_changes_nothing_and_a_new_whole_case_is_converted_too(
+        converted_copy: tuple[Path, list[str]], tmp_path: Path) -> None:
+    folder = converted_copy[0]
+    path = case_files(folder)[0]
+    shutil.copy(path, tmp_path / path.name)
+    copied = tmp_path / path.name
+    assert convert_cases.main([str(copied)]) == 0
+    assert copied.read_text(encoding="utf-8") == path.read_text(encoding="utf-8")
+    # a case added in the whole form after the conversion (as others do) is converted
+    # against the bases already there
+    doc = read_json(copied)
+    original = next(case for cid, case in load_cases(CASE_DIR) if cid.startswith(path.stem + ":"))
+    doc["cases"].append({**original, "id": original["id"] + "-again"})
+    copied.write_text(json.dumps(doc), encoding="utf-8")
+    assert convert_cases.main([str(copied)]) == 0
+    again = read_json(copied)
+    assert set(again["bases"]) == set(doc["bases"])
+    assert "base" in again["cases"][-1] and "resources" not in again["cases"][-1]
+    assert load_cases(tmp_path)[-1][1] == {**original, "id": original["id"] + "-again"}
+
+
+def test_the_converter_refuses_to_write_a_case_that_would_not_expand_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    path = min(case_files(CASE_DIR), key=lambda p: p.stat().st_size)
+    shutil.copy(path, tmp_path / path.name)
+    target = tmp_path / path.name
+    real = convert_cases.convert_doc
+
+    def lossy(doc: dict[str, Any], shared: dict[str, Any]) -> tuple[dict[str, Any], int, list[str]]:
+        new_doc, count, names = real(doc, shared)
+        next(c for c in new_doc["cases"] if "base" in c)["now"] = "2020-01-01T00:00:00Z"
+        return new_doc, count, names
+
+    monkeypatch.setattr(convert_cases, "convert_doc", lossy)
+    before = target.read_bytes()
+    assert convert_cases.main([str(target)]) == 1
+    assert target.read_bytes() == before
+    assert "nothing written" in capsys.readouterr().err
