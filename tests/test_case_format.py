@@ -140,9 +140,9 @@ def test_every_topic_a_case_names_is_a_card_topic() -> None:
 
 
 def test_the_rules_claim_is_checked() -> None:
-    produced = [{"topic": "mri-urgency", "indicator": "critical", "key": None,
-                 "result": {"rule": "DX-2a", "rules": ["DX-1", "DX-2a"]}},
-                {"topic": "corticosteroids", "indicator": "warning", "key": None, "result": {"rule": "DX-3"}}]
+    produced: list[dict[str, Any]] = [{"topic": "mri-urgency", "indicator": "critical", "key": None,
+                                       "result": {"rule": "DX-2a", "rules": ["DX-1", "DX-2a"]}},
+                                      {"topic": "corticosteroids", "indicator": "warning", "key": None, "result": {"rule": "DX-3"}}]
     assert not check_findings({"rules": ["DX-1", "DX-2a", "DX-3"], "rulesAbsent": ["DX-2b"]}, produced)
     assert check_findings({"rules": ["DX-2b"]}, produced) == [
         "rules: the case claims DX-2b, but no finding cites it (cited: ['DX-1', 'DX-2a', 'DX-3'])"]

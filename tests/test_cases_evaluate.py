@@ -75,7 +75,8 @@ def run_evaluate(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str])
     results = [json.loads(line) for line in out.splitlines()]
     mine = [r for r in results if r["patientId"] == case.get("patientId", "p1")]
     assert len(mine) == 1, f"patients in the output: {[r['patientId'] for r in results]}"
-    return mine[0]
+    result: dict[str, Any] = mine[0]
+    return result
 
 
 def test_the_excluded_cases_are_exactly_those_evaluate_cannot_express() -> None:

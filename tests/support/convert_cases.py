@@ -177,7 +177,9 @@ def patch_against(resources: list[Resource], base: list[Resource], matcher: Matc
         if table.step[i][k] == "remove":
             patch.remove.append(resource_key(base_res))
         else:
-            how, _, value = matcher.match(resources[i - 1], base_res) or ("", 0, None)
+            found = matcher.match(resources[i - 1], base_res)
+            assert found is not None, "the alignment matched a pair the matcher refuses"
+            how, _, value = found
             if how == "modify":
                 patch.modify[resource_key(base_res)] = value
             elif how == "replace":
