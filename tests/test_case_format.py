@@ -316,3 +316,14 @@ def test_the_converter_refuses_to_write_a_case_that_would_not_expand_back(
     assert convert_cases.main([str(target)]) == 1
     assert target.read_bytes() == before
     assert "nothing written" in capsys.readouterr().err
+
+
+def test_a_null_in_a_case_resource_is_kept_exactly(tmp_path: Path) -> None:
+    """A merge patch cannot set a null: the converter must not lose one."""
+    with_null = {**PAIN, "note": None}
+    doc = {"module": "m", "cases": [
+        {**WHOLE, "id": f"DX-1-{n}", "resources": [PATIENT, PAIN, {**PAIN, "id": f"pain-{n}", "note": None}]}
+        for n in range(2, 6)] + [{**WHOLE, "id": "DX-1-null", "resources": [PATIENT, with_null]}]}
+    write(tmp_path, "m.json", doc)
+    assert convert_cases.main([str(tmp_path / "m.json")]) == 0
+    assert load_cases(tmp_path) == [(f"m:{c['id']}", c) for c in doc["cases"]]

@@ -39,6 +39,7 @@ from .cases import (
     bases_for,
     case_files,
     expand_case,
+    merge_patch,
     read_json,
     resource_key,
     shared_bases,
@@ -121,7 +122,8 @@ class Matcher:
         key = resource_key(base_res)
         patch = merge_diff(base_res, case_res)
         full = self.size(case_res)
-        if size(patch) <= MAX_MODIFY_SHARE * full:
+        # a merge patch cannot set a null (FHIR JSON has none, but a case might): check it
+        if size(patch) <= MAX_MODIFY_SHARE * full and merge_patch(base_res, patch) == case_res:
             return ("modify", len(key) + size(patch) + 4, patch)
         if resource_key(case_res) == key:
             return ("replace", full + 2, case_res)
