@@ -11,11 +11,16 @@ TEMPLATES: dict[str, str] = {
     "conditions": f"Condition?patient={P}",
     "observations": f"Observation?patient={P}",
     "procedures": f"Procedure?patient={P}",
-    "medicationRequests": f"MedicationRequest?patient={P}",
-    "medicationStatements": f"MedicationStatement?patient={P}",
+    # _include: the Medication a request or statement references (MP9 sends the product as a
+    # separate Medication), in the same Bundle
+    "medicationRequests": f"MedicationRequest?patient={P}&_include=MedicationRequest:medication",
+    "medicationStatements": f"MedicationStatement?patient={P}&_include=MedicationStatement:medication",
+    "medicationAdministrations": f"MedicationAdministration?patient={P}&_include=MedicationAdministration:medication",
     "allergies": f"AllergyIntolerance?patient={P}",
     "serviceRequests": f"ServiceRequest?patient={P}",
     "diagnosticReports": f"DiagnosticReport?patient={P}",
+    # a held MDO: nl-core MultidisciplinaryTeamMeeting is an Encounter
+    "encounters": f"Encounter?patient={P}",
 }
 
 
@@ -57,7 +62,7 @@ SERVICES: tuple[ServiceDef, ...] = (
         "whole spine, whether to start or withhold corticosteroids, and the diagnostic work-up.",
         ("diagnosis",), ("mri-urgency", "corticosteroids", "diagnostic-workup"),
         ("patient", "conditions", "observations", "procedures", "medicationRequests", "medicationStatements",
-         "serviceRequests", "diagnosticReports")),
+         "medicationAdministrations", "serviceRequests", "diagnosticReports")),
     ServiceDef(
         "spine-metastases-treatment", "patient-view",
         "Spinal metastases: treatment (start window, MDO, modality, RT dose, survival)",
@@ -66,7 +71,7 @@ SERVICES: tuple[ServiceDef, ...] = (
         ("treatment",), ("treatment-window", "mdo-referral", "treatment-modality", "rt-dose",
                          "survival-estimate", "aftercare"),
         ("patient", "conditions", "observations", "procedures", "medicationRequests", "medicationStatements",
-         "serviceRequests")),
+         "medicationAdministrations", "serviceRequests", "encounters")),
     ServiceDef(
         "vertebral-augmentation", "patient-view",
         "Vertebroplasty / balloon kyphoplasty: SINS, eligibility, pre-procedure checks",

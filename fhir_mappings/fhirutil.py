@@ -14,7 +14,7 @@ from typing import Any
 _NUM = re.compile(r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$")
 
 
-def as_dict(x: Any) -> dict:
+def as_dict(x: Any) -> dict[str, Any]:
     """An object; a one-element list of an object counts as that object."""
     if isinstance(x, dict):
         return x
@@ -23,7 +23,7 @@ def as_dict(x: Any) -> dict:
     return {}
 
 
-def as_list(x: Any) -> list:
+def as_list(x: Any) -> list[Any]:
     if x is None:
         return []
     if isinstance(x, list):

@@ -1,14 +1,22 @@
-"""Vertebral levels from body site codes or text: ``L1``, ``Th12``, ``T11-L1`` (ranges expand)."""
+"""Vertebral levels from body site codes or text: ``L1``, ``Th12``, ``T11-L1`` (ranges expand).
+
+A body site can also name the spine without a level (SNOMED 421060004 "vertebral
+column", text "wervelkolom") or one region of it (SNOMED 122496007 "lumbar spine"):
+:class:`BodySite` keeps that apart from "no body site", so a spinal metastasis
+coded that way is a metastasis with the level unknown, and a region narrows the
+candidate levels (data-dictionary.md, Conditions).
+"""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from spine_guideline.facts import LEVELS, level_index
 
-from .fhirutil import as_list, as_str, codings, plain_concept_key
-from .tables import CONCEPT_CACHE_SIZE
+from .fhirutil import as_list, as_str, codings
+from .tables import LOCAL_SYSTEM, Terminology
 
 _REGION = r"(C|TH|T|D|L|S)"
 _TOKEN = re.compile(
@@ -17,6 +25,36 @@ _TOKEN = re.compile(
 _CANON = {"C": "C", "TH": "T", "T": "T", "D": "T", "L": "L", "S": "S"}
 _MAX_SPAN = 29
 _KNOWN = frozenset(LEVELS)
+
+#: body-site targets that name a spine region (no level): the region's level letter
+REGION_LETTERS: dict[str, str] = {"cervical-spine": "C", "thoracic-spine": "T", "lumbar-spine": "L",
+                                  "sacral-spine": "S"}
+SPINE = "spine"
+WHOLE_SPINE = "whole-spine"
+
+
+@dataclass(frozen=True, slots=True)
+class BodySite:
+    """What one or more bodySite CodeableConcepts say about the spine.
+
+    ``levels``: canonical levels named; ``whole``: the whole spine; ``regions``: the
+    level letters (``C``, ``T``, ``L``, ``S``) of regions named without a level;
+    ``spine``: the spine named without any level (whole, a region, or just "spine");
+    ``present``: there was a bodySite at all.
+    """
+
+    levels: tuple[str, ...] = ()
+    whole: bool = False
+    regions: frozenset[str] = frozenset()
+    spine: bool = False
+    present: bool = False
+
+    def in_regions(self, level: str) -> bool:
+        """Is ``level`` in one of the named regions (always, when none is named)?"""
+        return not self.regions or level[0] in self.regions
+
+
+NO_BODY_SITE = BodySite()
 
 
 def _level(region: str, num: str) -> str | None:
@@ -33,7 +71,7 @@ def parse_levels(text: str | None) -> list[str]:
 
 @lru_cache(maxsize=2048)
 def _parse_levels(text: str) -> tuple[str, ...]:
-    """parse_levels, cached: requests repeat the same few body site texts and codes."""
+    """parse_levels, cached: a pure function of the text."""
     out: list[str] = []
     for m in _TOKEN.finditer(text):
         r1, n1, sep, r2, n2 = m.groups()
@@ -53,64 +91,63 @@ def _parse_levels(text: str) -> tuple[str, ...]:
         a, b = sorted((level_index(first), level_index(second)))
         if b - a <= _MAX_SPAN:
             out.extend(LEVELS[a:b + 1])
-    seen: dict[str, None] = {}
-    for lvl in out:
-        seen.setdefault(lvl, None)
-    return tuple(seen)
+    return tuple(dict.fromkeys(out))
 
 
-def body_site_levels(body_site: Any, term) -> tuple[list[str], bool, bool]:
-    """(levels, whole_spine, has_body_site) of one or more bodySite CodeableConcepts.
-
-    The usual shape (one CodeableConcept with one Coding) is read once across requests:
-    what it means depends on the tables only (``Terminology.body_site_cache``)."""
-    if body_site is None:
-        return [], False, False  # the usual case for an Observation
-    cache = getattr(term, "body_site_cache", None)
-    key = plain_concept_key(body_site) if cache is not None else None
-    if key is None:
-        return _body_site_levels(body_site, term)
-    found = cache.get(key)
-    if found is None:
-        levels, whole, present = _body_site_levels(body_site, term)
-        found = (tuple(levels), whole, present)
-        if len(cache) < CONCEPT_CACHE_SIZE:
-            cache[key] = found
-    return list(found[0]), found[1], found[2]
-
-
-def _body_site_levels(body_site: Any, term) -> tuple[list[str], bool, bool]:
+def body_site(value: Any, term: Terminology) -> BodySite:
+    """Read one or more bodySite CodeableConcepts (or Codings, or text)."""
+    if value is None:
+        return NO_BODY_SITE  # the usual case for an Observation
     levels: list[str] = []
-    whole = False
-    present = False
-    hints = term.rules["whole_spine_texts"]
-    for cc in as_list(body_site):
+    regions: set[str] = set()
+    whole = spine = present = False
+    for cc in as_list(value):
         if cc is None:
             continue
         present = True
-        found: list[str] = []
-        for system, code, display in codings(cc):
-            mapped = term.lookup("body-site", system, code)
-            if mapped:
-                for t in mapped:
-                    if t.code == "whole-spine":
-                        whole = True
-                    else:
-                        found.append(t.code)
-                continue
-            if not system or term.system(system) == "https://spine-cds.org/fhir/CodeSystem/spine-cds":
-                found.extend(parse_levels(code))
-            if not found and display:
-                found.extend(parse_levels(display))
-        text = as_str(cc.get("text")) if isinstance(cc, dict) else as_str(cc)
-        if not found and text:
-            found.extend(parse_levels(text))
-        if not found:
-            blob = " ".join(filter(None, [text] + [d for _s, _c, d in codings(cc)])).lower()
-            if any(h in blob for h in hints):
-                whole = True
+        found, cc_regions, cc_whole, cc_spine = _one_site(cc, term)
         levels.extend(found)
-    uniq: dict[str, None] = {}
-    for lvl in levels:
-        uniq.setdefault(lvl, None)
-    return list(uniq), whole, present
+        regions |= cc_regions
+        whole = whole or cc_whole
+        spine = spine or cc_spine or cc_whole or bool(cc_regions)
+    return BodySite(tuple(dict.fromkeys(levels)), whole, frozenset(regions), spine, present)
+
+
+def _one_site(cc: Any, term: Terminology) -> tuple[list[str], set[str], bool, bool]:
+    """(levels, region letters, whole spine, spine without level) of one bodySite concept."""
+    found: list[str] = []
+    regions: set[str] = set()
+    whole = spine = False
+    cods = codings(cc)
+    for system, code, display in cods:
+        mapped = term.lookup("body-site", system, code)
+        if mapped:
+            for t in mapped:
+                if t.code == WHOLE_SPINE:
+                    whole = True
+                elif t.code == SPINE:
+                    spine = True
+                elif t.code in REGION_LETTERS:
+                    regions.add(REGION_LETTERS[t.code])
+                else:
+                    found.append(t.code)
+            continue
+        if not system or term.system(system) == LOCAL_SYSTEM:
+            found.extend(parse_levels(code))
+        if not found and display:
+            found.extend(parse_levels(display))
+    text = as_str(cc.get("text")) if isinstance(cc, dict) else as_str(cc)
+    if not found and text:
+        found.extend(parse_levels(text))
+    if not found and not whole and not spine and not regions:
+        blob = " ".join(filter(None, [text] + [d for _s, _c, d in cods])).lower()
+        regions.update(REGION_LETTERS[name] for name, hints in term.spine_texts.items()
+                       if name in REGION_LETTERS and any(h in blob for h in hints))
+        if not regions:
+            whole = any(h in blob for h in term.rules["whole_spine_texts"])
+            spine = whole or any(h in blob for h in term.spine_texts.get(SPINE, ()))
+    return found, regions, whole, spine
+
+
+#: CPT has no whole-spine MRI code: these regions together are the whole spine
+WHOLE_SPINE_REGIONS = frozenset({"C", "T", "L"})

@@ -35,13 +35,12 @@ VERIFY_URL = "https://spine-cds.org/fhir/StructureDefinition/verify"
 POLICY_URL = "https://spine-cds.org/fhir/StructureDefinition/policy"
 VALUESET_PREFIX = "https://spine-cds.org/fhir/ValueSet/"
 
-DOMAINS = ("condition", "cancer", "observation", "answer", "event", "order", "medication", "allergy",
+DOMAINS = ("condition", "cancer", "finding", "observation", "answer", "event", "order", "medication", "allergy",
            "report-category", "body-site")
 DEPENDS = {"bodySite": {"vertebral", "whole-spine-or-none", "level"}}
-PRODUCTS = {"subtype", "value"}
+PRODUCTS = {"subtype", "value", "ingredient", "region"}
 VALUE_TYPES = {"boolean", "integer", "quantity", "code"}
 FRESHNESS_CLASSES = ("inr", "lab", "symptom", "score", "imaging", "judgement", "history")
-CONCEPT_CACHE_SIZE = 4096
 
 
 class TerminologyError(ValueError):
@@ -92,12 +91,8 @@ class Terminology:
     code_patterns: dict[str, re.Pattern[str]] = field(default_factory=dict)
     lesion_by_points: dict[int, str] = field(default_factory=dict)
     histology_urls: frozenset[str] = frozenset()
-    # What the mapper read from the usual one-Coding concepts (fhirutil.plain_concept_key ->
-    # codings, display, targets): a pure function of the key and these tables, shared by
-    # requests, at most CONCEPT_CACHE_SIZE entries (then new concepts are read per request).
-    concept_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
-    # bodySite concept (usual one-Coding shape) -> levels, whole spine, present; same bound
-    body_site_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    # body-site target name (spine, cervical-spine, ...) -> lower-case texts that name it
+    spine_texts: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- lookups
     def system(self, system: str | None) -> str:
@@ -139,7 +134,8 @@ class Terminology:
         return self.answers.get((fact, sys_, code))
 
     def freshness_days(self, cls: str) -> int | None:
-        return self.rules["freshness_days"].get(cls)
+        days: int | None = self.rules["freshness_days"].get(cls)
+        return days
 
 
 def _err(where: str, msg: str) -> TerminologyError:
@@ -193,7 +189,7 @@ def _obs_defs(concepts: dict[str, dict[str, list[Any]]], where: str) -> dict[str
     return out
 
 
-def _ext_flag(element: dict, url: str) -> bool:
+def _ext_flag(element: dict[str, Any], url: str) -> bool:
     for e in element.get("extension") or []:
         if isinstance(e, dict) and e.get("url") == url:
             return e.get("valueBoolean") is True
@@ -292,10 +288,11 @@ def _validate_rules(rules: Any, where: str) -> dict[str, Any]:
         if not isinstance(conv, dict) or not all(isinstance(v, (int, float)) for v in conv.values()):
             raise _err(where, f"units.{canon}: expected {{unit: factor}}")
     for key in ("system_aliases", "ignored_status", "condition", "event_done_status", "event_planned_status",
-                "medication_active_status", "systemic_therapy_given_status", "cancer_text_hints"):
+                "medication_active_status", "systemic_therapy_given_status", "cancer_text_hints", "spine_texts",
+                "administration_recent", "medication_start_extensions", "order_done"):
         if not isinstance(rules.get(key), dict):
             raise _err(where, f"{key} missing")
-    for key in ("prefix_systems", "histology_extension_urls", "whole_spine_texts"):
+    for key in ("prefix_systems", "histology_extension_urls", "whole_spine_texts", "unmapped_product_systems"):
         if not isinstance(rules.get(key), list):
             raise _err(where, f"{key} missing")
     return rules
@@ -330,6 +327,7 @@ def _derive(term: Terminology) -> None:
         if fact == "sins-bone-lesion" and code in lesion_codes:
             term.lesion_by_points[int(value)] = code
     term.histology_urls = frozenset(rules["histology_extension_urls"])
+    term.spine_texts = {k: tuple(h.lower() for h in v) for k, v in _public(rules["spine_texts"]).items()}
 
 
 def compile_terminology(extra_mapping_file: str | None = None) -> Terminology:

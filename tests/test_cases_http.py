@@ -44,6 +44,15 @@ def by_type(case) -> dict[str, list[dict]]:
     return out
 
 
+def search_result(types: dict[str, list[dict]], template: str) -> list[dict]:
+    """What a FHIR server answers to a search template: its type, plus the Medications an
+    ``_include=...:medication`` brings along."""
+    found = list(types.get(template_resource_type(template), []))
+    if "_include=" in template and template.endswith(":medication"):
+        found += types.get("Medication", [])
+    return found
+
+
 def searchset(resources):
     return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
 
@@ -69,7 +78,7 @@ def request_body(case, service, *, prefetch: bool):
             elif key == "patient":
                 body["prefetch"][key] = (types.get("Patient") or [None])[0]
             else:
-                body["prefetch"][key] = searchset(types.get(rtype, []))
+                body["prefetch"][key] = searchset(search_result(types, TEMPLATES[key]))
     else:
         body["fhirServer"] = BASE
     return body
@@ -91,8 +100,10 @@ def serve_case(mock: responses.RequestsMock, case) -> None:
                 return 404, {}, json.dumps({"resourceType": "OperationOutcome",
                                             "issue": [{"severity": "error", "code": "not-found"}]})
             return 200, {"Content-Type": "application/fhir+json"}, json.dumps(found[0])
-        assert parse_qs(url.query).get("patient") == [case.get("patientId", "p1")]
-        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(searchset(types.get(rtype, [])))
+        query = parse_qs(url.query)
+        assert query.get("patient") == [case.get("patientId", "p1")]
+        template = rtype + "?" + "&".join(f"{k}={v[0]}" for k, v in query.items() if k == "_include")
+        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(searchset(search_result(types, template)))
 
     mock.add_callback(responses.GET, re.compile(re.escape(BASE) + r"/.*"), callback=answer)
 

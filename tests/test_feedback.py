@@ -77,7 +77,8 @@ def test_cards_returned_are_logged_and_feedback_joins_them(app, client):
                                                    "code": "mescc-deficit"}]},
                               "valueBoolean": True, "effectiveDateTime": "2026-11-20T08:00:00Z"}}]},
                          **{k: None for k in ("patient", "conditions", "procedures", "medicationRequests",
-                                              "medicationStatements", "serviceRequests", "diagnosticReports")}}}
+                                              "medicationStatements",
+                                           "medicationAdministrations", "encounters", "serviceRequests", "diagnosticReports")}}}
     from datetime import datetime, timedelta
     body["prefetch"]["observations"]["entry"][0]["resource"]["effectiveDateTime"] = (
         datetime.now(UTC) - timedelta(hours=3)).isoformat()

@@ -67,7 +67,8 @@ def requests_(draw):
     if draw(st.booleans()):
         body["prefetch"] = draw(st.one_of(
             st.dictionaries(st.sampled_from(["patient", "conditions", "observations", "procedures",
-                                             "medicationRequests", "medicationStatements", "allergies",
+                                             "medicationRequests", "medicationStatements",
+                                           "medicationAdministrations", "encounters", "allergies",
                                              "serviceRequests", "diagnosticReports", "other"]),
                             st.one_of(st.none(), bundles(), resources(), json_any), max_size=9),
             json_any))
@@ -131,7 +132,8 @@ def test_huge_bundle_is_answered_in_bounded_time(tmp_path):
                                content_type="application/json")
     assert r.status_code == 412  # other keys absent, no fhirServer: a clear 412, not a crash
     body["prefetch"].update({k: None for k in ("patient", "conditions", "procedures", "medicationRequests",
-                                               "medicationStatements", "allergies", "serviceRequests",
+                                               "medicationStatements",
+                                           "medicationAdministrations", "encounters", "allergies", "serviceRequests",
                                                "diagnosticReports")})
     r = app.test_client().post("/cds-services/vertebral-augmentation", data=json.dumps(body),
                                content_type="application/json")

@@ -111,7 +111,8 @@ def test_card_links_use_the_configured_base_url_else_the_requests_own(tmp_path) 
     body = {"hook": "patient-view", "hookInstance": "5f2c1d1e-0000-4000-8000-000000000001",
             "context": {"userId": "Practitioner/1", "patientId": "p1"},
             "prefetch": {k: None for k in ("patient", "conditions", "procedures", "medicationRequests",
-                                           "medicationStatements", "serviceRequests", "diagnosticReports")}
+                                           "medicationStatements",
+                                           "medicationAdministrations", "encounters", "serviceRequests", "diagnosticReports")}
             | {"observations": {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {
                 "resourceType": "Observation", "id": "o1", "status": "final",
                 "code": {"coding": [{"system": "https://spine-cds.org/fhir/CodeSystem/spine-cds",

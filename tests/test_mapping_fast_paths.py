@@ -164,7 +164,7 @@ def test_status_code_first_code_lowercased(value, expected):
     assert status_code(value) == expected
 
 
-# ------------------------------------------------------------------ concepts shared across requests
+# ------------------------------------------------------------------ concepts read per request
 def test_shared_concepts_keep_each_requests_own_display_and_text():
     def pain(display=None, text=None):
         code = {"coding": [{"system": LOINC, "code": "72514-3", **({"display": display} if display else {})}]}
@@ -178,47 +178,26 @@ def test_shared_concepts_keep_each_requests_own_display_and_text():
     assert shown == ["Pain", "Pijn", None, "NRS pijn", "Pain"]
 
 
-def test_concept_cache_is_bounded(monkeypatch):
-    import fhir_mappings.mapper as mapper
-    cache = load_terminology().concept_cache
-    cache.clear()
-    monkeypatch.setattr(mapper, "CONCEPT_CACHE_SIZE", 3)
-    resources = [observation(LOCAL, name, {"valueBoolean": True}, rid=f"o{i}")
-                 for i, name in enumerate(["back-pain", "night-pain", "radicular-pain", "ambulatory", "can-lie-prone"])]
-    f = run(*resources)
-    assert len(cache) == 3
-    assert all(f.obs(n).value is True for n in ["back-pain", "night-pain", "radicular-pain", "ambulatory",
-                                                 "can-lie-prone"])
-    cache.clear()
-
-
-# ------------------------------------------------------------------ body sites shared across requests
-def test_body_site_cache_gives_what_a_fresh_reading_gives():
-    from fhir_mappings.levels import _body_site_levels, body_site_levels
+# ------------------------------------------------------------------ body sites
+def test_body_site_readings_are_independent_of_each_other():
+    """Each bodySite is read on its own: the same code with another display, or the
+    reading before it, never changes what the next one says."""
+    from fhir_mappings.levels import body_site
     term = load_terminology()
-    term.body_site_cache.clear()
     sites = [
         {"coding": [{"system": LOCAL, "code": "L1"}]},
         {"coding": [{"system": LOCAL, "code": "T11-L1"}], "text": "Th11 tot L1"},
-        {"coding": [{"system": SCT, "code": "280717001"}]},     # whole spine (SNOMED)
         {"coding": [{"system": "urn:other", "code": "x", "display": "L4"}]},
         {"coding": [{"system": "urn:other", "code": "x", "display": "L5"}]},  # same code, other display
-        {"text": "hele wervelkolom"},                           # no coding: not cached
+        {"text": "hele wervelkolom"},
     ]
+    expected = [("L1",), ("T11", "T12", "L1"), ("L4",), ("L5",), ()]
     for _round in range(2):
-        for site in sites:
-            assert body_site_levels(site, term) == _body_site_levels(site, term)
-    assert body_site_levels(sites[3], term)[0] == ["L4"] and body_site_levels(sites[4], term)[0] == ["L5"]
-    assert len(term.body_site_cache) == 5
-    # callers get their own list: changing it does not change the next request's reading
-    first = body_site_levels(sites[1], term)[0]
-    first.append("S1")
-    assert body_site_levels(sites[1], term)[0] == ["T11", "T12", "L1"]
-    term.body_site_cache.clear()
+        assert [body_site(site, term).levels for site in sites] == expected
+    assert body_site(sites[4], term).whole and body_site(sites[4], term).spine
 
 
-def test_level_bound_observations_read_the_same_with_a_warm_body_site_cache():
-    load_terminology().body_site_cache.clear()
+def test_level_bound_observations_read_the_same_in_a_second_request():
     res = observation(LOCAL, "sins", {"valueInteger": 9}, rid="s1")
     res["bodySite"] = {"coding": [{"system": LOCAL, "code": "T7"}]}
     cold = run(res).obs("sins", "T7")

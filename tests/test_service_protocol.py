@@ -16,7 +16,8 @@ def pv_request(**overrides):
     body = {"hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
             "context": {"userId": "Practitioner/1", "patientId": "p1"},
             "prefetch": {k: None for k in ("patient", "conditions", "observations", "procedures",
-                                           "medicationRequests", "medicationStatements", "allergies",
+                                           "medicationRequests", "medicationStatements",
+                                           "medicationAdministrations", "encounters", "allergies",
                                            "serviceRequests", "diagnosticReports")}}
     body.update(overrides)
     return body

@@ -1,6 +1,6 @@
 """Benchmark: full fhir.resources (R4B) model validation vs the mapper's plain dict access.
 
-Run: /work/venv/bin/python -m fhir_mappings.bench_parse [n_resources]
+Run: python -m bench.bench_parse [n_resources]
 
 Builds a request of ``n`` (default 1,000) typical resources (Observations,
 Conditions, medications, procedures) and times (a) validating every resource

@@ -1,6 +1,6 @@
 """Benchmark of the mapping step alone (issue 9): ``build_facts`` as the service calls it.
 
-Run: /work/venv/bin/python -m fhir_mappings.bench_map [--repeat N] [--profile]
+Run: python -m bench.bench_map [--repeat N] [--profile]
 
 Builds the inputs exactly as a request would (``cds_service.prefetch.gather``
 on the prefetch of ``bench/run.py``'s bodies) and times ``build_facts`` only:
@@ -11,9 +11,7 @@ on the prefetch of ``bench/run.py``'s bodies) and times ``build_facts`` only:
   service, as ``bench.run.sample_requests`` builds them): milliseconds per
   request, best of ``--repeat`` runs.
 
-``--cold`` empties the concept cache the mapper shares across requests
-(``Terminology.concept_cache``) before every run, as for the first request
-after start-up; by default it is warm, as in a running service.
+The mapper keeps nothing across requests, so every run reads the request afresh.
 ``--profile`` prints a cProfile of the 10k request (top 25 by own time).
 Absolute figures depend on the machine (and on what else runs on it):
 compare before/after on the same one.
@@ -30,8 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from . import build_facts, load_tables
-from .tables import Terminology
+from fhir_mappings import build_facts, load_tables
 
 
 def _inputs(body: dict[str, Any]) -> dict[str, Any]:
@@ -48,12 +45,10 @@ def _inputs(body: dict[str, Any]) -> dict[str, Any]:
                 selections=context.get("selections") if body["hook"] == "order-select" else None)
 
 
-def _best(fn: Callable[[], Any], repeat: int, term: Terminology | None = None) -> float:
-    """Best wall time of ``repeat`` runs; with ``term``, its concept cache emptied before each."""
+def _best(fn: Callable[[], Any], repeat: int) -> float:
+    """Best wall time of ``repeat`` runs."""
     best = float("inf")
     for _ in range(repeat):
-        if term is not None:
-            term.concept_cache.clear()
         t0 = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - t0)
@@ -61,35 +56,33 @@ def _best(fn: Callable[[], Any], repeat: int, term: Terminology | None = None) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m fhir_mappings.bench_map", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m bench.bench_map", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=7, help="runs per input (the best counts)")
     ap.add_argument("--size", type=int, default=10000, help="resources in the scaled request")
     ap.add_argument("--profile", action="store_true", help="cProfile the scaled request")
-    ap.add_argument("--cold", action="store_true", help="empty the shared concept cache before each run")
     args = ap.parse_args(argv)
 
     from bench.run import sample_requests, scaled_request
 
-    term = load_tables()
-    cold = term if args.cold else None
+    load_tables()
     big = _inputs(scaled_request(args.size))
     n = sum(len(b.get("entry", [])) if b.get("resourceType") == "Bundle" else 1 for b in big["resources"])
-    t = _best(lambda: build_facts(**big), max(2, args.repeat // 2), cold)
-    print(f"scaled request, {n} resources{' (cold)' if cold else ''}: {t * 1000:8.1f} ms  "
+    t = _best(lambda: build_facts(**big), max(2, args.repeat // 2))
+    print(f"scaled request, {n} resources: {t * 1000:8.1f} ms  "
           f"{t / n * 1e6:6.1f} us/resource")
 
     rows = []
     for sid, items in sample_requests().items():
         for body, label in items:
             kw = _inputs(body)
-            rows.append((f"{sid} / {label}", _best(lambda kw=kw: build_facts(**kw), args.repeat, cold)))
+            rows.append((f"{sid} / {label}", _best(lambda kw=kw: build_facts(**kw), args.repeat)))
     if rows:
         width = max(len(r[0]) for r in rows)
         for label, t in rows:
             print(f"  {label:<{width}}  {t * 1000:6.3f} ms")
         times = [t for _l, t in rows]
-        print(f"sample requests{' (cold)' if cold else ''}: {len(rows)}, "
+        print(f"sample requests: {len(rows)}, "
               f"median {statistics.median(times) * 1000:.3f} ms, "
               f"max {max(times) * 1000:.3f} ms")
 

@@ -1,0 +1,302 @@
+"""Observation -> observation records (symptoms, scores, labs, judgements) and the events
+an Observation can record (ECG, chest X-ray); data-dictionary.md, Observations."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from spine_guideline.facts import Event, Fact, Source, Unknown
+
+from ..context import MappingContext, ObsRecord, Resource, safe_id
+from ..fhirutil import (
+    as_bool,
+    as_dict,
+    as_list,
+    as_number,
+    as_str,
+    cc_text,
+    codings,
+    date_text,
+    ref_type_id,
+    reference,
+    status_code,
+    texts,
+)
+from ..levels import body_site
+from ..tables import LOCAL_SYSTEM, ObsDef
+
+COMPONENT_NAMES = ("onset", "progressive", "laterality", "treatment", "reason")
+SINS_COMPONENTS = ("sins-location", "sins-pain", "sins-bone-lesion", "sins-alignment", "sins-collapse",
+                   "sins-posterolateral")
+
+#: (value, unknown-why, note) of a value read for a fact
+Reading = tuple[Any, Unknown | None, str | None]
+
+
+def value_key(res: Resource) -> str | None:
+    """The first ``value[x]`` member of a resource or component."""
+    return next((k for k in res if isinstance(k, str) and k.startswith("value")), None)
+
+
+def obs_date(ctx: MappingContext, res: Resource) -> tuple[str | None, tuple[datetime, bool] | None]:
+    """(as recorded, parsed) of ``effective[x]``, else ``issued``."""
+    period = as_dict(res.get("effectivePeriod"))
+    for val in (res.get("effectiveDateTime"), res.get("effectiveInstant"), period.get("end"), period.get("start"),
+                res.get("issued")):
+        p = ctx.dt(val)
+        if p:
+            return date_text(str(val), p), p
+    return None, None
+
+
+def map_observation(ctx: MappingContext, res: Resource) -> None:
+    status = status_code(res.get("status"))
+    if ctx.status_ignored(res, status):
+        return
+    concept = ctx.concept(res.get("code"))
+    events = []
+    if status in ctx.rules["event_done_status"].get("Observation", []):
+        events = list(dict.fromkeys(t.code for t, _c in ctx.targets(concept, "event")))
+    names = list(dict.fromkeys(t.code for t, _c in ctx.targets(concept, "observation")))
+    coded_components = _coded_components(ctx, res) if "component" in res else []
+    if not events and not names and not coded_components:
+        return  # nothing the guideline reads
+    rid = safe_id(res.get("id"))
+    date_str, when = obs_date(ctx, res)
+    src = Source("Observation", rid, date_str, concept.display)
+    for kind in events:
+        ctx.events.append(Event(kind, src, "done", None, date_str))
+    site = body_site(res.get("bodySite"), ctx.term)
+    for name, comp in coded_components:
+        # a panel (zib2017 eOverdracht Mobility: 'ability to walk' as a component): the component
+        # is its own fact, dated and placed as the Observation
+        value, unknown, note = read_value(ctx, comp, ctx.term.obs_defs[name])
+        if unknown is Unknown.UNREADABLE:
+            ctx.warn("Observation", rid, f"{name}: component value could not be read ({note})")
+        ctx.obs.append(ObsRecord(name, list(site.levels), when[0] if when else None, when[1] if when else False,
+                                 value, unknown, {}, src, note, (None, None), site.regions))
+    focus = ref_type_id(reference(res["focus"])) if "focus" in res else (None, None)
+    for name in names:
+        d = ctx.term.obs_defs[name]
+        value, unknown, note = read_value(ctx, res, d)
+        if unknown is Unknown.UNREADABLE:
+            ctx.warn("Observation", rid, f"{name}: value could not be read ({note})")
+        attrs = _components(ctx, res, name, src, rid) if "component" in res else {}
+        record_name = name
+        if name == "stepped-care-waived":
+            treat = attrs.pop("treatment", None)
+            if treat is not None and treat.value:
+                record_name = f"stepped-care-waived.{treat.value}"
+            else:
+                ctx.warn("Observation", rid, "stepped-care-waived without a readable treatment component")
+        if name == "sins" and value is None and unknown is Unknown.UNREADABLE and \
+                any(k in attrs for k in SINS_COMPONENTS) and note == "no value":
+            unknown, note = Unknown.NOT_RECORDED, "components only"
+        ctx.obs.append(ObsRecord(record_name, list(site.levels), when[0] if when else None,
+                                 when[1] if when else False, value, unknown, attrs, src, note, focus, site.regions))
+
+
+def _coded_components(ctx: MappingContext, res: Resource) -> list[tuple[str, Resource]]:
+    """Components coded in a standard system that map to an observation fact (the local
+    component codes, onset / progressive / SINS parts, are attributes instead)."""
+    out: list[tuple[str, Resource]] = []
+    for comp in as_list(res.get("component")):
+        if not isinstance(comp, dict):
+            continue
+        concept = ctx.concept(comp.get("code"))
+        if any(ctx.term.system(s) == LOCAL_SYSTEM or not s for s, _c, _d in concept.codings):
+            continue
+        out.extend((t.code, comp) for t, _c in ctx.targets(concept, "observation"))
+    return out
+
+
+def read_value(ctx: MappingContext, res: Resource, d: ObsDef) -> Reading:
+    """(value, unknown-why, note) of an Observation's value[x] for fact ``d``."""
+    key = value_key(res)
+    if key is None:
+        return None, Unknown.UNREADABLE, "no value"
+    raw = res[key]
+    if d.value_type == "boolean":
+        return _boolean(ctx, key, raw, d)
+    if d.value_type == "integer":
+        return _integer(ctx, key, raw, d)
+    if d.value_type == "quantity":
+        return _quantity(ctx, key, raw, d)
+    return _code(ctx, key, raw, d)
+
+
+def answer_bool(ctx: MappingContext, fact: str, raw: Any) -> bool | None:
+    """A coded yes/no: the fact's own answer codes, else the generic yes/no codes."""
+    for system, c, _d in codings(raw):
+        ans = ctx.term.answer(fact, system, c)
+        if ans in ("true", "false"):
+            return ans == "true"
+        generic = ctx.term.bool_answers.get(f"{ctx.term.system(system)}|{c}")
+        if isinstance(generic, bool):
+            return generic
+    return None
+
+
+def _boolean(ctx: MappingContext, key: str, raw: Any, d: ObsDef) -> Reading:
+    b = None
+    if key in ("valueBoolean", "valueString"):
+        b = as_bool(raw)
+    elif key == "valueCodeableConcept":
+        b = answer_bool(ctx, d.name, raw)
+    if b is not None:
+        return b, None, None
+    return None, Unknown.UNREADABLE, f"{key} is not a yes/no"
+
+
+def _integer(ctx: MappingContext, key: str, raw: Any, d: ObsDef) -> Reading:
+    num = None
+    if key == "valueCodeableConcept":
+        for system, c, _d in codings(raw):
+            ans = ctx.term.answer(d.name, system, c)
+            num = as_number(ans) if ans is not None else as_number(c)
+            if num is not None:
+                break
+    elif key == "valueQuantity":
+        num = as_number(as_dict(raw).get("value"))
+    else:
+        num = as_number(raw)
+    if num is None or num != int(num):
+        return None, Unknown.UNREADABLE, f"{key} is not an integer"
+    if (d.min is not None and num < d.min) or (d.max is not None and num > d.max):
+        return None, Unknown.UNREADABLE, f"{key} outside {d.min}-{d.max}"
+    return int(num), None, None
+
+
+def _quantity(ctx: MappingContext, key: str, raw: Any, d: ObsDef) -> Reading:
+    units = ctx.rules["units"][d.unit]
+    if key == "valueQuantity":
+        q = as_dict(raw)
+        num = as_number(q.get("value"))
+        unit = as_str(q.get("code")) or as_str(q.get("unit"))
+    else:
+        num = as_number(raw) if key in ("valueInteger", "valueDecimal", "valueString") else None
+        unit = None
+    if num is None:
+        return None, Unknown.UNREADABLE, f"{key} has no number"
+    factor: float | None
+    if unit is None:
+        if d.unit not in ("1", "%"):
+            return None, Unknown.UNREADABLE, "no unit"
+        factor = 1.0
+    else:
+        factor = units.get(unit)
+        if factor is None:
+            factor = {k.lower(): v for k, v in units.items()}.get(unit.lower())
+        if factor is None:
+            return None, Unknown.UNREADABLE, f"unit {unit[:20]!r} not convertible to {d.unit}"
+    value = float(num) * float(factor)
+    if (d.min is not None and value < d.min) or (d.max is not None and value > d.max) or value < 0:
+        return None, Unknown.UNREADABLE, "value out of range"
+    return (round(value, 3) if d.name == "life-expectancy" else value), None, None
+
+
+def _code(ctx: MappingContext, key: str, raw: Any, d: ObsDef) -> Reading:
+    candidates: list[str] = []
+    if key == "valueCodeableConcept":
+        for system, c, _d in codings(raw):
+            ans = ctx.term.answer(d.name, system, c)
+            candidates.append(ans if ans is not None else (c or ""))
+        candidates.extend(texts(raw))
+    else:
+        s = as_str(raw)
+        if s:
+            candidates.append(s)
+    allowed = ctx.term.allowed_codes.get(d.name)
+    pattern = ctx.term.code_patterns.get(d.name)
+    for cand in candidates:
+        c = cand.strip()
+        if allowed is not None:
+            if c in allowed:
+                return c, None, None
+            if c.lower() in allowed:
+                return c.lower(), None, None
+        elif pattern is not None:
+            if pattern.match(c.upper()):
+                return c.upper(), None, None
+        elif c:
+            return c, None, None
+    return None, Unknown.UNREADABLE, f"{key} is not a known {d.name} code"
+
+
+def _components(ctx: MappingContext, res: Resource, name: str, src: Source, rid: str | None) -> dict[str, Fact]:
+    attrs: dict[str, Fact] = {}
+    for comp in as_list(res.get("component")):
+        if not isinstance(comp, dict):
+            continue
+        cname = None
+        for system, c, _d in codings(comp.get("code")):
+            if (not system or ctx.term.system(system) == LOCAL_SYSTEM) and \
+                    (c in COMPONENT_NAMES or c in SINS_COMPONENTS):
+                cname = c
+                break
+        if cname is None:
+            continue
+        value, ok = _component_value(ctx, cname, comp)
+        fname = cname if cname.startswith("sins-") else f"{name}.{cname}"
+        if ok:
+            attrs[cname] = Fact(fname, value, (src,))
+        else:
+            attrs[cname] = Fact(fname, None, (src,), unknown=Unknown.UNREADABLE)
+            ctx.warn("Observation", rid, f"{name}: component {cname} could not be read")
+    return attrs
+
+
+def _component_value(ctx: MappingContext, cname: str, comp: Resource) -> tuple[Any, bool]:
+    key = value_key(comp) or ""
+    raw = comp.get(key)
+    if cname == "onset":
+        val = raw if key != "valuePeriod" else as_dict(raw).get("start")
+        p = ctx.dt(val)
+        if not p:
+            return None, False
+        end = partial_date_end(val, p[0], ctx.now)
+        return (end if end is not None else p[0]), True
+    if cname == "progressive":
+        b = as_bool(raw) if key in ("valueBoolean", "valueString") else None
+        return b, b is not None
+    if cname == "reason":
+        s = as_str(raw) if key == "valueString" else (cc_text(raw) or next(
+            (c for _s, c, _d in codings(raw) if c), None))
+        return s, s is not None
+    if cname in ("laterality", "treatment"):
+        if key == "valueCodeableConcept":
+            for system, c, _d in codings(raw):
+                ans = ctx.term.answer(cname, system, c)
+                if ans is not None:
+                    return ans, True
+            return None, False
+        s = as_str(raw)
+        return (s, True) if s in ctx.term.allowed_codes.get(cname, frozenset()) else (None, False)
+    # SINS component: points or category
+    top = ctx.term.answer_max.get(cname, 0)
+    if key == "valueCodeableConcept":
+        for system, c, _d in codings(raw):
+            ans = ctx.term.answer(cname, system, c)
+            if ans is not None:
+                return int(ans), True
+        return None, False
+    num = as_number(raw) if key in ("valueInteger", "valueString", "valueDecimal") else None
+    if key == "valueQuantity":
+        num = as_number(as_dict(raw).get("value"))
+    if num is None or num != int(num) or not 0 <= num <= top:
+        return None, False
+    return int(num), True
+
+
+def partial_date_end(raw: Any, start: datetime, now: datetime) -> datetime | None:
+    """For an onset recorded only as a year or a month (``2026``, ``2026-11``): the
+    last day it can mean (not after now). Onset rules count "arose within N days"
+    as the stricter row, so the latest possible day is the safe reading."""
+    if not isinstance(raw, str) or len(raw.strip()) not in (4, 7):
+        return None
+    if len(raw.strip()) == 4:
+        end = start.replace(month=12, day=31)
+    else:
+        nxt = start.replace(day=28) + timedelta(days=4)
+        end = nxt - timedelta(days=nxt.day)
+    return min(end, now)
