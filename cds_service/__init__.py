@@ -92,6 +92,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .hooks import bp as hooks_bp
     app.register_blueprint(hooks_bp)
     _install_ops_routes(app)
+    # --- issue 18: the data-capture app (/app/) and the published Questionnaires (/fhir/Questionnaire)
+    from .capture import bp as capture_bp
+    app.register_blueprint(capture_bp)
+    # --- end issue 18
     if app.config["DEMO"]:
         try:
             from .demo import bp as demo_bp
