@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, jsonify, redirect, request
 
 from fhir_mappings import MappingSettings, load_tables
 from spine_guideline.policy import Policy, load_policy
@@ -63,11 +63,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    overrides = None
-    if app.config.get("POLICY_FILE"):
-        with open(app.config["POLICY_FILE"], encoding="utf-8") as fh:
-            overrides = json.load(fh)
-    policy = load_policy(overrides)
+    policy = load_site_policy(app.config.get("POLICY_FILE"))
     catalogs = load_catalogs()
     mapping_settings = _mapping_settings(app.config)
 
@@ -81,7 +77,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                         read_timeout=app.config["FHIR_READ_TIMEOUT"],
                         total_budget=app.config["FHIR_TOTAL_BUDGET"],
                         max_pages=app.config["FHIR_MAX_PAGES"], max_bytes=app.config["FHIR_MAX_BYTES"])
-    security = Security.from_config(app.config, engine)
+    security = config_mod.loading("TRUST", lambda: Security.from_config(app.config, engine))
     state = AppState(policy, catalogs, storage, mapping_settings, client, security)
     state._budget = app.config["FHIR_TOTAL_BUDGET"]
     app.extensions["spine_cds"] = state
@@ -91,18 +87,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from .hooks import bp as hooks_bp
     app.register_blueprint(hooks_bp)
+    from .guideline import bp as guideline_bp
+    app.register_blueprint(guideline_bp)
     _install_ops_routes(app)
     # --- issue 18: the data-capture app (/app/) and the published Questionnaires (/fhir/Questionnaire)
     from .capture import bp as capture_bp
     app.register_blueprint(capture_bp)
     # --- end issue 18
     if app.config["DEMO"]:
-        try:
-            from .demo import bp as demo_bp
-        except ImportError:  # the demo page lands with issue 8
-            demo_bp = None
-        if demo_bp is not None:
-            app.register_blueprint(demo_bp)
+        from .demo import bp as demo_bp
+        app.register_blueprint(demo_bp)
+
+        @app.get("/")
+        def demo_root() -> Response:
+            return redirect("/demo/", code=302)
     if app.config["AUTH"] == "off":
         log.warning("authentication is OFF (SPINE_CDS_AUTH=off): every caller is trusted; "
                     "use only for demos and tests")
@@ -114,11 +112,29 @@ def _mapping_settings(config: Mapping[str, Any]) -> MappingSettings:
     here, once, so a malformed site mapping file stops start-up."""
     freshness = config.get("FRESHNESS") or {}
     if isinstance(freshness, str):
-        freshness = json.loads(freshness)
+        freshness = config_mod.loading("FRESHNESS", lambda: json.loads(freshness))
+    if not isinstance(freshness, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in freshness.values()):
+        raise config_mod.ConfigError('SPINE_CDS_FRESHNESS: expected a JSON object of positive day counts, '
+                                     'e.g. {"inr": 3}')
     settings = MappingSettings(extra_mapping_file=config.get("EXTRA_MAPPINGS") or None,
                                freshness_days=dict(freshness))
-    load_tables(settings)
+    config_mod.loading("EXTRA_MAPPINGS" if settings.extra_mapping_file else "FRESHNESS",
+                       lambda: load_tables(settings))
     return settings
+
+
+def load_site_policy(path: str | None) -> Policy:
+    """The policy tables with a site's overrides (SPINE_CDS_POLICY_FILE) applied."""
+    def load() -> Policy:
+        overrides = None
+        if path:
+            with open(path, encoding="utf-8") as fh:
+                overrides = json.load(fh)
+            if not isinstance(overrides, dict):
+                raise ValueError('expected a JSON object {"section": {"key": value}}')
+        return load_policy(overrides)
+    return config_mod.loading("POLICY_FILE", load)
 
 
 def _cors_origin(app: Flask) -> str | None:

@@ -16,6 +16,7 @@ from spine_guideline import GUIDELINE_VERSION
 from spine_guideline.facts import Fact, Source
 from spine_guideline.findings import Criterion, Finding, Indicator, Status
 
+from .guideline import rule_url
 from .i18n import Catalogs
 from .ids import new_uuid
 from .suggestions import SuggestionContext, render_suggestion
@@ -23,8 +24,10 @@ from .suggestions import SuggestionContext, render_suggestion
 TOPIC_SYSTEM = "https://spine-cds.org/fhir/CodeSystem/card-topic"
 OVERRIDE_SYSTEM = "https://spine-cds.org/fhir/CodeSystem/override-reason"
 RESULT_EXTENSION = "org.spine-cds.result"
-GUIDELINE_URL = "https://spine-cds.org/guideline"
 SUMMARY_LIMIT = 139
+#: Where rule-page links point when the caller names no base URL (``spine-cds evaluate``
+#: without SPINE_CDS_BASE_URL; library use): the demo's own address.
+DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 
 _STATUS_MARK = {Status.MET: "✔", Status.NOT_MET: "✘", Status.UNKNOWN: "?"}
 
@@ -34,7 +37,7 @@ class RenderContext:
     lang: str
     catalogs: Catalogs
     suggestions: SuggestionContext
-    guideline_url: str = GUIDELINE_URL
+    base_url: str = DEFAULT_BASE_URL  # public base URL of this service, no trailing slash (rule pages)
 
     def __post_init__(self) -> None:
         # Texts every criterion line needs, looked up once per request, not once per line.
@@ -157,6 +160,7 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
     detail = render_detail(f, ctx)
     for note in extra_notes:
         detail += "\n\n" + note
+    page = rule_url(ctx.base_url, f.rules[0])  # the card's main rule
     card: dict[str, Any] = {
         "uuid": new_uuid(),
         "summary": summary,
@@ -164,10 +168,10 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
         "detail": detail,
         "source": {
             "label": ctx.source_label,
-            "url": ctx.guideline_url,
+            "url": page,
             "topic": {"system": TOPIC_SYSTEM, "code": f.topic, "display": c.text(f"topic.{f.topic}", ctx.lang)},
         },
-        "links": [{"label": ctx.source_link, "url": ctx.guideline_url, "type": "absolute"}]
+        "links": [{"label": ctx.source_link, "url": page, "type": "absolute"}]
                  + [{"label": c.render(link.label, ctx.lang), "url": link.url, "type": "absolute"}
                     for link in f.links],
         "extension": {RESULT_EXTENSION: f.machine_result()},

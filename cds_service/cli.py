@@ -46,6 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"spine-cds: configuration error: {exc}", file=sys.stderr)
         return 2
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    where = f"http://{shown}:{args.port}"
+    if args.command == "demo":
+        print(f"spine-cds: demo at {where}/demo/ (services at {where}/cds-services, rules at {where}/guideline)",
+              file=sys.stderr, flush=True)
+    else:
+        print(f"spine-cds: serving on {where} (discovery at {where}/cds-services)", file=sys.stderr, flush=True)
     return _gunicorn(args.host, args.port, args.workers)
 
 

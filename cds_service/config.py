@@ -7,7 +7,10 @@ stops the service with a clear message rather than running half-configured.
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 DEFAULTS: dict[str, Any] = {
     "AUTH": "required",            # required | off
@@ -33,7 +36,24 @@ DEFAULTS: dict[str, Any] = {
 
 
 class ConfigError(ValueError):
-    pass
+    """A setting that cannot be used: one line naming the setting and what is wrong.
+    The command line prints it and exits 2; it never surfaces as a traceback."""
+
+
+def loading(setting: str, load: Callable[[], T]) -> T:
+    """Run ``load`` (which reads the file a setting names) and turn what can go wrong
+    with the file (missing, unreadable, not JSON, not the expected content) into a
+    ConfigError naming the setting. Anything else is a bug and stays loud."""
+    try:
+        return load()
+    except ConfigError:
+        raise
+    except OSError as exc:
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        raise ConfigError(f"SPINE_CDS_{setting}: cannot read the file ({exc.strerror or exc}){where}") from None
+    except ValueError as exc:  # json.JSONDecodeError, PolicyError, TerminologyError, trust file errors
+        text = " ".join(str(exc).split())
+        raise ConfigError(f"SPINE_CDS_{setting}: {text[:300]}") from None
 
 
 def _as_bool(value: Any) -> bool:

@@ -36,6 +36,7 @@ from fhir_mappings.fhirutil import ref_type_id
 from spine_guideline.facts import SearchStatus
 
 from . import pipeline
+from .cards import DEFAULT_BASE_URL
 from .services import SERVICES, TEMPLATES, template_resource_type
 
 #: more patients than this: progress bar (on a TTY) and the summary
@@ -254,6 +255,28 @@ def read_inputs(paths: Iterable[str]) -> Inputs:
     return inputs
 
 
+def add_samples(inputs: Inputs, names: Iterable[str], now: datetime) -> None:
+    """Add bundled sample patients (``--sample NAME``, ``--sample all``): each sample's
+    Bundle with its dates resolved against ``now``, and its draft orders, as if read
+    from a file."""
+    from . import samples
+    known = [s.id for s in samples.list_samples(now=now)]
+    wanted: list[str] = []
+    for name in names:
+        if name == "all":
+            wanted.extend(known)
+        elif name in known:
+            wanted.append(name)
+        else:
+            raise InputError(f"no sample {name!r}; the samples are: {', '.join(known)}")
+    for sid in dict.fromkeys(wanted):
+        sample = samples.get_sample(sid, now=now)
+        items = [(e["resource"], e.get("fullUrl")) for e in samples.load_bundle(sid, now)["entry"]]
+        items += [(e["resource"], None) for e in samples.draft_orders_bundle(sample)["entry"]]
+        _add_group(inputs, items, f"sample {sid}")
+        inputs.files += 1
+
+
 # --------------------------------------------------------------------------- evaluating
 
 @dataclass
@@ -261,20 +284,16 @@ class Engine:
     policy: Any
     catalogs: Any
     mapping_settings: Any
+    base_url: str = DEFAULT_BASE_URL
 
     @classmethod
     def load(cls) -> Engine:
-        from spine_guideline.policy import load_policy
-
-        from . import _mapping_settings
+        from . import _mapping_settings, load_site_policy
         from .i18n import load_catalogs
-        overrides = None
-        policy_file = os.environ.get("SPINE_CDS_POLICY_FILE")
-        if policy_file:
-            with open(policy_file, encoding="utf-8") as fh:
-                overrides = json.load(fh)
-        return cls(load_policy(overrides), load_catalogs(),
-                   _mapping_settings({"EXTRA_MAPPINGS": os.environ.get("SPINE_CDS_EXTRA_MAPPINGS")}))
+        return cls(load_site_policy(os.environ.get("SPINE_CDS_POLICY_FILE")), load_catalogs(),
+                   _mapping_settings({"EXTRA_MAPPINGS": os.environ.get("SPINE_CDS_EXTRA_MAPPINGS"),
+                                      "FRESHNESS": os.environ.get("SPINE_CDS_FRESHNESS")}),
+                   (os.environ.get("SPINE_CDS_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"))
 
 
 def evaluate_patient(rec: PatientRecord, *, hook: str, now: datetime, lang: str,
@@ -295,7 +314,7 @@ def evaluate_patient(rec: PatientRecord, *, hook: str, now: datetime, lang: str,
         outcome = pipeline.run(service, resources=rec.resources, searches=searches, now=now,
                                patient_id=rec.patient_id, lang=lang, policy=engine.policy,
                                catalogs=engine.catalogs, mapping_settings=engine.mapping_settings,
-                               draft_orders=drafts if hook != "patient-view" else None)
+                               base_url=engine.base_url, draft_orders=drafts if hook != "patient-view" else None)
         cards.extend({"service": service.id, **card} for card in outcome.cards)
         warnings.extend(w for w in outcome.facts.warnings if w not in warnings)
     return {"patientId": rec.patient_id, "hook": hook,
@@ -442,7 +461,15 @@ def run(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) -
     except InputError as exc:
         err.write(f"{prog}: {exc}\n")
         return 2
+    if not args.paths and not args.sample:
+        err.write(f"{prog}: error: name a PATH or --sample NAME (--sample all: every bundled sample)\n")
+        return 2
     inputs = read_inputs(args.paths)
+    try:
+        add_samples(inputs, args.sample or (), now)
+    except InputError as exc:
+        err.write(f"{prog}: error: {exc}\n")
+        return 2
     for problem in inputs.problems:
         err.write(f"{prog}: {problem}\n")
     for problem in inputs.fatal:
@@ -451,7 +478,12 @@ def run(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) -
         err.write(f"{prog}: error: no patient data could be read\n")
         return 2
 
-    engine = Engine.load()
+    from .config import ConfigError
+    try:
+        engine = Engine.load()
+    except ConfigError as exc:
+        err.write(f"{prog}: configuration error: {exc}\n")
+        return 2
     total = len(inputs.patients)
     progress = Progress(total, err, enabled=not getattr(args, "quiet", False))
     results: list[dict] = []
@@ -507,7 +539,10 @@ usable JSON/FHIR at all, or nothing could be read; otherwise 0.
 
 
 def add_arguments(p: Any) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH", help="Bundle .json, .ndjson file or directory")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="Bundle .json, .ndjson file or directory")
+    p.add_argument("--sample", action="append", metavar="NAME",
+                   help="a bundled sample patient (cds_service/samples/NAME.json), with its draft orders; "
+                        "repeatable; 'all' for every sample")
     p.add_argument("--format", choices=("table", "json"), default="table",
                    help="table (default): one row per card; json: one JSON object per patient per line "
                         "(JSON Lines) with its cards")

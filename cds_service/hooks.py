@@ -111,6 +111,7 @@ def call_service(service_id: str):
     outcome = pipeline.run(service, resources=gathered.resources, searches=gathered.searches, now=now,
                            patient_id=context.get("patientId"), lang=lang, policy=state.policy,
                            catalogs=state.catalogs, mapping_settings=state.mapping_settings,
+                           base_url=current_app.config.get("BASE_URL") or request.url_root.rstrip("/"),
                            draft_orders=context.get("draftOrders"), selections=context.get("selections"),
                            failed_types=gathered.failed)
     store.timing.update(outcome.timing)

@@ -17,7 +17,7 @@ from spine_guideline.facts import PatientFacts, SearchStatus
 from spine_guideline.findings import Finding
 from spine_guideline.policy import Policy
 
-from .cards import RenderContext, render_card
+from .cards import DEFAULT_BASE_URL, RenderContext, render_card
 from .i18n import Catalogs
 from .services import ServiceDef
 from .suggestions import SuggestionContext
@@ -48,7 +48,8 @@ def draft_index(draft_orders: Any) -> dict[str, dict]:
 def run(service: ServiceDef, *, resources: Iterable[Any], searches: Mapping[str, SearchStatus],
         now: datetime, patient_id: str | None, lang: str, policy: Policy, catalogs: Catalogs,
         mapping_settings: MappingSettings | None = None, draft_orders: Any = None,
-        selections: Iterable[str] | None = None, failed_types: Iterable[str] = ()) -> Outcome:
+        selections: Iterable[str] | None = None, failed_types: Iterable[str] = (),
+        base_url: str = DEFAULT_BASE_URL) -> Outcome:
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
     facts = build_facts(resources, searches=searches, now=now, patient_id=patient_id,
@@ -64,7 +65,7 @@ def run(service: ServiceDef, *, resources: Iterable[Any], searches: Mapping[str,
 
     t0 = time.perf_counter()
     ctx = RenderContext(lang, catalogs, SuggestionContext(patient_id, now, lang, catalogs,
-                                                          draft_index(draft_orders)))
+                                                          draft_index(draft_orders)), base_url)
     notes = []
     failed = sorted(set(failed_types))
     if failed:

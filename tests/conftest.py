@@ -4,11 +4,36 @@ checked against the project's schemas, so no test can pass on a response an
 EHR would reject."""
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
+
 import pytest
 from flask.testing import FlaskClient
 
 from cds_service import create_app
 from cds_service.schemas import errors as schema_errors
+
+from .support.sample_cards import sample_cards
+
+#: test-infrastructure variables (which PostgreSQL port/data directory the suite's own
+#: server uses), not service settings: kept so parallel checkouts do not collide
+_INFRA_VARIABLES = {"SPINE_CDS_PGPORT", "SPINE_CDS_PGDATA"}
+
+
+@pytest.fixture(autouse=True)
+def _no_service_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts from the defaults: a SPINE_CDS_* variable exported in the shell
+    (or left by another test) must not change what a test sees. Tests that need one
+    set it themselves (monkeypatch.setenv, or the settings passed to make_app)."""
+    for name in list(os.environ):
+        if name.startswith("SPINE_CDS_") and name not in _INFRA_VARIABLES:
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def all_sample_cards() -> list[dict]:
+    """Every card of every sample patient, hook, service and language (see tests/support/sample_cards.py)."""
+    return sample_cards(datetime.now(UTC).replace(microsecond=0))
 
 
 def check_response_shape(path: str, method: str, response) -> None:

@@ -886,9 +886,9 @@ def postgres_url() -> str:
     try:
         out = subprocess.run(["bash", str(PG_SCRIPT), "start"], capture_output=True, text=True, timeout=300, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"PostgreSQL could not be started: {exc}")
+        pytest.fail(f"PostgreSQL could not be started: {exc}")
     if out.returncode != 0:
-        pytest.skip(f"PostgreSQL could not be started: {out.stderr.strip()[-300:]}")
+        pytest.fail(f"PostgreSQL could not be started: {out.stderr.strip()[-300:]}")
     return out.stdout.strip().splitlines()[-1]
 
 

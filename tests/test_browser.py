@@ -38,12 +38,12 @@ UI_INDICATOR = {"en": {"info": "Info", "warning": "Warning", "critical": "Critic
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Debian's Chromium, installed once by scripts/install-chromium.sh when missing."""
-    pytest.importorskip("playwright.sync_api", reason="playwright (the test extra) is not installed")
+    import playwright.sync_api  # noqa: F401  (the test extra; missing = a broken install, not a skip)
     if not os.access(CHROMIUM, os.X_OK):
         proc = subprocess.run(["sh", str(ROOT / "scripts" / "install-chromium.sh")], capture_output=True,
                               text=True, timeout=600, check=False)
         if proc.returncode != 0 or not os.access(CHROMIUM, os.X_OK):
-            pytest.skip(f"Chromium ({CHROMIUM}) is missing and scripts/install-chromium.sh could not install it: "
+            pytest.fail(f"Chromium ({CHROMIUM}) is missing and scripts/install-chromium.sh could not install it: "
                         f"{(proc.stderr or proc.stdout).strip()[-400:]}")
     return CHROMIUM
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import pathlib
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +10,9 @@ from hypothesis import strategies as st
 from cds_service.envelope import request_envelope_ok
 from cds_service.schemas import is_valid
 
-INTEROP = pathlib.Path(__file__).resolve().parents[2] / "shared" / "interop" / "crd-test-kit-requests"
+from .support.interop import CRD_REQUESTS
+
+INTEROP = CRD_REQUESTS
 
 leaf = st.one_of(st.none(), st.booleans(), st.integers(-5, 400), st.floats(allow_nan=False, allow_infinity=False),
                  st.sampled_from(["", "x", "Bearer", "bearer", "BEARER ", "http://a", "https://ehr.example/fhir",

@@ -1,4 +1,4 @@
-"""The public CDS Hooks Sandbox as a client (shared/interop/README.md), replayed against the
+"""The public CDS Hooks Sandbox as a client (tests/fixtures/interop/README.md), replayed against the
 service in demo mode: what the sandbox really sends, not what this project would send.
 
 - a CORS preflight before every call, asking for ``authorization`` and ``content-type``;

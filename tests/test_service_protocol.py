@@ -3,13 +3,13 @@ prefetch handling, errors as OperationOutcome, language, CORS, health."""
 from __future__ import annotations
 
 import json
-import pathlib
 
 import pytest
 
 from .conftest import make_app
+from .support.interop import CRD_REQUESTS
 
-INTEROP = pathlib.Path(__file__).resolve().parents[2] / "shared" / "interop" / "crd-test-kit-requests"
+INTEROP = CRD_REQUESTS
 
 
 def pv_request(**overrides):

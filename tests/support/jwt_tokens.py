@@ -1,7 +1,7 @@
 """Minting CDS Hooks client JWTs for tests (reusable by any test that calls the service).
 
 - ``sandbox_token(aud, now=...)`` signs exactly as the CDS Hooks Sandbox does,
-  with its published ES384 key (shared/interop/cds-hooks-sandbox/).
+  with its published ES384 key (tests/fixtures/interop/cds-hooks-sandbox/).
 - ``sandbox_trust_doc()`` is a trust-file document that trusts the sandbox with
   its published JWKS inline; ``TrustStore.from_dict(sandbox_trust_doc(), ".")``.
 - ``new_ec_key()`` / ``new_rsa_key()`` + ``public_jwk()`` + ``mint()`` for other
@@ -15,10 +15,8 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -26,8 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-SHARED_DIR = Path(os.environ.get("SPINE_CDS_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
-SANDBOX_DIR = SHARED_DIR / "interop" / "cds-hooks-sandbox"
+from .interop import SANDBOX_DIR
 
 SANDBOX_ISS = "https://sandbox.cds-hooks.org"
 SANDBOX_KID = "44823f3d-0b01-4a6c-a80e-b9d3e8a7226f"
