@@ -229,3 +229,45 @@ def test_without_a_secret_there_are_no_links_and_the_app_says_it_is_not_configur
     assert not [ln for ln in card["links"] if ln["type"] == "smart" or "/app/" in ln["url"]]
     resp = c.get("/app/open", query_string={"appContext": _ctx(patient, fhir_base)})
     assert resp.status_code == 503 and "SPINE_CDS_APP_SECRET" in resp.get_data(as_text=True)
+
+
+def test_level_bound_items_carry_the_level_and_sins_components_give_a_score(client, fhir_base, patient):
+    body = {"hook": "patient-view", "hookInstance": str(uuid.uuid4()), "fhirServer": fhir_base,
+            "context": {"userId": "Practitioner/dr-capture", "patientId": patient}}
+    cards = client.post("/cds-services/vertebral-augmentation", json=body).get_json()["cards"]
+    sins = next(c for c in cards if c["source"]["topic"]["code"] == "sins")
+    assert sins["extension"][RESULT]["vertebra"] == "L2" and sins["extension"][RESULT].get("score") is None
+    page = client.get(open_link(sins).removeprefix("http://localhost"), headers={"Accept-Language": "en"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'data-link-id="sins" data-level="L2"' in text and '<select name="sins-collapse">' in text
+    form = {"launch": launch_blob(text), "sins-pain": "mechanical", "sins-bone-lesion": "lytic",
+            "sins-alignment": "normal", "sins-collapse": "none", "sins-posterolateral": "none"}
+    resp = client.post("/app/submit", data=form, headers={"Accept-Language": "en"})
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:3000]
+    qrs, obs = written(fhir_base, patient)
+    assert len(qrs) == 1 and qrs[0]["questionnaire"].endswith("/spine-cds-sins")
+    assert qrs[0]["item"][0] == {"linkId": "level", "answer": [{"valueCoding": {"system": LOCAL, "code": "L2"}}]}
+    (sins_obs,) = obs
+    assert sins_obs["bodySite"]["coding"][0]["code"] == "L2" and "valueInteger" not in sins_obs
+    assert {c["code"]["coding"][0]["code"] for c in sins_obs["component"]} == {
+        "sins-pain", "sins-bone-lesion", "sins-alignment", "sins-collapse", "sins-posterolateral"}
+    cards = client.post("/cds-services/vertebral-augmentation", json=body).get_json()["cards"]
+    after = next(c for c in cards if c["source"]["topic"]["code"] == "sins")["extension"][RESULT]
+    assert after["score"] == 7 and after["computedFromComponents"] is True  # location L2 (mobile) 2 + 3 + 2
+
+
+def test_a_stale_value_is_pre_filled_for_checking(client, fhir_base):
+    pid = f"cap-{uuid.uuid4().hex[:10]}"
+    old = (datetime.now(UTC) - timedelta(days=60)).isoformat()
+    karnofsky = {"resourceType": "Observation", "id": f"{pid}-kps", "status": "final",
+                 "subject": {"reference": f"Patient/{pid}"}, "effectiveDateTime": old, "valueInteger": 70,
+                 "code": {"coding": [{"system": "http://loinc.org", "code": "89243-0"}]}}
+    load_bundle(fhir_base, [*patient_resources(pid), karnofsky])
+    cards = hook(client, fhir_base, pid)
+    survival = next(c for c in cards if c["source"]["topic"]["code"] == "survival-estimate")
+    text = client.get(open_link(survival).removeprefix("http://localhost"),
+                      headers={"Accept-Language": "en"}).get_data(as_text=True)
+    field = re.search(r'<input type="number" name="karnofsky"[^>]*>', text)
+    assert field and 'value="70"' in field.group(0), text[:3000]
+    assert "out of date" in text

@@ -133,15 +133,22 @@ def questionnaire_read(qid: str) -> Response:
 
 # ------------------------------------------------------------------ pages
 
+def _inline(s: str) -> str:
+    s = str(escape(s))
+    s = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", s)
+    s = re.sub(r"`([^`]+)`", r"<code>\1</code>", s)
+    return re.sub(r"(?<![\w])_(.+?)_(?![\w])", r"<em>\1</em>", s)
+
+
+def markdown_inline(text: str) -> Markup:
+    """One line of catalog Markdown as HTML (escaped first, then **bold**, _italic_, `code`)."""
+    return Markup(_inline(text))
+
+
 def markdown_html(text: str) -> Markup:
     """The card's Markdown as HTML: everything escaped first, then the few constructs the
     catalogs use (paragraphs, ``- `` lists, **bold**, _italic_, `code`)."""
-    def inline(s: str) -> str:
-        s = str(escape(s))
-        s = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", s)
-        s = re.sub(r"`([^`]+)`", r"<code>\1</code>", s)
-        s = re.sub(r"(?<![\w])_(.+?)_(?![\w])", r"<em>\1</em>", s)
-        return s
+    inline = _inline
     out = []
     for block in text.split("\n\n"):
         lines = [ln for ln in block.split("\n") if ln.strip()]
@@ -233,7 +240,7 @@ def _criteria(finding: Any, catalogs: Any, lang: str) -> list[dict[str, Any]]:
                 why = fact.unknown.value if fact.unknown else "not-recorded"
                 refs.append(catalogs.text(f"unknown.{why}", lang) if catalogs.has(f"unknown.{why}", lang) else why)
         out.append({"status": crit.status.value, "label": labels.get(crit.status.value, crit.status.value),
-                    "text": markdown_html(catalogs.render(_message(crit), lang)), "rule": crit.rule,
+                    "text": markdown_inline(catalogs.render(_message(crit), lang)), "rule": crit.rule,
                     "data": "; ".join(dict.fromkeys(refs))})
     return out
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..auth import normalise_url
+from ..config import ConfigError
 
 PREFIX = "v1"
 #: how long a card's link stays usable (seconds)
@@ -147,7 +148,7 @@ def _url_list(raw: Any, name: str) -> tuple[str, ...]:
         try:
             out.append(normalise_url(url))
         except ValueError as exc:
-            raise ValueError(f"SPINE_CDS_{name}: {url!r} is not a usable base URL ({exc})") from None
+            raise ConfigError(f"SPINE_CDS_{name}: {url!r} is not a usable base URL ({exc})") from None
     return tuple(out)
 
 
@@ -165,7 +166,7 @@ def _demo_secret(data_dir: str) -> bytes:
             if data:
                 return data
             time.sleep(0.02)
-        raise ValueError(f"the demo app secret file {path} is empty") from None
+        raise ConfigError(f"SPINE_CDS_DATA_DIR: the capture app secret file {path} stays empty") from None
     with os.fdopen(fd, "wb") as fh:
         secret = secrets.token_urlsafe(32).encode("ascii")
         fh.write(secret)
@@ -173,13 +174,13 @@ def _demo_secret(data_dir: str) -> bytes:
 
 
 def load_settings(config: Mapping[str, Any]) -> AppSettings:
-    """The app's settings from the Flask config (``SPINE_CDS_APP_*``); ValueError on a bad one."""
+    """The app's settings from the Flask config (the ``APP_*`` settings); ConfigError on a bad one."""
     secret_raw = config.get("APP_SECRET")
     secret: bytes | None = None
     if secret_raw:
         secret = str(secret_raw).encode("utf-8")
         if len(secret) < 16:
-            raise ValueError("SPINE_CDS_APP_SECRET must be at least 16 characters")
+            raise ConfigError("SPINE_CDS_APP_SECRET must be at least 16 characters")
     elif config.get("DEMO"):
         secret = _demo_secret(str(config.get("DATA_DIR") or "instance"))
     return AppSettings(secret=secret, open_servers=_url_list(config.get("APP_OPEN_SERVERS"), "APP_OPEN_SERVERS"),

@@ -189,8 +189,9 @@ def observation(a: Answered, *, patient_id: str, now: datetime, performer: dict[
         obs.update(_value(a.item, a.value))
     comps = []
     for child in a.item.children:
-        if child.component in a.components:
-            comps.append({"code": {"coding": [child.code.fhir()]}, **_value(child, a.components[child.component])})
+        key = child.component or child.link_id
+        if key in a.components:
+            comps.append({"code": {"coding": [child.code.fhir()]}, **_value(child, a.components[key])})
     if comps:
         obs["component"] = comps
     return obs
@@ -207,8 +208,8 @@ def questionnaire_response(form: Form, answered: list[Answered], *, base_url: st
         entry: dict[str, Any] = {"linkId": a.item.link_id, "text": a.item.text["en"]}
         if a.value is not None:
             entry["answer"] = [_answer(a.item, a.value)]
-        children = [{"linkId": c.link_id, "answer": [_answer(c, a.components[c.component])]}
-                    for c in a.item.children if c.component in a.components]
+        children = [{"linkId": c.link_id, "answer": [_answer(c, a.components[c.component or c.link_id])]}
+                    for c in a.item.children if (c.component or c.link_id) in a.components]
         if children:
             if "answer" in entry and a.item.kind == "boolean":
                 entry["answer"][0]["item"] = children  # nested under the answer, as R4 puts a question's children

@@ -269,10 +269,10 @@ def _parse(item: Item, raw: str) -> Any:
         if day > datetime.now(UTC).date():
             raise ValueError("the date lies in the future")
         return day
-    value = raw.strip().upper()
-    if item.pattern and not re.match(item.pattern, value):
+    code = raw.strip().upper()
+    if item.pattern and not re.match(item.pattern, code):
         raise ValueError("not a valid code")
-    return value
+    return code
 
 
 def _range(item: Item, value: float) -> None:

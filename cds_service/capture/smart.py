@@ -15,7 +15,8 @@ from typing import Any
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
-from flask import Response, redirect, request
+from flask import redirect, request
+from flask.typing import ResponseReturnValue
 
 from . import SMART_COOKIE, bp
 from . import service as svc
@@ -55,7 +56,7 @@ def discover(iss: str) -> dict[str, Any]:
 
 
 @bp.get("/app/launch")
-def smart_launch() -> Response:
+def smart_launch() -> ResponseReturnValue:
     from . import _allowed_smart, _error, _lang, _require_enabled, base_url
     lang = _lang()
     try:
@@ -90,7 +91,7 @@ def smart_launch() -> Response:
 
 
 @bp.get("/app/callback")
-def smart_callback() -> Response:
+def smart_callback() -> ResponseReturnValue:
     from . import _allowed_smart, _error, _lang, _page, _require_enabled, _verify_context, base_url
     lang = _lang()
     try:
@@ -99,7 +100,7 @@ def smart_callback() -> Response:
         saved = svc.unseal_state(request.cookies.get(SMART_COOKIE), s.secret, ttl=STATE_TTL)
         if request.args.get("error"):
             raise svc.AppError(403, "error.title.launch", "The EHR's authorization server refused: "
-                                                          f"{request.args.get('error')[:100]} "
+                                                          f"{str(request.args.get('error'))[:100]} "
                                                           f"{(request.args.get('error_description') or '')[:300]}")
         if not secrets.compare_digest(str(request.args.get("state") or ""), str(saved.get("state"))):
             raise svc.AppError(400, "error.title.launch", "The authorization answer does not belong to this launch "
