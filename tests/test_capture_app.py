@@ -271,3 +271,21 @@ def test_a_stale_value_is_pre_filled_for_checking(client, fhir_base):
     field = re.search(r'<input type="number" name="karnofsky"[^>]*>', text)
     assert field and 'value="70"' in field.group(0), text[:3000]
     assert "out of date" in text
+
+
+def test_values_from_the_request_are_escaped_on_the_page(client, fhir_base):
+    evil = '"><script>alert(1)</script>'
+    token = sign(LaunchContext(patient_id=evil, topic="treatment-window", service_id=TREATMENT,
+                               missing=("mescc-deficit", "<b>x</b>"), fhir_server=fhir_base, user=evil),
+                 SECRET.encode())
+    resp = client.get("/app/open", query_string={"appContext": token})
+    text = resp.get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in text and "<b>x</b>" not in text
+    assert "&lt;script&gt;" in text or "&#34;&gt;&lt;script&gt;" in text
+
+
+def test_an_oversize_hook_body_is_still_a_413_operation_outcome_with_the_app_on(client):
+    resp = client.post(f"/cds-services/{TREATMENT}", data=b"{" + b" " * 6_000_000 + b"}",
+                       content_type="application/json")
+    assert resp.status_code == 413
+    assert resp.get_json()["resourceType"] == "OperationOutcome"

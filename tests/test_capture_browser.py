@@ -15,10 +15,13 @@ import pytest
 import requests
 
 from tests.support.fhir_server import fhir_server, load_bundle
+from tests.support.live_server import live
 from tests.support.service_process import spine_cds_process
 
 from .test_browser import ARTIFACTS, ROOT, browser, chromium  # noqa: F401  (fixtures)
 from .test_capture_app import RESULT, TREATMENT, patient_resources, window_card
+from .test_capture_smart import CLIENT_ID, Ehr, LaunchUser, fhir_token, sekmet  # noqa: F401  (fixture)
+from .test_capture_smart import written as smart_written
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -106,3 +109,59 @@ def test_the_card_opens_the_app_and_recording_no_deficit_refines_the_card(browse
     assert all(o["derivedFrom"] == [{"reference": f"QuestionnaireResponse/{qrs[0]['id']}"}] for o in obs)
     after = hook(service, fhir_base, pid)
     assert after["extension"][RESULT]["windowHours"] == 336
+
+
+@pytest.fixture(scope="module")
+def smart_setup(tmp_path_factory, sekmet):  # noqa: F811
+    """The test's EHR (authlib authorization server + FHIR in front of the SMART FHIR server) and a
+    spine-cds serve process whose capture app it may launch."""
+    ehr = Ehr(sekmet)
+    with live(ehr.app) as ehr_base:
+        ehr.base = ehr_base
+        env = {"SPINE_CDS_AUTH": "off", "SPINE_CDS_APP_SECRET": SECRET, "SPINE_CDS_APP_CLIENT_ID": CLIENT_ID,
+               "SPINE_CDS_APP_SMART_SERVERS": f"{ehr_base}/fhir", "SPINE_CDS_LANGUAGE": "en"}
+        with spine_cds_process(tmp_path_factory.mktemp("capture-smart-service"), env=env) as base:
+            ehr.redirect_uri = f"{base}/app/callback"  # the default: <base>/app/callback
+            yield ehr, base
+
+
+def test_smart_launch_in_the_browser_records_and_refines_the_card(browser, smart_setup, sekmet):  # noqa: F811
+    ehr, service_base = smart_setup
+    pid = f"browser-smart-{uuid.uuid4().hex[:8]}"
+    ehr.access_token = fhir_token(sekmet, "system/*.cruds")
+    load_bundle(sekmet, patient_resources(pid), token=ehr.access_token)
+    card = hook_smart(service_base, ehr, pid)
+    assert card["extension"][RESULT]["windowHours"] == 24
+    ehr.launches["browser-launch"] = LaunchUser(pid, next(ln["appContext"] for ln in card["links"]
+                                                          if ln["type"] == "smart"))
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        page.goto(f"{service_base}/app/launch?iss={ehr.base}/fhir&launch=browser-launch")
+        page.wait_for_selector("body[data-ready=true]")
+        assert page.url.startswith(f"{service_base}/app/callback?code=")
+        assert page.get_attribute("#card", "data-indicator") == "critical"
+        assert "SMART launch" in page.text_content(".context")
+        page.check('input[name="mescc-deficit"][value="false"]')
+        page.check('input[name="severe-neurological-deficit"][value="false"]')
+        page.click("#submit")
+        page.wait_for_selector("#saved")
+        assert page.get_attribute("#card", "data-indicator") == "info"
+    finally:
+        context.close()
+    assert {c for c in ehr.codes} == set(), "the authorization code was used once and deleted"
+    qrs, obs = smart_written(sekmet, pid)
+    assert len(qrs) == 1 and {o["code"]["coding"][0]["code"] for o in obs} == {
+        "mescc-deficit", "severe-neurological-deficit"}
+    assert hook_smart(service_base, ehr, pid)["extension"][RESULT]["windowHours"] == 336
+
+
+def hook_smart(service_base: str, ehr, pid: str) -> dict:
+    body = {"hook": "patient-view", "hookInstance": str(uuid.uuid4()), "fhirServer": f"{ehr.base}/fhir",
+            "fhirAuthorization": {"access_token": ehr.access_token, "token_type": "Bearer", "expires_in": 300,
+                                  "scope": "patient/*.read", "subject": CLIENT_ID},
+            "context": {"userId": "Practitioner/dr-smart", "patientId": pid}}
+    r = requests.post(f"{service_base}/cds-services/{TREATMENT}", json=body, timeout=30)
+    assert r.status_code == 200, r.text
+    return window_card(r.json()["cards"])

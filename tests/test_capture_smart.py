@@ -90,17 +90,20 @@ class Code:
 
 
 class PublicClient(ClientMixin):
+    def __init__(self, redirect_uri: str) -> None:
+        self.redirect_uri = redirect_uri
+
     def get_client_id(self):
         return CLIENT_ID
 
     def get_default_redirect_uri(self):
-        return REDIRECT
+        return self.redirect_uri
 
     def get_allowed_scope(self, scope):
         return scope
 
     def check_redirect_uri(self, redirect_uri):
-        return redirect_uri == REDIRECT
+        return redirect_uri == self.redirect_uri
 
     def check_client_secret(self, client_secret):
         return False
@@ -118,8 +121,9 @@ class PublicClient(ClientMixin):
 class Ehr:
     """The test's EHR: authorization server + SMART configuration + FHIR pass-through."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, redirect_uri: str = REDIRECT) -> None:
         self.upstream = upstream
+        self.redirect_uri = redirect_uri  # the one registered for the app's client id
         self.launches: dict[str, LaunchUser] = {}
         self.codes: dict[str, Code] = {}
         self.access_token = ""
@@ -153,7 +157,7 @@ class Ehr:
             return {"access_token": ehr.access_token, "token_type": "Bearer", "expires_in": 3600, "scope": scope,
                     "patient": user.patient, "appContext": user.app_context, "fhirUser": "Practitioner/dr-smart"}
 
-        server = AuthorizationServer(app, query_client=lambda cid: PublicClient() if cid == CLIENT_ID else None,
+        server = AuthorizationServer(app, query_client=lambda cid: PublicClient(ehr.redirect_uri) if cid == CLIENT_ID else None,
                                      save_token=lambda token, request: None)
         server.register_grant(Grant, [CodeChallenge(required=True)])
         server.register_token_generator("default", token)
