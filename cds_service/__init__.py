@@ -2,7 +2,6 @@
 and the VP/BK protocol. ``create_app`` is the Flask application factory."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -13,15 +12,17 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, redirect, request
 
-from fhir_mappings import MappingSettings, load_tables
-from spine_guideline.policy import Policy, load_policy
+from fhir_mappings import MappingSettings
+from spine_guideline.policy import Policy
 
 from . import config as config_mod
 from . import errors, logs
-from .i18n import Catalogs, load_catalogs
+from .config import read_settings
+from .i18n import Catalogs
 from .ids import new_uuid
 from .jsonio import FastJSONProvider
 from .prefetch import gather
+from .runtime import Clock, Runtime, build_runtime
 from .storage import Storage, make_storage
 
 __all__ = ["create_app"]
@@ -39,6 +40,7 @@ class AppState:
     mapping_settings: MappingSettings
     fhir_client: Any
     security: Any
+    runtime: Runtime
 
     def gather(self, service, body, caller):
         return gather(service, body, client=self.fhir_client,
@@ -48,25 +50,20 @@ class AppState:
     _budget: float = 3.0
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
+    """The app. Settings come from ``SPINE_CDS_*`` variables, then ``test_config``;
+    ``clock`` (default: the system clock) is what "now" means for the rules."""
     app = Flask(__name__, instance_relative_config=False)
     app.json = FastJSONProvider(app)
-    app.config.update(config_mod.DEFAULTS)
-    explicit = {k[len("SPINE_CDS_"):] for k in os.environ if k.startswith("SPINE_CDS_")}
-    app.config.from_prefixed_env("SPINE_CDS")
-    if test_config:
-        app.config.update(test_config)
-        explicit |= set(test_config)
-    app.config["_EXPLICIT"] = explicit
-    config_mod.finalise(app.config, app.instance_path)
-    logs.configure(app.config.get("LOG_LEVEL", "INFO"))
+    settings = read_settings(None, test_config)
+    app.config.update(settings.flask_config())
+    logs.configure(settings.log_level)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    policy = load_site_policy(app.config.get("POLICY_FILE"))
-    catalogs = load_catalogs()
-    mapping_settings = _mapping_settings(app.config)
-
+    runtime = build_runtime(settings, clock)
+    if settings.database_url.startswith("sqlite:///"):
+        os.makedirs(settings.data_dir, exist_ok=True)
     storage = make_storage(app.config["DATABASE_URL"])
     storage.create_schema()
     engine = storage.engine
@@ -78,7 +75,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                         total_budget=app.config["FHIR_TOTAL_BUDGET"],
                         max_pages=app.config["FHIR_MAX_PAGES"], max_bytes=app.config["FHIR_MAX_BYTES"])
     security = config_mod.loading("TRUST", lambda: Security.from_config(app.config, engine))
-    state = AppState(policy, catalogs, storage, mapping_settings, client, security)
+    state = AppState(runtime.policy, runtime.catalogs, storage, runtime.mapping_settings, client, security, runtime)
     state._budget = app.config["FHIR_TOTAL_BUDGET"]
     app.extensions["spine_cds"] = state
 
@@ -105,36 +102,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         log.warning("authentication is OFF (SPINE_CDS_AUTH=off): every caller is trusted; "
                     "use only for demos and tests")
     return app
-
-
-def _mapping_settings(config: Mapping[str, Any]) -> MappingSettings:
-    """Mapping settings from the configuration; the tables are loaded and checked
-    here, once, so a malformed site mapping file stops start-up."""
-    freshness = config.get("FRESHNESS") or {}
-    if isinstance(freshness, str):
-        freshness = config_mod.loading("FRESHNESS", lambda: json.loads(freshness))
-    if not isinstance(freshness, dict) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in freshness.values()):
-        raise config_mod.ConfigError('SPINE_CDS_FRESHNESS: expected a JSON object of positive day counts, '
-                                     'e.g. {"inr": 3}')
-    settings = MappingSettings(extra_mapping_file=config.get("EXTRA_MAPPINGS") or None,
-                               freshness_days=dict(freshness))
-    config_mod.loading("EXTRA_MAPPINGS" if settings.extra_mapping_file else "FRESHNESS",
-                       lambda: load_tables(settings))
-    return settings
-
-
-def load_site_policy(path: str | None) -> Policy:
-    """The policy tables with a site's overrides (SPINE_CDS_POLICY_FILE) applied."""
-    def load() -> Policy:
-        overrides = None
-        if path:
-            with open(path, encoding="utf-8") as fh:
-                overrides = json.load(fh)
-            if not isinstance(overrides, dict):
-                raise ValueError('expected a JSON object {"section": {"key": value}}')
-        return load_policy(overrides)
-    return config_mod.loading("POLICY_FILE", load)
 
 
 def _cors_origin(app: Flask) -> str | None:

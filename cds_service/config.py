@@ -1,13 +1,18 @@
-"""Settings: defaults, then ``SPINE_CDS_*`` environment variables (api-contract.md).
+"""Settings: defaults, then ``SPINE_CDS_*`` environment variables, then a caller's
+overrides, read once into one :class:`Settings` object (``read_settings``).
 
-``SPINE_CDS_AUTH`` -> ``app.config["AUTH"]`` and so on (Flask's
-``from_prefixed_env``). Values are checked once at start-up; a bad value
-stops the service with a clear message rather than running half-configured.
+``SPINE_CDS_AUTH`` -> ``Settings.auth`` (and ``app.config["AUTH"]``, for Flask
+code), values parsed as JSON where they are JSON (like Flask's
+``from_prefixed_env``: ``5`` is a number, ``true`` a boolean). Values are
+checked once, at start-up; a bad value stops the service (and ``spine-cds
+evaluate``) with one line naming the setting, never a traceback.
 """
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -97,9 +102,91 @@ def finalise(config: dict[str, Any], instance_path: str) -> None:
     data_dir = config.get("DATA_DIR") or os.path.join(os.getcwd(), "instance")
     config["DATA_DIR"] = data_dir
     if not config.get("DATABASE_URL"):
-        os.makedirs(data_dir, exist_ok=True)
         config["DATABASE_URL"] = "sqlite:///" + os.path.join(os.path.abspath(data_dir), "spine-cds.sqlite3")
+    config["FRESHNESS"] = _freshness(config.get("FRESHNESS"))
     if config["AUTH"] == "required" and config.get("TRUST") and not os.path.isfile(config["TRUST"]):
         raise ConfigError(f"SPINE_CDS_TRUST: no such file: {config['TRUST']}")
     if config.get("BASE_URL"):
         config["BASE_URL"] = str(config["BASE_URL"]).rstrip("/")
+
+
+def _freshness(value: Any) -> dict[str, int | None]:
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        value = loading("FRESHNESS", lambda: json.loads(value))
+    if not isinstance(value, dict) or not all(
+            v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0) for v in value.values()):
+        raise ConfigError('SPINE_CDS_FRESHNESS: expected a JSON object of whole day counts (null: never stale), '
+                          'e.g. {"inr": 3}')
+    return {str(k): v for k, v in value.items()}
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(PREFIX) or name in _NOT_SETTINGS:
+            continue
+        try:
+            values[name[len(PREFIX):]] = json.loads(raw)
+        except ValueError:
+            values[name[len(PREFIX):]] = raw
+    return values
+
+
+PREFIX = "SPINE_CDS_"
+#: read by the command line and the gunicorn configuration, not by the app
+_NOT_SETTINGS = frozenset({"SPINE_CDS_HOST", "SPINE_CDS_PORT", "SPINE_CDS_WORKERS", "SPINE_CDS_THREADS"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the service and ``spine-cds evaluate`` run by, read and checked once."""
+
+    auth: str
+    trust: str | None
+    base_url: str | None
+    database_url: str
+    data_dir: str
+    language: str
+    cors_origins: tuple[str, ...]
+    demo: bool
+    max_body_bytes: int
+    fhir_connect_timeout: float
+    fhir_read_timeout: float
+    fhir_total_budget: float
+    fhir_max_pages: int
+    fhir_max_bytes: int
+    extra_mappings: str | None
+    freshness: Mapping[str, int | None]
+    policy_file: str | None
+    clock_skew: int
+    log_level: str
+    #: every checked value by its SPINE_CDS_ name (without the prefix), including settings
+    #: that other parts of the service define (Flask code reads them as app.config[NAME])
+    values: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+    def flask_config(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+def read_settings(environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Defaults, then ``SPINE_CDS_*`` from ``environ`` (default: the process environment),
+    then ``overrides`` (tests, the command line); normalised and checked."""
+    config: dict[str, Any] = dict(DEFAULTS)
+    from_env = _from_environment(os.environ if environ is None else environ)
+    config.update(from_env)
+    config.update(overrides or {})
+    config["_EXPLICIT"] = set(from_env) | set(overrides or {})
+    finalise(config, "")
+    config.pop("_EXPLICIT")
+    return Settings(
+        auth=config["AUTH"], trust=config.get("TRUST") or None, base_url=config.get("BASE_URL") or None,
+        database_url=config["DATABASE_URL"], data_dir=config["DATA_DIR"], language=config["LANGUAGE"],
+        cors_origins=tuple(config["CORS_ORIGINS"]), demo=config["DEMO"], max_body_bytes=config["MAX_BODY_BYTES"],
+        fhir_connect_timeout=config["FHIR_CONNECT_TIMEOUT"], fhir_read_timeout=config["FHIR_READ_TIMEOUT"],
+        fhir_total_budget=config["FHIR_TOTAL_BUDGET"], fhir_max_pages=config["FHIR_MAX_PAGES"],
+        fhir_max_bytes=config["FHIR_MAX_BYTES"], extra_mappings=config.get("EXTRA_MAPPINGS") or None,
+        freshness=config["FRESHNESS"], policy_file=config.get("POLICY_FILE") or None,
+        clock_skew=config["CLOCK_SKEW"], log_level=str(config.get("LOG_LEVEL") or "INFO"), values=config)

@@ -26,7 +26,7 @@ import logging
 import os
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +36,8 @@ from fhir_mappings.fhirutil import ref_type_id
 from spine_guideline.facts import SearchStatus
 
 from . import pipeline
-from .cards import DEFAULT_BASE_URL
+from .config import read_settings
+from .runtime import Runtime, build_runtime
 from .services import SERVICES, TEMPLATES, template_resource_type
 
 #: more patients than this: progress bar (on a TTY) and the summary
@@ -279,25 +280,14 @@ def add_samples(inputs: Inputs, names: Iterable[str], now: datetime) -> None:
 
 # --------------------------------------------------------------------------- evaluating
 
-@dataclass
-class Engine:
-    policy: Any
-    catalogs: Any
-    mapping_settings: Any
-    base_url: str = DEFAULT_BASE_URL
-
-    @classmethod
-    def load(cls) -> Engine:
-        from . import _mapping_settings, load_site_policy
-        from .i18n import load_catalogs
-        return cls(load_site_policy(os.environ.get("SPINE_CDS_POLICY_FILE")), load_catalogs(),
-                   _mapping_settings({"EXTRA_MAPPINGS": os.environ.get("SPINE_CDS_EXTRA_MAPPINGS"),
-                                      "FRESHNESS": os.environ.get("SPINE_CDS_FRESHNESS")}),
-                   (os.environ.get("SPINE_CDS_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"))
+def load_engine(environ: Mapping[str, str] | None = None) -> Runtime:
+    """The same runtime the service builds (settings read once, the same builder), from
+    the environment; authentication settings do not apply offline."""
+    return build_runtime(read_settings(environ, {"AUTH": "off"}))
 
 
 def evaluate_patient(rec: PatientRecord, *, hook: str, now: datetime, lang: str,
-                     engine: Engine) -> dict | None:
+                     engine: Runtime) -> dict | None:
     """One patient's result object: ``{"patientId", "hook", "evaluatedAt", "cards": [...], "warnings"}``.
 
     Each card is the CDS Hooks card as the service returns it, plus ``service``
@@ -314,7 +304,7 @@ def evaluate_patient(rec: PatientRecord, *, hook: str, now: datetime, lang: str,
         outcome = pipeline.run(service, resources=rec.resources, searches=searches, now=now,
                                patient_id=rec.patient_id, lang=lang, policy=engine.policy,
                                catalogs=engine.catalogs, mapping_settings=engine.mapping_settings,
-                               base_url=engine.base_url, draft_orders=drafts if hook != "patient-view" else None)
+                               base_url=engine.base_url(), draft_orders=drafts if hook != "patient-view" else None)
         cards.extend({"service": service.id, **card} for card in outcome.cards)
         warnings.extend(w for w in outcome.facts.warnings if w not in warnings)
     return {"patientId": rec.patient_id, "hook": hook,
@@ -446,7 +436,7 @@ def parse_now(text: str | None) -> datetime:
 
 
 def iter_results(inputs: Inputs, *, hook: str, now: datetime, lang: str,
-                 engine: Engine) -> Iterator[dict | None]:
+                 engine: Runtime) -> Iterator[dict | None]:
     for pid in sorted(inputs.patients):
         yield evaluate_patient(inputs.patients[pid], hook=hook, now=now, lang=lang, engine=engine)
 
@@ -480,7 +470,7 @@ def run(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) -
 
     from .config import ConfigError
     try:
-        engine = Engine.load()
+        engine = load_engine()
     except ConfigError as exc:
         err.write(f"{prog}: configuration error: {exc}\n")
         return 2

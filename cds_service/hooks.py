@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -106,12 +105,12 @@ def call_service(service_id: str):
     gathered = state.gather(service, body, caller)
     store.timing["fetch"] = time.perf_counter() - t0
 
-    now = datetime.now(UTC)
+    now = state.runtime.clock()
     lang = negotiate(request.headers.get("Accept-Language"), current_app.config["LANGUAGE"])
     outcome = pipeline.run(service, resources=gathered.resources, searches=gathered.searches, now=now,
                            patient_id=context.get("patientId"), lang=lang, policy=state.policy,
                            catalogs=state.catalogs, mapping_settings=state.mapping_settings,
-                           base_url=current_app.config.get("BASE_URL") or request.url_root.rstrip("/"),
+                           base_url=state.runtime.base_url(request.url_root),
                            draft_orders=context.get("draftOrders"), selections=context.get("selections"),
                            failed_types=gathered.failed)
     store.timing.update(outcome.timing)

@@ -72,11 +72,11 @@ class CheckingClient(FlaskClient):
         return response
 
 
-def make_app(tmp_path, **config):
+def make_app(tmp_path, clock=None, **config):
     settings = {"AUTH": "off", "DATABASE_URL": f"sqlite:///{tmp_path}/spine-cds-test.sqlite3",
                 "LANGUAGE": "en", "DATA_DIR": str(tmp_path)}
     settings.update(config)
-    app = create_app(settings)
+    app = create_app(settings, clock=clock)
     app.testing = True
     app.test_client_class = CheckingClient
     return app

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -15,29 +14,28 @@ import responses
 
 from cds_service.services import SERVICES, TEMPLATES, template_resource_type
 
+from .conftest import make_app
 from .support.cases import check_findings, load_cases, parse_now
+from .support.clock import SettableClock
 
 CASES = load_cases()
 BASE = "https://fhir.case-test.example/r4"
 RESULT = "org.spine-cds.result"
 
 
-class FixedClock(datetime):
-    moment: datetime
-
-    @classmethod
-    def now(cls, tz=None):
-        return cls.moment if tz is None else cls.moment.astimezone(tz)
+@pytest.fixture
+def clock() -> SettableClock:
+    return SettableClock()
 
 
 @pytest.fixture
-def at(monkeypatch):
-    import cds_service.hooks as hooks
+def client(tmp_path, clock):
+    return make_app(tmp_path, clock=clock).test_client()
 
-    def set_now(moment: datetime):
-        FixedClock.moment = moment
-        monkeypatch.setattr(hooks, "datetime", FixedClock)
-    return set_now
+
+@pytest.fixture
+def at(clock):
+    return clock.set
 
 
 def by_type(case) -> dict[str, list[dict]]:

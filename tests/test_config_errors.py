@@ -28,8 +28,9 @@ CASES = [
     ("EXTRA_MAPPINGS", lambda t: _write(t, "m.json", '{"resourceType": "ConceptMap", "group": 3}'),
      "SPINE_CDS_EXTRA_MAPPINGS"),
     ("FRESHNESS", lambda t: "{inr: 3", "SPINE_CDS_FRESHNESS"),
-    ("FRESHNESS", lambda t: '{"inr": -3}', "positive day counts"),
-    ("FRESHNESS", lambda t: "[3]", "positive day counts"),
+    ("FRESHNESS", lambda t: '{"inr": -3}', "whole day counts"),
+    ("FRESHNESS", lambda t: '{"inr": 2.5}', "whole day counts"),
+    ("FRESHNESS", lambda t: "[3]", "whole day counts"),
     ("TRUST", lambda t: _write(t, "trust.json", "{}"), "SPINE_CDS_TRUST"),
     ("TRUST", lambda t: _write(t, "trust.json", "{oops"), "SPINE_CDS_TRUST"),
 ]

@@ -274,3 +274,29 @@ def test_python_m_cli_evaluate_subprocess():
     proc = subprocess.run([sys.executable, "-m", "cds_service.cli", "evaluate", str(FIX / "broken.json")],
                           capture_output=True, text=True, timeout=60, env=env, cwd=str(REPO))
     assert proc.returncode == 2 and "not valid JSON" in proc.stderr
+
+
+def test_evaluate_applies_the_freshness_setting_like_the_service(tmp_path, monkeypatch, capsys):
+    """Regression (issue 14): evaluate re-read the environment and dropped SPINE_CDS_FRESHNESS, so a
+    2-day-old INR counted as fresh offline while the service (INR limit 1 day) called it stale."""
+    from cds_service.cli import main as cli_main
+
+    from .conftest import make_app
+
+    def inr_status(env: dict[str, str]) -> str:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert cli_main(["evaluate", "--sample", "vpbk-eligible-metastatic", "--format", "json",
+                         "--lang", "en"]) == 0
+        for name in env:
+            monkeypatch.delenv(name)
+        [line] = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip()]
+        [card] = [c for c in json.loads(line)["cards"] if c["source"]["topic"]["code"] == "vpbk-preprocedure"]
+        [check] = [c for c in card["extension"]["org.spine-cds.result"]["checks"] if c["code"] == "inr"]
+        return check["status"]
+
+    assert inr_status({}) == "ok"
+    assert inr_status({"SPINE_CDS_FRESHNESS": '{"inr": 1}'}) == "unknown"
+    # the service, with the same setting, decides the same
+    app = make_app(tmp_path, FRESHNESS='{"inr": 1}')
+    assert app.extensions["spine_cds"].runtime.mapping_settings.freshness_days == {"inr": 1}
