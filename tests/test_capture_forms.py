@@ -204,3 +204,23 @@ def test_the_transaction_is_valid_r4_and_links_observations_to_the_response():
     assert facts.obs("mescc-deficit").attrs["progressive"].value is True
     assert facts.obs("ambulatory").value is False
     assert facts.obs("mescc-deficit").attrs["onset"].value >= NOW - timedelta(days=3)
+
+
+def test_the_questionnaire_endpoints(tmp_path):
+    from tests.conftest import make_app
+    client = make_app(tmp_path).test_client()
+    resp = client.get("/fhir/Questionnaire", headers={"Accept-Language": "nl"})
+    assert resp.status_code == 200 and resp.mimetype == "application/fhir+json"
+    bundle = resp.get_json()
+    Bundle.model_validate(bundle)
+    assert bundle["type"] == "searchset" and bundle["total"] == len(registry().forms)
+    assert {e["resource"]["language"] for e in bundle["entry"]} == {"nl"}
+    url = "http://localhost/fhir/Questionnaire/spine-cds-sins"
+    found = client.get("/fhir/Questionnaire", query_string={"url": url}).get_json()
+    assert [e["resource"]["id"] for e in found["entry"]] == ["spine-cds-sins"] and found["total"] == 1
+    one = client.get("/fhir/Questionnaire/spine-cds-neurology", headers={"Accept-Language": "en"}).get_json()
+    Questionnaire.model_validate(one)
+    assert one["url"] == "http://localhost/fhir/Questionnaire/spine-cds-neurology"
+    assert one["item"][0]["linkId"] == "mescc-deficit" and one["item"][0]["type"] == "boolean"
+    missing = client.get("/fhir/Questionnaire/nope")
+    assert missing.status_code == 404 and missing.get_json()["resourceType"] == "OperationOutcome"

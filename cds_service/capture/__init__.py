@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -114,11 +113,12 @@ def _fhir(body: dict[str, Any], status: int = 200) -> Response:
 def questionnaire_search() -> Response:
     lang = _lang()
     reg = registry()
-    wanted = request.args.get("_id")
     bundle = search_bundle(reg, base_url(), lang)
-    if wanted is not None:
-        bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["id"] == wanted]
-        bundle["total"] = len(bundle["entry"])
+    for param, field in (("_id", "id"), ("url", "url"), ("name", "name")):
+        wanted = request.args.get(param)
+        if wanted is not None:  # what an SDC renderer uses to resolve QuestionnaireResponse.questionnaire
+            bundle["entry"] = [e for e in bundle["entry"] if e["resource"][field] == wanted.split("|", 1)[0]]
+    bundle["total"] = len(bundle["entry"])
     return _fhir(bundle)
 
 
@@ -197,7 +197,7 @@ def _page(ctx: LaunchContext, launch: svc.Launch, s: AppSettings, lang: str, *, 
     """The one page of a launch: the card now, its full reasoning, the form of what is missing."""
     assert s.secret is not None
     state = current_app.extensions["spine_cds"]
-    ev = svc.evaluate(state, ctx, launch, lang=lang, allowed=_allow_fn(s, launch))
+    ev = svc.evaluate(state, ctx, launch, lang=lang, allowed=_allow_fn(s, launch), request_base=request.url_root)
     finding = ev.finding(ctx.topic, ctx.level)
     card = ev.card(finding) if finding is not None else None
     missing: list[tuple[str, str | None, str]] = []
@@ -281,7 +281,7 @@ def submit() -> Response:
         if not allowed(launch.server):
             raise svc.AppError(403, "error.title.server", "The launch's FHIR server is no longer allowed.")
         state = current_app.extensions["spine_cds"]
-        ev = svc.evaluate(state, ctx, launch, lang=lang, allowed=allowed)
+        ev = svc.evaluate(state, ctx, launch, lang=lang, allowed=allowed, request_base=request.url_root)
         finding = ev.finding(ctx.topic, ctx.level)
         missing = [(m.code, m.level, m.why) for m in finding.missing] if finding is not None else []
         for entry in ctx.missing:
@@ -295,7 +295,7 @@ def submit() -> Response:
         if not answered:
             return _page(ctx, launch, s, lang, problems={"": _t("form.nothing", lang)}, status=400)
         bundle = transaction(answered, base_url=base_url(), patient_id=launch.patient_id,
-                             now=datetime.now(UTC),
+                             now=state.runtime.clock(),
                              user=launch.user or ctx.user, new_id=new_uuid)
         result = svc.write(launch, bundle)
         g.log_fields.update(captureAnswers=len(answered), captureWritten=result.ok)

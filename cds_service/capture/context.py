@@ -64,7 +64,7 @@ def _unb64(text: str) -> bytes:
 
 
 def _mac(secret: bytes, signed: str) -> str:
-    return _b64(hmac.new(secret, signed.encode("ascii"), hashlib.sha256).digest())
+    return _b64(hmac.digest(secret, signed.encode("ascii"), hashlib.sha256))
 
 
 def sign(ctx: LaunchContext, secret: bytes) -> str:

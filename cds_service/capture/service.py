@@ -154,7 +154,8 @@ class Evaluation:
         return self.outcome.cards[self.outcome.findings.index(finding)]
 
 
-def evaluate(state: Any, ctx: LaunchContext, launch: Launch, *, lang: str, allowed: Any) -> Evaluation:
+def evaluate(state: Any, ctx: LaunchContext, launch: Launch, *, lang: str, allowed: Any,
+             request_base: str | None = None) -> Evaluation:
     """Run the card's service for the patient against the launch's FHIR server, as a hook call
     without prefetch would (the service fetches from ``fhirServer``)."""
     from ..errors import ServiceError
@@ -170,9 +171,10 @@ def evaluate(state: Any, ctx: LaunchContext, launch: Launch, *, lang: str, allow
                           budget_seconds=max(state._budget, 5.0))
     except ServiceError as exc:
         raise AppError(502, "error.title.fetch", exc.diagnostics) from None
-    outcome = pipeline.run(service, resources=gathered.resources, searches=gathered.searches, now=datetime.now(UTC),
-                           patient_id=launch.patient_id, lang=lang, policy=state.policy, catalogs=state.catalogs,
-                           mapping_settings=state.mapping_settings, failed_types=gathered.failed)
+    outcome = pipeline.run(service, resources=gathered.resources, searches=gathered.searches,
+                           now=state.runtime.clock(), patient_id=launch.patient_id, lang=lang, policy=state.policy,
+                           catalogs=state.catalogs, mapping_settings=state.mapping_settings,
+                           failed_types=gathered.failed, base_url=state.runtime.base_url(request_base))
     return Evaluation(service, outcome, gathered.resources, gathered.failed)
 
 
