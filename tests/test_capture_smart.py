@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 import requests
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -155,7 +156,10 @@ class Ehr:
 
         def token(grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True):
             return {"access_token": ehr.access_token, "token_type": "Bearer", "expires_in": 3600, "scope": scope,
-                    "patient": user.patient, "appContext": user.app_context, "fhirUser": "Practitioner/dr-smart"}
+                    "patient": user.patient, "appContext": user.app_context,
+                    "id_token": jwt.encode({"iss": ehr.base, "sub": "dr-smart", "aud": CLIENT_ID,
+                                            "fhirUser": f"{ehr.base}/fhir/Practitioner/dr-smart"},
+                                           "the-ehr-signing-key-for-tests-only", algorithm="HS256")}
 
         server = AuthorizationServer(app, query_client=lambda cid: PublicClient(ehr.redirect_uri) if cid == CLIENT_ID else None,
                                      save_token=lambda token, request: None)
@@ -224,7 +228,7 @@ def card_context(client, ehr, pid: str, *, link: bool = True) -> tuple[dict, str
     body = {"hook": "patient-view", "hookInstance": str(uuid.uuid4()), "fhirServer": f"{ehr.base}/fhir",
             "fhirAuthorization": {"access_token": ehr.access_token, "token_type": "Bearer", "expires_in": 300,
                                   "scope": "patient/*.read", "subject": CLIENT_ID},
-            "context": {"userId": "Practitioner/dr-smart", "patientId": pid}}
+            "context": {"userId": "Practitioner/dr-card", "patientId": pid}}
     resp = client.post(f"/cds-services/{TREATMENT}", json=body, headers={"Accept-Language": "en"})
     assert resp.status_code == 200, resp.get_json()
     card = window_card(resp.get_json()["cards"])
@@ -286,7 +290,9 @@ def test_smart_launch_with_pkce_records_and_the_card_is_refined(client, ehr, sek
     assert resp.status_code == 200, body[:3000]
     assert 'id="saved"' in body and "TX-2d" in body
     qrs, obs = written(sekmet, patient)
+    # the author is the launch's user (fhirUser of the id_token), not the card's userId
     assert len(qrs) == 1 and qrs[0]["author"] == {"reference": "Practitioner/dr-smart"}
+    assert all(o["performer"] == [{"reference": "Practitioner/dr-smart"}] for o in obs)
     assert {o["code"]["coding"][0]["code"] for o in obs} == {"mescc-deficit", "severe-neurological-deficit"}
     after, _ = card_context(client, ehr, patient, link=False)
     assert after["extension"][RESULT]["windowHours"] == 336

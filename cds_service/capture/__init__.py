@@ -26,6 +26,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, make_response, render_template, request
 from markupsafe import Markup, escape
 
+from spine_guideline.findings import Message
+
 from ..errors import FHIR_JSON, issue, outcome_response
 from ..i18n import negotiate
 from ..ids import new_uuid
@@ -240,14 +242,9 @@ def _criteria(finding: Any, catalogs: Any, lang: str) -> list[dict[str, Any]]:
                 why = fact.unknown.value if fact.unknown else "not-recorded"
                 refs.append(catalogs.text(f"unknown.{why}", lang) if catalogs.has(f"unknown.{why}", lang) else why)
         out.append({"status": crit.status.value, "label": labels.get(crit.status.value, crit.status.value),
-                    "text": markdown_inline(catalogs.render(_message(crit), lang)), "rule": crit.rule,
+                    "text": markdown_inline(catalogs.render(Message(crit.key, crit.params), lang)), "rule": crit.rule,
                     "data": "; ".join(dict.fromkeys(refs))})
     return out
-
-
-def _message(crit: Any) -> Any:
-    from spine_guideline.findings import Message
-    return Message(crit.key, crit.params)
 
 
 @bp.get("/app/open")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import jwt
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
@@ -53,6 +54,24 @@ def discover(iss: str) -> dict[str, Any]:
     if isinstance(methods, list) and "S256" not in methods:
         raise svc.AppError(502, "error.title.launch", "The EHR's authorization server does not support PKCE S256.")
     return conf
+
+
+def fhir_user(token: dict[str, Any]) -> str | None:
+    """The user's FHIR resource (``Practitioner/123``) from the id_token's ``fhirUser`` claim, when the
+    token response carries one. The id_token came straight from the token endpoint (OpenID Connect
+    3.1.3.7 allows its signature to go unchecked then); only this one claim is used, as the author."""
+    raw = token.get("id_token")
+    if not isinstance(raw, str):
+        return None
+    try:
+        claims = jwt.decode(raw, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    value = claims.get("fhirUser")
+    if not isinstance(value, str) or not value:
+        return None
+    parts = value.rstrip("/").split("/")  # an absolute or relative URL: the last two segments
+    return f"{parts[-2]}/{parts[-1]}" if len(parts) >= 2 else None
 
 
 @bp.get("/app/launch")
@@ -127,7 +146,7 @@ def smart_callback() -> ResponseReturnValue:
         if ctx.patient_id != patient:
             raise svc.AppError(403, "error.title.patient", "The EHR launched the app for another patient than "
                                                            "the card was about: nothing is read or written.")
-        user = token.get("fhirUser") if isinstance(token.get("fhirUser"), str) else None
+        user = fhir_user(token)
         launch = svc.Launch(str(token.get("appContext")), iss, patient, "smart", access, user or ctx.user)
         resp = _page(ctx, launch, s, lang)
         resp.delete_cookie(SMART_COOKIE, path="/app/")
