@@ -17,7 +17,7 @@ from spine_guideline.facts import Fact, Source
 from spine_guideline.findings import Criterion, Finding, Indicator, Status
 
 from .guideline import rule_url
-from .i18n import Catalogs
+from .i18n import Catalogs, SafeText, escape_text
 from .ids import new_uuid
 from .suggestions import SuggestionContext, render_suggestion
 
@@ -53,13 +53,6 @@ class RenderContext:
         object.__setattr__(self, "fact_data", {})  # see _fact_data_once; this request only
 
 
-def _md_escape(text: str) -> str:
-    """Neutralise HTML in interpolated data; Markdown from our catalogs stays."""
-    if "<" in text or ">" in text:
-        return text.replace("<", "&lt;").replace(">", "&gt;")
-    return text
-
-
 def _fact_data(fact: Fact, ctx: RenderContext) -> str:
     c = ctx.catalogs
     if fact.value is None:  # unknown
@@ -77,13 +70,12 @@ def _ref(s: Source) -> str:
     return f"{ref}, {s.date[:10]}" if s.date else ref
 
 
-def _refs(sources: tuple[Source, ...]) -> str:
-    if len(sources) == 1:  # the usual case
-        return _md_escape(_ref(sources[0]))
-    parts = [_ref(s) for s in sources[:4]]
+def _refs(sources: tuple[Source, ...]) -> SafeText:
+    """The references (and dates) of ``sources``: request data, so escaped (``escape_text``)."""
+    parts = [escape_text(_ref(s)) for s in sources[:4]]
     if len(sources) > 4:
-        parts.append(f"+{len(sources) - 4}")
-    return _md_escape("; ".join(parts))
+        parts.append(SafeText(f"+{len(sources) - 4}"))
+    return SafeText("; ".join(parts))
 
 
 def _fact_data_once(fact: Fact, ctx: RenderContext, seen: dict[tuple, str]) -> str:
@@ -114,7 +106,7 @@ def _criterion_line(crit: Criterion, ctx: RenderContext) -> str:
         if d:
             data[d] = None
     if data:
-        refs = "; ".join(data)
+        refs = SafeText("; ".join(data))  # each part escaped by _refs or from a template
         based_on = ctx.based_on.get(refs)
         if based_on is None:  # the same few data texts recur across a request's criteria
             based_on = ctx.based_on[refs] = c.text("common.data.based-on", ctx.lang, refs=refs)
@@ -143,7 +135,7 @@ def render_detail(f: Finding, ctx: RenderContext) -> str:
             seen.add(ident)
             how = ctx.missing_text.get(m.code) or _text_or(c, f"missing.{m.code}", ctx.lang, m.code)
             why = ctx.unknown_text.get(m.why) or _text_or(c, f"unknown.{m.why}", ctx.lang, m.why)
-            level = f" [{m.level}]" if m.level else ""
+            level = f" [{escape_text(m.level)}]" if m.level else ""  # a code from the rules; the level may be data
             lines.append(f"- `{m.code}`{level}: {how} ({why})")
         parts.append(f"**{c.text('common.heading.missing', ctx.lang)}**\n\n" + "\n".join(lines))
     if f.notes:
@@ -154,7 +146,7 @@ def render_detail(f: Finding, ctx: RenderContext) -> str:
 
 def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = ()) -> dict[str, Any]:
     c = ctx.catalogs
-    summary = c.render(f.summary, ctx.lang).strip() or c.text(f"topic.{f.topic}", ctx.lang)
+    summary = c.render(f.summary, ctx.lang, markdown=False).strip() or c.text(f"topic.{f.topic}", ctx.lang)
     if len(summary) > SUMMARY_LIMIT:
         summary = summary[: SUMMARY_LIMIT - 1].rstrip() + "…"
     detail = render_detail(f, ctx)
@@ -172,7 +164,7 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
             "topic": {"system": TOPIC_SYSTEM, "code": f.topic, "display": c.text(f"topic.{f.topic}", ctx.lang)},
         },
         "links": [{"label": ctx.source_link, "url": page, "type": "absolute"}]
-                 + [{"label": c.render(link.label, ctx.lang), "url": link.url, "type": "absolute"}
+                 + [{"label": c.render(link.label, ctx.lang, markdown=False), "url": link.url, "type": "absolute"}
                     for link in f.links],
         "extension": {RESULT_EXTENSION: f.machine_result()},
     }

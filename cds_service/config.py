@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 T = TypeVar("T")
 
@@ -108,6 +109,7 @@ def finalise(config: dict[str, Any], instance_path: str) -> None:
         raise ConfigError(f"SPINE_CDS_TRUST: no such file: {config['TRUST']}")
     if config.get("BASE_URL"):
         config["BASE_URL"] = str(config["BASE_URL"]).rstrip("/")
+    _check_base_url(config)
 
 
 def _freshness(value: Any) -> dict[str, int | None]:
@@ -190,3 +192,19 @@ def read_settings(environ: Mapping[str, str] | None = None,
         fhir_max_bytes=config["FHIR_MAX_BYTES"], extra_mappings=config.get("EXTRA_MAPPINGS") or None,
         freshness=config["FRESHNESS"], policy_file=config.get("POLICY_FILE") or None,
         clock_skew=config["CLOCK_SKEW"], log_level=str(config.get("LOG_LEVEL") or "INFO"), values=config)
+
+
+
+def _check_base_url(config: dict[str, Any]) -> None:
+    """With authentication on, the JWT ``aud`` names this service's public URL, which the
+    request itself cannot be trusted to tell (its Host header and X-Forwarded-* are the
+    caller's): SPINE_CDS_BASE_URL is required, an absolute http(s) URL without query."""
+    base = config.get("BASE_URL")
+    if config["AUTH"] == "required" and not base:
+        raise ConfigError("SPINE_CDS_BASE_URL is required when authentication is on (the public base URL "
+                          "of this service, e.g. https://cds.example.org, the JWT audience)")
+    if base:
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+                or parts.username or parts.password:
+            raise ConfigError(f"SPINE_CDS_BASE_URL must be an absolute http(s) URL without query, not {base!r}")

@@ -13,7 +13,7 @@ log = logging.getLogger("spine_cds.errors")
 
 FHIR_JSON = "application/fhir+json"
 
-_STATUS_CODE = {400: "invalid", 401: "security", 403: "security", 404: "not-found", 405: "not-supported",
+_STATUS_CODE = {400: "invalid", 401: "security", 403: "security", 404: "not-found", 405: "not-supported", 408: "exception",
                 412: "incomplete", 413: "too-costly", 415: "not-supported", 429: "too-costly", 500: "exception",
                 503: "exception"}
 
@@ -23,6 +23,7 @@ _GENERIC = {
     403: "Not allowed.",
     404: "Not found.",
     405: "Method not allowed.",
+    408: "The request did not arrive in time.",
     412: "Required data is missing and could not be retrieved.",
     413: "The request body is too large.",
     415: "The request body must be JSON (application/json).",

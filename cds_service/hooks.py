@@ -11,9 +11,9 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from spine_guideline import GUIDELINE_VERSION
 
 from . import jsonio, pipeline
-from .envelope import request_envelope_ok
 from .errors import ServiceError, issue
 from .i18n import negotiate
+from .schemas import conforms
 from .schemas import errors as schema_errors
 from .services import BY_ID, REQUIRED_CONTEXT, SERVICES, ServiceDef
 
@@ -31,21 +31,47 @@ def read_json_body(schema: str) -> dict[str, Any]:
     mimetype = (req.mimetype or "").lower()
     if mimetype not in ("application/json", "application/fhir+json") and not mimetype.endswith("+json"):
         raise ServiceError(415, "The request body must be JSON (Content-Type: application/json).")
-    raw = req.get_data(cache=False)
+    raw = read_body(req, current_app.config["MAX_BODY_BYTES"])
     t0 = time.perf_counter()
     try:
         body = jsonio.loads(raw)
+    except jsonio.LoneSurrogate:
+        raise ServiceError(400, "The request body holds a string that is not valid Unicode (a lone surrogate).",
+                           expression=["$"]) from None
     except (ValueError, RecursionError):
         raise ServiceError(400, "The request body is not valid JSON.", expression=["$"]) from None
     if not isinstance(body, dict):
         raise ServiceError(400, "The request body must be a JSON object.", expression=["$"])
-    # Hot path: the plain-Python envelope check; the schema names the problems when it fails.
-    problems = [] if schema == "request" and request_envelope_ok(body) else schema_errors(schema, body)
+    # The compiled schema decides; the full validator names the problems of a body it refuses.
+    problems = [] if conforms(schema, body) else schema_errors(schema, body)
     if problems:
         raise ServiceError(400, "The request does not follow the CDS Hooks 2.0 schema.", issues=[
             issue(message, expression=[path]) for path, message in problems[:20]])
     g.timing["parse"] = time.perf_counter() - t0
     return body
+
+
+def read_body(req: Any, limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes: 413 beyond it, whether the size was
+    declared (Content-Length) or not (chunked); 408 when the client stops sending it
+    (the server's read deadline, ``gunicorn_worker``)."""
+    try:
+        if req.content_length is not None:  # werkzeug refuses a declared size above MAX_CONTENT_LENGTH
+            return req.get_data(cache=False)
+        stream = req.environ.get("wsgi.input")
+        if stream is None or not req.environ.get("wsgi.input_terminated"):
+            return req.get_data(cache=False)
+        chunks, size = [], 0
+        while True:
+            chunk = stream.read(min(65536, limit + 1 - size))
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                raise ServiceError(413, f"The request body is larger than {limit} bytes.", code="too-costly")
+            chunks.append(chunk)
+    except (ConnectionResetError, TimeoutError):
+        raise ServiceError(408, "The request body did not arrive in time.", code="exception") from None
 
 
 def _service(service_id: str) -> ServiceDef:

@@ -4,11 +4,19 @@ Catalogs are loaded and checked once at start-up: every language must define
 the same keys, and no key may be defined twice. Rendering never raises: a
 missing key or parameter renders visibly (``[key]``) and is logged, so a gap in
 a catalog can never silence a card.
+
+Catalog templates are trusted Markdown. Every string *parameter* is not: codes,
+displays, texts, dates, ids and references come from the request, and the
+CDS Hooks Sandbox renders ``detail`` as Markdown with raw HTML allowed. So each
+string parameter passes through ``escape_text`` (Markdown and HTML) here, the
+one place where data meets a template; ``SafeText`` marks a string that was
+already escaped (text rendered from a template, references rendered by cards).
 """
 from __future__ import annotations
 
 import json
 import logging
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +33,51 @@ SHAREABLE_PREFIXES = ("missing.", "override.")
 
 class CatalogError(ValueError):
     pass
+
+
+class SafeText(str):
+    """Text already escaped (or rendered from a trusted template): inserted as it is."""
+
+    __slots__ = ()
+
+
+# Characters that become something else than themselves in Markdown (CommonMark and
+# GitHub's flavour) or HTML wherever they stand in a line. Entities for the HTML ones,
+# so an HTML-only reader of the text is safe as well; backslashes for the rest.
+_INLINE = {ord("\\"): "\\\\", ord("`"): "\\`", ord("*"): "\\*", ord("_"): "\\_", ord("["): "\\[",
+           ord("]"): "\\]", ord("~"): "\\~", ord("|"): "\\|", ord("@"): "\\@",
+           ord("<"): "&lt;", ord(">"): "&gt;", ord("&"): "&amp;"}
+# Line breaks and other controls end a line (a heading, list or quote could start after
+# them): they become a space. Bidirectional overrides are dropped.
+_CONTROLS = {**{c: " " for c in range(0x20) if c != 0x20}, 0x7F: " ", 0x85: " ", 0x2028: " ", 0x2029: " ",
+             **{c: None for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)}}
+_PLAIN = str.maketrans(_CONTROLS)
+_MARKDOWN = str.maketrans({**_CONTROLS, **_INLINE})
+# Also live in Markdown: a block marker at the start of the text (it may stand at the
+# start of a line of the template), and what GitHub-flavoured and "linkify" renderers
+# turn into a link without any markup: ``scheme://``, ``www.ev.il`` or ``ev.il``.
+_LEADING = re.compile(r"^(?:[#+=\-]|\d{1,9}(?=[.)]))")
+_AUTOLINK = re.compile(r"(?<=[0-9A-Za-z])\.(?=[A-Za-z])|:(?=//)")
+_SPACES = re.compile(r"  +")
+
+
+def _backslashed(m: re.Match[str]) -> str:
+    return "\\" + m.group()
+
+
+def escape_text(value: str, *, markdown: bool = True) -> SafeText:
+    """``value`` (from a request) as literal text: for Markdown and HTML when ``markdown``,
+    else (a plain-text field such as ``summary``) only without line breaks and controls."""
+    if isinstance(value, SafeText):
+        return value
+    if not markdown:
+        return SafeText(_SPACES.sub(" ", value.translate(_PLAIN)).strip())
+    text = _SPACES.sub(" ", value.translate(_MARKDOWN)).strip()
+    text = _AUTOLINK.sub(_backslashed, text)
+    m = _LEADING.match(text)
+    if m:
+        text = f"{text[:m.end()]}\\{text[m.end():]}" if m.group().isdigit() else "\\" + text
+    return SafeText(text)
 
 
 @dataclass(frozen=True)
@@ -62,14 +115,16 @@ class Catalogs:
     def has(self, key: str, lang: str) -> bool:
         return key in self.messages.get(lang, _NONE)
 
-    def render(self, message: Message | str | None, lang: str) -> str:
+    def render(self, message: Message | str | None, lang: str, *, markdown: bool = True) -> str:
+        """The text of ``message``; its string parameters escaped (``escape_text``) for Markdown
+        (``detail``) or, with ``markdown=False``, for a plain-text field (``summary``, labels)."""
         if message is None:
             return ""
         if isinstance(message, str):
             return message
-        return self._render(message.key, message.params, lang)
+        return self._render(message.key, message.params, lang, markdown)
 
-    def _render(self, key: str, params: Mapping[str, Any], lang: str) -> str:
+    def _render(self, key: str, params: Mapping[str, Any], lang: str, markdown: bool = True) -> str:
         if not params:
             done = self.plain.get(lang, _NONE).get(key)
             if done is not None:
@@ -78,13 +133,7 @@ class Catalogs:
         if template is None:
             log.error("message key missing", extra={"key": key, "lang": lang})
             return f"[{key}]"
-        # Plain strings and ints (most parameters) go through as they are, as _param would;
-        # only parameters holding something else are converted (into a new dict).
-        values = params
-        for v in params.values():
-            if type(v) not in _AS_IS:
-                values = {k: v if type(v) in _AS_IS else self._param(v, lang) for k, v in params.items()}
-                break
+        values = {k: self._param(v, lang, markdown) for k, v in params.items()}
         try:
             # format_map on the dict itself: a missing field raises KeyError, no strict-dict copy needed
             return template.format_map(values)
@@ -92,24 +141,29 @@ class Catalogs:
             log.error("message render failed", extra={"key": key, "lang": lang, "error": str(exc)})
             return template
 
-    def text(self, key: str, lang: str, **params: Any) -> str:
+    def text(self, key: str, lang: str, *, markdown: bool = True, **params: Any) -> str:
         if not params:  # the common case: a text without fields, rendered once at start-up
             done = self.plain.get(lang, _NONE).get(key)
             if done is not None:
                 return done
-        return self._render(key, params, lang)
+        return self._render(key, params, lang, markdown)
 
-    def _param(self, value: Any, lang: str) -> Any:
+    def _param(self, value: Any, lang: str, markdown: bool) -> Any:
+        """A parameter as it goes into a template: strings escaped, messages rendered (their
+        own parameters escaped), lists joined, integral floats without ``.0``."""
+        if isinstance(value, str):
+            return escape_text(value, markdown=markdown)
         if isinstance(value, Message):
-            return self.render(value, lang)
+            return SafeText(self.render(value, lang, markdown=markdown))
         if isinstance(value, (list, tuple, set, frozenset)):
-            return ", ".join(str(self._param(v, lang)) for v in value)
+            return SafeText(", ".join(str(self._param(v, lang, markdown)) for v in value))
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        return value
+        if isinstance(value, (int, float)):
+            return value
+        return escape_text(str(value), markdown=markdown)
 
 
-_AS_IS = frozenset((str, int))
 _NONE: Mapping[str, str] = {}  # stands in for an unknown language; never written to
 
 

@@ -34,15 +34,30 @@ def _has_long_digit_run(data: bytes | bytearray) -> bool:
     return data.translate(_DIGITS_AS_ZERO).find(_LONG_RUN) != -1
 
 
+class LoneSurrogate(ValueError):
+    """A JSON string escapes half of a UTF-16 surrogate pair (``"\\ud800"``): it is no text,
+    cannot be encoded to UTF-8 (logs, the card log, a response) and is refused."""
+
+
 def loads(raw: bytes | bytearray | str) -> Any:
-    """``json.loads`` with the same results and errors (``ValueError``, ``RecursionError``)."""
+    """``json.loads`` with the same results and errors (``ValueError``, ``RecursionError``);
+    ``LoneSurrogate`` (a ``ValueError``) for a string that is not valid Unicode."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if _has_long_digit_run(data):
-        return json.loads(raw)
+        return _checked(json.loads(raw))
     try:
-        return orjson.loads(data)
+        return orjson.loads(data)  # refuses lone surrogates itself
     except orjson.JSONDecodeError:
-        return json.loads(raw)
+        return _checked(json.loads(raw))
+
+
+def _checked(doc: Any) -> Any:
+    """``doc`` (from the standard library's reader) when all its strings are valid Unicode."""
+    try:
+        json.dumps(doc, ensure_ascii=False, allow_nan=True).encode("utf-8")
+    except UnicodeEncodeError:
+        raise LoneSurrogate("lone surrogate in a string") from None
+    return doc
 
 
 class FastJSONProvider(DefaultJSONProvider):

@@ -1,15 +1,40 @@
 """Structured (JSON) logs. Request logs carry hook, service, hookInstance,
-status and duration; never patient data, tokens or request bodies."""
+status and duration; never patient data, tokens or request bodies.
+
+Every field is bounded where the line is written (``bounded``): strings to
+``FIELD_CHARS`` characters, lists and objects to ``FIELD_ITEMS`` entries, nesting
+to three levels; a request cannot make a log line longer than a few kilobytes."""
 from __future__ import annotations
 
 import json
 import logging
 import sys
 import time
+from typing import Any
 
 import orjson
 
 _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime"}
+
+
+FIELD_CHARS = 200
+FIELD_ITEMS = 20
+_DEPTH = 3
+
+
+def bounded(value: Any, depth: int = 0) -> Any:
+    """``value`` cut to the log's limits (strings, lists, objects, nesting); numbers as they are."""
+    if isinstance(value, str):
+        return value if len(value) <= FIELD_CHARS else value[:FIELD_CHARS] + "…"
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if depth >= _DEPTH:
+        return bounded(str(value), depth)
+    if isinstance(value, dict):
+        return {bounded(str(k), _DEPTH): bounded(v, depth + 1) for k, v in list(value.items())[:FIELD_ITEMS]}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [bounded(v, depth + 1) for v in list(value)[:FIELD_ITEMS]]
+    return bounded(str(value), depth)
 
 
 #: what ``json.dumps(out, default=str, ensure_ascii=False)`` builds on every call, built once
@@ -30,11 +55,11 @@ class JsonFormatter(logging.Formatter):
             "time": f"{text}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": bounded(record.getMessage()),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                out[key] = value
+                out[key] = bounded(value)
         try:
             return orjson.dumps(out, default=str).decode("utf-8")
         except TypeError:  # what orjson cannot write (e.g. integers over 64 bits)

@@ -138,6 +138,21 @@ _DT = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2
                  r"\s*(Z|[+-]\d{2}:?\d{2})?)?)?)?$")
 
 
+def date_text(raw: str, parsed: tuple[datetime, bool]) -> str:
+    """The text to keep of a date string that ``parse_datetime`` read as ``parsed``: the
+    string itself (the sender's precision) when it holds nothing but the date, else the
+    date as read, in ISO 8601. Only readable dates are kept, so no record text passes
+    for a date."""
+    text = raw.strip()
+    if _DT_TEXT.fullmatch(text):
+        return text
+    when, date_only = parsed
+    return when.date().isoformat() if date_only else when.isoformat()
+
+
+_DT_TEXT = re.compile(r"[0-9:TZ.+-]+")
+
+
 def parse_datetime(x: Any, tz: timezone | Any = UTC) -> tuple[datetime, bool] | None:
     """(aware datetime, date_only) from a FHIR date/dateTime/instant string; None if unreadable.
     Partial dates (``2024``, ``2024-05``) read as their first day; no timezone = ``tz``."""

@@ -44,6 +44,7 @@ from .fhirutil import (
     bundle_items,
     cc_text,
     codings,
+    date_text,
     parse_datetime,
     plain_concept_key,
     ref_type_id,
@@ -251,6 +252,15 @@ class _Mapper:
             parsed = self.dates[x] = parse_datetime(x, self.tz)
             return parsed
 
+    def date_text(self, *values: Any) -> str | None:
+        """The first of ``values`` that is a readable FHIR date, as the text a card may show;
+        None when none is (an unreadable date is unknown, never printed)."""
+        for x in values:
+            p = self.dt(x)
+            if p:
+                return date_text(x, p)
+        return None
+
     def lookup_all(self, domain: str, cc: Any) -> tuple[tuple[Target, Coding], ...]:
         return self.targets(self.concept(cc), domain)
 
@@ -421,8 +431,8 @@ class _Mapper:
             if p:
                 onset, onset_field = p[0].date(), fld
                 break
-        recorded = as_str(res.get("recordedDate")) or as_str(res.get("onsetDateTime")) or \
-            as_str(res.get("assertedDate")) or as_str(res.get("dateRecorded"))
+        recorded = self.date_text(res.get("recordedDate"), res.get("onsetDateTime"), res.get("assertedDate"),
+                                  res.get("dateRecorded"))
         src = Source("Condition", rid, recorded, concept.display)
         levels, whole, _present = body_site_levels(res.get("bodySite"), self.term)
         # condition facts
@@ -480,7 +490,7 @@ class _Mapper:
                 cats = as_list(report.get("category")) + as_list(report.get("code"))
                 if self.lookup_all("report-category", cats) and \
                         not self.status_ignored(report, status_code(report.get("status"))):
-                    rsrc = self.source(report, as_str(report.get("issued")) or as_str(report.get("effectiveDateTime")))
+                    rsrc = self.source(report, self.date_text(report.get("issued"), report.get("effectiveDateTime")))
                     return Fact("histologically-proven", True, (src, rsrc), note="pathology report")
         return None
 
@@ -494,12 +504,12 @@ class _Mapper:
         val = res.get("effectiveDateTime")
         p = self.dt(val)
         if p:
-            return val, p  # the common case
+            return date_text(str(val), p), p  # the common case
         period = as_dict(res.get("effectivePeriod"))
         for val in (res.get("effectiveInstant"), period.get("end"), period.get("start"), res.get("issued")):
             p = self.dt(val)
             if p:
-                return val, p
+                return date_text(str(val), p), p
         return None, None
 
     def map_Observation(self, res: dict) -> None:
@@ -725,8 +735,8 @@ class _Mapper:
         if status not in self.term.rules["event_done_status"]["Procedure"]:
             return
         period = as_dict(res.get("performedPeriod"))
-        date_str = next((as_str(v) for v in (res.get("performedDateTime"), period.get("end"), period.get("start"),
-                                             res.get("performedString")) if self.dt(v)), None)
+        date_str = self.date_text(res.get("performedDateTime"), period.get("end"), period.get("start"),
+                                  res.get("performedString"))
         self._events_from(res, res.get("code"), "done", date_str, res.get("bodySite"))
 
     def map_ImagingStudy(self, res: dict) -> None:
@@ -735,14 +745,14 @@ class _Mapper:
             return
         sites = [s.get("bodySite") for s in as_list(res.get("series")) if isinstance(s, dict) and s.get("bodySite")]
         cc = as_list(res.get("procedureCode")) + as_list(res.get("reasonCode"))[:0]
-        self._events_from(res, cc, "done", as_str(res.get("started")), sites)
+        self._events_from(res, cc, "done", self.date_text(res.get("started")), sites)
 
     def map_DiagnosticReport(self, res: dict) -> None:
         status = status_code(res.get("status"))
         if self.status_ignored(res, status) or status not in self.term.rules["event_done_status"]["DiagnosticReport"]:
             return
-        date_str = as_str(res.get("effectiveDateTime")) or as_str(as_dict(res.get("effectivePeriod")).get("end")) \
-            or as_str(res.get("issued"))
+        date_str = self.date_text(res.get("effectiveDateTime"), as_dict(res.get("effectivePeriod")).get("end"),
+                                  res.get("issued"))
         self._events_from(res, res.get("code"), "done", date_str, None)
 
     def map_ServiceRequest(self, res: dict) -> None:
@@ -753,8 +763,8 @@ class _Mapper:
             return
         if status not in self.term.rules["event_planned_status"].get(res["resourceType"], []):
             return
-        date_str = as_str(res.get("occurrenceDateTime")) or as_str(as_dict(res.get("occurrencePeriod")).get("end")) \
-            or as_str(res.get("authoredOn")) or as_str(res.get("orderedOn"))
+        date_str = self.date_text(res.get("occurrenceDateTime"), as_dict(res.get("occurrencePeriod")).get("end"),
+                                  res.get("authoredOn"), res.get("orderedOn"))
         self._events_from(res, res.get("code"), "planned", date_str, res.get("bodySite"))
 
     map_ProcedureRequest = map_ServiceRequest
@@ -801,8 +811,8 @@ class _Mapper:
         if not classes:
             return
         period = as_dict(res.get("effectivePeriod"))
-        date_str = next((as_str(v) for v in (res.get("authoredOn"), res.get("effectiveDateTime"), period.get("start"),
-                                             res.get("dateAsserted"), res.get("dateWritten")) if as_str(v)), None)
+        date_str = self.date_text(res.get("authoredOn"), res.get("effectiveDateTime"), period.get("start"),
+                                  res.get("dateAsserted"), res.get("dateWritten"))
         src = self.source(res, date_str, next((cc_text(cc) for cc in self._med_codes(res) if cc_text(cc)), None))
         active = status in rules["medication_active_status"].get(rtype, [])
         for cls, code in classes.items():
@@ -826,8 +836,7 @@ class _Mapper:
         if clinical in ("inactive", "resolved"):
             return
         cc = [res.get("code"), res.get("substance")] + [as_dict(r).get("substance") for r in as_list(res.get("reaction"))]
-        src = self.source(res, as_str(res.get("recordedDate")) or as_str(res.get("assertedDate"))
-                          or as_str(res.get("recordedDate")), cc_text(res.get("code")))
+        src = self.source(res, self.date_text(res.get("recordedDate"), res.get("assertedDate")), cc_text(res.get("code")))
         subs: list[str] = []
         for t, _c in self.lookup_all("allergy", [c for c in cc if c is not None]):
             if t.code not in subs:

@@ -40,7 +40,7 @@ def service(tmp_path_factory, fhir_base):
     trust = work / "trust.json"
     trust.write_text(json.dumps(sandbox_trust_doc(fhir_servers=[fhir_base])))
     with spine_cds_process(work, env={"SPINE_CDS_AUTH": "required", "SPINE_CDS_TRUST": str(trust),
-                                      "SPINE_CDS_LANGUAGE": "en"}) as base:
+                                      "SPINE_CDS_BASE_URL": "{base}", "SPINE_CDS_LANGUAGE": "en"}) as base:
         yield base, work
 
 

@@ -33,7 +33,6 @@ def test_loads_agrees_with_the_standard_library(value):
     '{"a": NaN}', '{"a": Infinity}', '[-Infinity]',                 # not JSON, but json accepts them
     '{"n": 123456789012345678901234567890}',                        # beyond 64 bits
     '{"n": -9223372036854775809, "m": 18446744073709551616}',       # just beyond (u)int64
-    '{"s": "\\ud800"}',                                             # lone surrogate
     '{"a": 1, "a": 2}',                                             # duplicate key: the last wins
     '[1e400, -1e400, 1e-400]',                                      # beyond double range
 ])
@@ -41,6 +40,15 @@ def test_what_orjson_refuses_the_standard_library_still_decides(raw):
     expected = json.loads(raw)
     got = jsonio.loads(raw.encode())
     assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+@pytest.mark.parametrize("raw", ['{"s": "\\ud800"}', '["a\\udfff"]', '{"\\ud800": 1}',
+                                 '{"n": 1234567890123456789012, "s": "\\udc00"}'])
+def test_lone_surrogates_are_refused(raw):
+    """Issue 19, item 8: the standard library reads them, but they are no text (no log line,
+    card-log row or response can hold them); refused as LoneSurrogate, a ValueError."""
+    with pytest.raises(jsonio.LoneSurrogate):
+        jsonio.loads(raw.encode())
 
 
 def test_utf16_body_is_read_as_before():

@@ -188,7 +188,7 @@ def test_cors_wildcard_refused_outside_demo(tmp_path):
 
 
 def test_auth_required_without_trust_refuses_everything(tmp_path):
-    app = make_app(tmp_path, AUTH="required")
+    app = make_app(tmp_path, AUTH="required", BASE_URL="http://localhost")
     r = app.test_client().get("/cds-services", headers={"Authorization": "Bearer abc.def.ghi"})
     assert r.status_code == 401
     assert r.headers["WWW-Authenticate"].startswith("Bearer")

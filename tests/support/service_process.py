@@ -17,18 +17,19 @@ from .fhir_server import free_port
 @contextmanager
 def spine_cds_process(workdir: Path, *, command: str = "serve", env: dict[str, str] | None = None,
                       workers: int = 2, timeout: float = 30.0) -> Iterator[str]:
-    """Yields the base URL of a running service; stops it afterwards."""
+    """Yields the base URL of a running service; stops it afterwards. ``{base}`` in a value
+    of ``env`` stands for that URL (e.g. ``SPINE_CDS_BASE_URL``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SPINE_CDS_")}
     full_env.update({"SPINE_CDS_DATA_DIR": str(workdir), "SPINE_CDS_LOG_LEVEL": "INFO"})
-    full_env.update(env or {})
+    full_env.update({k: v.replace("{base}", base) for k, v in (env or {}).items()})
     log_path = workdir / f"spine-cds-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "cds_service.cli", command, "--host", "127.0.0.1",
                                  "--port", str(port), "--workers", str(workers)],
                                 env=full_env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
