@@ -289,3 +289,13 @@ def test_an_oversize_hook_body_is_still_a_413_operation_outcome_with_the_app_on(
                        content_type="application/json")
     assert resp.status_code == 413
     assert resp.get_json()["resourceType"] == "OperationOutcome"
+
+
+def test_the_page_speaks_the_users_language(client, fhir_base, patient):
+    token = _ctx(patient, fhir_base)
+    nl = client.get("/app/open", query_string={"appContext": token}, headers={"Accept-Language": "nl"})
+    text = nl.get_data(as_text=True)
+    assert nl.status_code == 200 and '<html lang="nl">' in text
+    assert "Ontbrekende gegevens" in text and "Myelopathische of cauda-uitval" in text and "> ja</label>" in text
+    en = client.get("/app/open", query_string={"appContext": token}, headers={"Accept-Language": "en"})
+    assert "Missing data" in en.get_data(as_text=True)

@@ -28,7 +28,7 @@ from markupsafe import Markup, escape
 
 from spine_guideline.findings import Message
 
-from ..errors import FHIR_JSON, issue, outcome_response
+from ..errors import FHIR_JSON, ServiceError, issue, outcome_response
 from ..i18n import negotiate
 from ..ids import new_uuid
 from . import service as svc
@@ -95,11 +95,17 @@ def _headers(resp: Response) -> Response:
 @bp.before_app_request
 def _keep_hook_body() -> None:
     """Keep a hook call's raw body readable, so the card links can name the request's
-    ``fhirServer`` and ``userId`` (see :mod:`.links`). Only the bytes are kept; they are parsed
-    only when a card needs a link."""
+    ``fhirServer`` and ``userId`` (see :mod:`.links`). Only the bytes are kept (the hook reads
+    the same bytes); they are parsed only when a card needs a link. A body of declared size
+    only: werkzeug refuses one above the limit (413) as the hook would; a chunked body is left
+    to the hook's own bounded reader, and its cards get a smart link without server or user."""
     if request.method == "POST" and request.path.startswith("/cds-services/") \
-            and not request.path.endswith("/feedback") and settings().enabled:
-        request.get_data(cache=True)
+            and not request.path.endswith("/feedback") and request.content_length is not None \
+            and settings().enabled:
+        try:
+            request.get_data(cache=True)
+        except (ConnectionResetError, TimeoutError):  # as the hook's reader answers it
+            raise ServiceError(408, "The request body did not arrive in time.", code="exception") from None
 
 
 # ------------------------------------------------------------------ Questionnaires

@@ -24,8 +24,9 @@ def _request_fields() -> tuple[str | None, str | None]:
     found = g.get("capture_request_fields")
     if found is None:
         server = user = None
+        raw = request.get_data(cache=True) if request.content_length is not None else b""  # see _keep_hook_body
         try:
-            body = jsonio.loads(request.get_data(cache=True))
+            body = jsonio.loads(raw) if raw else None
         except (ValueError, RecursionError):
             body = None
         if isinstance(body, dict):
