@@ -117,11 +117,9 @@ def _cors_origin(app: Flask) -> str | None:
 def _install_request_hooks(app: Flask) -> None:
     cds_paths = ("/cds-services",)
 
-    # Each request/g access through Flask's proxies costs a context lookup: the hooks
-    # below resolve the proxies once and use the objects.
     @app.before_request
     def _start():
-        req, store = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+        req, store = request, g
         store.t_start = time.perf_counter()
         store.timing = {}
         store.log_fields = {"requestId": req.headers.get("X-Request-ID", "")[:64] or new_uuid()}
@@ -142,7 +140,7 @@ def _install_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def _finish(resp: Response):
-        req, store = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+        req, store = request, g
         origin = _cors_origin(app)
         if origin and req.method != "OPTIONS":
             resp.headers["Access-Control-Allow-Origin"] = origin

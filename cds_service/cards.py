@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from spine_guideline import GUIDELINE_VERSION
+from spine_guideline import GUIDELINE_VERSION, RULES_VERSION
 from spine_guideline.facts import Fact, Source
 from spine_guideline.findings import Criterion, Finding, Indicator, Status
 
@@ -38,6 +38,7 @@ class RenderContext:
     catalogs: Catalogs
     suggestions: SuggestionContext
     base_url: str = DEFAULT_BASE_URL  # public base URL of this service, no trailing slash (rule pages)
+    policy_hash: str | None = None    # of the site policy file, when one is loaded (result ``policyHash``)
 
     def __post_init__(self) -> None:
         # Texts every criterion line needs, looked up once per request, not once per line.
@@ -144,6 +145,25 @@ def render_detail(f: Finding, ctx: RenderContext) -> str:
     return "\n\n".join(parts)
 
 
+def missing_names(f: Finding) -> list[str]:
+    """The fact names the decision rests on (api-contract ``missing``): by name alone on a card
+    about one vertebra, else with the level (``bilsky-grade@L2``)."""
+    per_vertebra = "vertebra" in f.result
+    names = [m.code if per_vertebra or m.level is None else f"{m.code}@{m.level}" for m in f.missing]
+    return list(dict.fromkeys(names))
+
+
+def result_payload(f: Finding, ctx: RenderContext) -> dict[str, Any]:
+    """The card's machine-readable result: the finding's own, with ``rules``, ``missing``
+    (unless the topic sets its own), ``rulesVersion`` and, with a site policy, ``policyHash``."""
+    out = f.machine_result()
+    out.setdefault("missing", missing_names(f))
+    out["rulesVersion"] = RULES_VERSION
+    if ctx.policy_hash:
+        out["policyHash"] = ctx.policy_hash
+    return out
+
+
 def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = ()) -> dict[str, Any]:
     c = ctx.catalogs
     summary = c.render(f.summary, ctx.lang, markdown=False).strip() or c.text(f"topic.{f.topic}", ctx.lang)
@@ -166,7 +186,7 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
         "links": [{"label": ctx.source_link, "url": page, "type": "absolute"}]
                  + [{"label": c.render(link.label, ctx.lang, markdown=False), "url": link.url, "type": "absolute"}
                     for link in f.links],
-        "extension": {RESULT_EXTENSION: f.machine_result()},
+        "extension": {RESULT_EXTENSION: result_payload(f, ctx)},
     }
     # --- issue 18: links to the data-capture app (cds_service/capture/links.py); the one call site
     from .capture.links import capture_links

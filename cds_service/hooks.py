@@ -27,7 +27,7 @@ def _state():
 
 def read_json_body(schema: str) -> dict[str, Any]:
     """The request's JSON object, checked against one of our schemas; 4xx otherwise."""
-    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not several
+    req = request
     mimetype = (req.mimetype or "").lower()
     if mimetype not in ("application/json", "application/fhir+json") and not mimetype.endswith("+json"):
         raise ServiceError(415, "The request body must be JSON (Content-Type: application/json).")
@@ -121,7 +121,7 @@ def _check_context(service: ServiceDef, body: dict[str, Any]) -> dict[str, Any]:
 def call_service(service_id: str):
     service = _service(service_id)
     state = _state()
-    store = g._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not several
+    store = g
     body = read_json_body("request")
     store.log_fields.update(hook=body.get("hook"), hookInstance=str(body.get("hookInstance"))[:100])
     context = _check_context(service, body)

@@ -65,7 +65,7 @@ def run(service: ServiceDef, *, resources: Iterable[Any], searches: Mapping[str,
 
     t0 = time.perf_counter()
     ctx = RenderContext(lang, catalogs, SuggestionContext(patient_id, now, lang, catalogs,
-                                                          draft_index(draft_orders)), base_url)
+                                                          draft_index(draft_orders)), base_url, policy.site_hash)
     notes = []
     failed = sorted(set(failed_types))
     if failed:

@@ -6,7 +6,12 @@ Pure Python: no Flask, no FHIR, no I/O while evaluating. Modules:
 * :mod:`.findings`: what rules return (criteria, missing data, suggestions);
 * :mod:`.policy`: thresholds and policy choices from ``data/*.json``;
 * :mod:`.diagnosis` (DX-*), :mod:`.treatment` (TX-*), :mod:`.augmentation`
-  (VPBK-*), with :mod:`.sins` and :mod:`.survival` for the scores.
+  (VPBK-*), with :mod:`.sins` and :mod:`.survival` for the scores. Diagnosis
+  and treatment are split into one module per card topic (listed in their
+  ``TOPIC_MODULES``; each names its rule IDs in ``RULES``), over
+  :mod:`.common` (three-valued reads, dates, missing data), :mod:`.keys`
+  (message keys chosen by a code) and :mod:`.context` (one evaluation: the
+  facts, the policy and the values derived from them, each computed once).
 
 Every guideline module exposes::
 
@@ -15,4 +20,5 @@ Every guideline module exposes::
 """
 
 GUIDELINE_NAME = "Richtlijn Wervelmetastasen (NVvN/IKNL) + Protocol VP/BK bij wervelmetastasen"
-GUIDELINE_VERSION = "spine-cds rules 2026.11 (guideline.md)"
+RULES_VERSION = "2026.12"
+GUIDELINE_VERSION = f"spine-cds rules {RULES_VERSION} (guideline.md)"

@@ -13,6 +13,8 @@ Technique (VPBK-T) and pre-procedure checks (VPBK-P) never change a verdict.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from . import (
     augmentation_benign,
     augmentation_metastatic,
@@ -20,15 +22,17 @@ from . import (
     augmentation_technique,
     sins,
 )
-from .augmentation_common import Assessment, level_msg, policy_value
-from .facts import DraftOrder, Fact, PatientFacts, sort_levels
-from .findings import Finding, Indicator, Link, Suggestion, msg
+from .augmentation_common import Assessment, Pathway, Technique, Verdict, level_msg, policy_value
+from .facts import ConditionRecord, DraftOrder, Fact, PatientFacts, sort_levels
+from .findings import Finding, Indicator, Link, Message, Suggestion, msg
 from .policy import Policy
 
-VPBK_ORDER_KINDS = {"vertebroplasty": "VP", "balloon-kyphoplasty": "BK"}
+VPBK_ORDER_KINDS: dict[str, Technique] = {"vertebroplasty": Technique.VP, "balloon-kyphoplasty": Technique.BK}
 _CONDITION_NAMES = ("spinal-metastasis", "vertebral-fracture", "vertebral-haemangioma",
                     "benign-vertebral-tumour")
 ELIGIBILITY_OVERRIDES = ["mdo-decision-documented", "contraindication-weighed", "ehr-data-incomplete"]
+#: the verdicts a technique must exist for (VPBK-T-1)
+_ELIGIBLE = (Verdict.ELIGIBLE, Verdict.ELIGIBLE_RELATIVE)
 
 
 # ---------------------------------------------------------------------------
@@ -47,36 +51,64 @@ def has_entry_condition(facts: PatientFacts) -> bool:
         or any(d.kind in VPBK_ORDER_KINDS for d in facts.draft_orders)
 
 
-def pathway_for(facts: PatientFacts, level: str) -> str:
+def levelless_metastases(facts: PatientFacts) -> list[ConditionRecord]:
+    """Spinal metastases recorded without a level (e.g. C79.5 with body site "vertebral column")."""
+    return [c for c in facts.condition_records("spinal-metastasis") if c.level is None]
+
+
+def pathway_for(facts: PatientFacts, level: str, *, level_from_order: bool = False) -> Pathway:
     """Metastatic levels never fall back to VPBK-O, except metastases of a
     haematological malignancy (myeloma) with no solid primary (VPBK-O-1). A
     pathological fracture in a patient with a solid (or unknown) primary is a
     metastasis until shown otherwise: the metastasis protocol, which asks to
     confirm it (VPBK-M-2). An unclear origin (active myeloma beside a solid
     cancer that is only history or suspected) stays on the metastatic pathway
-    and asks for the origin (see ``augmentation_metastatic.lesion_origin``)."""
-    metastasis = [c for c in facts.condition_records("spinal-metastasis", level) if c.level == level]
+    and asks for the origin (see ``augmentation_metastatic.lesion_origin``).
+    ``level_from_order``: the level is a VP/BK order's, and a spinal metastasis
+    recorded without a level counts for it (VPBK-M, rules 2026.12)."""
+    metastasis = [c for c in facts.condition_records("spinal-metastasis", level)
+                  if c.level == level or (level_from_order and c.level is None)]
     pathological = [c for c in facts.condition_records("vertebral-fracture", level)
                     if c.level == level and c.subtype == "pathological"]
     if not metastasis and not pathological:
-        return "osteoporotic-benign"
+        return Pathway.OSTEOPOROTIC_BENIGN
     origin = augmentation_metastatic.lesion_origin(facts)
     if origin == "haematological":
-        return "osteoporotic-benign"
+        return Pathway.OSTEOPOROTIC_BENIGN
     if metastasis or origin in ("solid", "unclear", "other-malignancy"):
-        return "metastatic"
-    return "osteoporotic-benign"
+        return Pathway.METASTATIC
+    return Pathway.OSTEOPOROTIC_BENIGN
 
 
-def assess_level(facts: PatientFacts, level: str | None, policy: Policy) -> Assessment:
+def takes_level_from_order(facts: PatientFacts, level: str | None) -> bool:
+    """VPBK-M: a spinal metastasis without a level, with a VP/BK order at ``level``
+    that has no spinal-metastasis record of its own: the level comes from the order."""
+    if level is None or not levelless_metastases(facts):
+        return False
+    return not any(c.level == level for c in facts.condition_records("spinal-metastasis", level))
+
+
+def assess_level(facts: PatientFacts, level: str | None, policy: Policy, *,
+                 level_from_order: bool = False) -> Assessment:
     if level is None:
         return _assess_without_level(facts, policy)
-    if pathway_for(facts, level) == "metastatic":
+    if pathway_for(facts, level, level_from_order=level_from_order) == Pathway.METASTATIC:
         a = augmentation_metastatic.assess(facts, level, policy, sins.assess(facts, level, policy))
+        if level_from_order:
+            a.level_from_order = True
+            a.notes.insert(0, msg("vpbk.note.level-from-order", vertebra=level_msg(level)))
     else:
         a = augmentation_benign.assess(facts, level, policy)
     augmentation_technique.apply(a, facts, level, policy)
     return a
+
+
+def _metastatic_without_level(facts: PatientFacts) -> bool:
+    levels = condition_levels(facts)
+    if levels:
+        return any(pathway_for(facts, lvl) == Pathway.METASTATIC for lvl in levels)
+    return bool(levelless_metastases(facts)) and \
+        augmentation_metastatic.lesion_origin(facts) != "haematological"
 
 
 def _assess_without_level(facts: PatientFacts, policy: Policy) -> Assessment:
@@ -84,9 +116,8 @@ def _assess_without_level(facts: PatientFacts, policy: Policy) -> Assessment:
     without bodySite): the verdict needs the level, but every contraindication
     that does not depend on the level is still checked, so an absolute
     contraindication on an order is never silent."""
-    metastatic = any(pathway_for(facts, lvl) == "metastatic" for lvl in condition_levels(facts)) \
-        if condition_levels(facts) else bool(facts.metastatic_levels())
-    a = Assessment(None, "metastatic" if metastatic else "osteoporotic-benign")
+    metastatic = _metastatic_without_level(facts)
+    a = Assessment(None, Pathway.METASTATIC if metastatic else Pathway.OSTEOPOROTIC_BENIGN)
     a.crit("vpbk.crit.level-unknown", None, "VPBK-M-2" if metastatic else "VPBK-O-2")
     a.miss("vertebral-level")
     if metastatic:
@@ -105,17 +136,25 @@ def _assess_without_level(facts: PatientFacts, policy: Policy) -> Assessment:
     return a
 
 
+def indication_known_unmet(a: Assessment) -> bool:
+    """VPBK-M-1 known to be unmet at the level: SINS 0-6, or a (fresh) pain score
+    below 4 without the M-1c surgical path (which has no pain criterion)."""
+    return a.pathway == Pathway.METASTATIC and a.vertebra is not None and \
+        bool({"sins-below-7", "pain-below-threshold"} & set(a.unmet_criteria))
+
+
 # ---------------------------------------------------------------------------
 # Findings
 # ---------------------------------------------------------------------------
 
-def eligibility_result(a: Assessment) -> dict:
-    res = {
-        "verdict": a.verdict,
-        "pathway": a.pathway,
+def eligibility_result(a: Assessment) -> dict[str, Any]:
+    """The wire result of a vpbk-eligibility card (api-contract), plain values only."""
+    res: dict[str, Any] = {
+        "verdict": a.verdict.value,
+        "pathway": a.pathway.value,
         "vertebra": a.vertebra,
-        "technique": list(a.extra.get("technique", [])),
-        "techniqueNotes": list(a.extra.get("techniqueNotes", [])),
+        "technique": [t.value for t in a.technique],
+        "techniqueNotes": list(a.technique_notes),
         "absoluteContraindications": list(a.absolute),
         "relativeContraindications": list(a.relative),
         "relativeContraindicationsUnknown": list(a.relative_unknown),
@@ -129,20 +168,28 @@ def eligibility_result(a: Assessment) -> dict:
         res["preferences"] = dict(a.preferences)
     if a.kinds:
         res["lesionKinds"] = list(a.kinds)
-    for k in ("indicationPath", "daysSinceFracture", "orderedTechnique", "order", "steppedCareMissing"):
-        if k in a.extra:
-            res[k] = a.extra[k]
+    optional: tuple[tuple[str, Any], ...] = (
+        ("indicationPath", a.indication_path),
+        ("daysSinceFracture", a.days_since_fracture),
+        ("orderedTechnique", a.ordered_technique.value if a.ordered_technique else None),
+        ("order", a.order_id),
+        ("steppedCareMissing", list(a.stepped_care_missing) or None),
+        ("lifeExpectancyBasis", a.life_expectancy_basis),
+        ("survivalModel", a.survival_model),
+        ("levelFromOrder", a.level_from_order or None),
+    )
+    res.update((k, v) for k, v in optional if v is not None)
     return res
 
 
-def _codes(prefix: str, codes: list[str]):
+def _codes(prefix: str, codes: list[str]) -> list[Message]:
     return [msg(f"{prefix}.{c}") for c in codes]
 
 
 _RANGE_OF_TECHNOTE = {"level-outside-vp-range": "vp_level_range", "level-outside-bk-range": "bk_level_range"}
 
 
-def _technote_msgs(codes: list[str], policy: Policy):
+def _technote_msgs(codes: list[str], policy: Policy) -> list[Message]:
     """Technique notes; the level ranges are policy values, passed as parameters."""
     out = []
     for code in codes:
@@ -163,94 +210,147 @@ def _mdo_suggestion(facts: PatientFacts, policy: Policy) -> Suggestion | None:
                       {"disciplines": disciplines})
 
 
-def eligibility_finding(facts: PatientFacts, a: Assessment, policy: Policy, *,
-                        order: DraftOrder | None = None) -> Finding:
-    verdict = a.verdict
-    vertebra = level_msg(a.vertebra)
-    pathway = msg(f"vpbk.pathway.{a.pathway}")
-    # VPBK-T-1: criteria met at a level neither instrument reaches (C1, S2, ...) is no plain "eligible"
-    no_technique = a.vertebra is not None and not a.extra.get("technique") \
-        and verdict in ("eligible", "eligible-relative-contraindications")
-    summary = msg("vpbk.summary.no-technique" if no_technique else f"vpbk.summary.{verdict}",
-                  vertebra=vertebra, pathway=pathway)
-    stepped = a.extra.get("steppedCareMissing")
-    if stepped and not a.absolute and not a.unmet_conditions and a.unmet_criteria == ["stepped-care-incomplete"]:
+def _no_technique(a: Assessment) -> bool:
+    """VPBK-T-1: criteria met at a level neither instrument reaches (C1, S2, ...) is no plain "eligible"."""
+    return a.vertebra is not None and not a.technique and a.verdict in _ELIGIBLE
+
+
+def _summary(a: Assessment, vertebra: Message, pathway: Message) -> Message:
+    if a.stepped_care_missing and not a.absolute and not a.unmet_conditions \
+            and a.unmet_criteria == ["stepped-care-incomplete"]:
         # VPBK-M-4 the only reason: the summary names the treatments neither given nor waived
-        summary = msg("vpbk.summary.not-eligible-stepped-care", vertebra=vertebra, pathway=pathway,
-                      treatments=[msg(f"vpbk.treatment.{t}") for t in stepped])
-    conclusion = msg(f"vpbk.conclusion.{verdict}", vertebra=vertebra, pathway=pathway,
-                     reasons=_codes("vpbk.code", a.absolute + a.unmet_conditions + a.unmet_criteria),
-                     relative=_codes("vpbk.code", a.relative)
-                     + [msg("vpbk.code.not-recorded", code=msg(f"vpbk.code.{c}")) for c in a.relative_unknown],
-                     missing=_codes("vpbk.fact", list(dict.fromkeys(m.code for m in a.missing))))
+        return msg("vpbk.summary.not-eligible-stepped-care", vertebra=vertebra, pathway=pathway,
+                   treatments=[msg(f"vpbk.treatment.{t}") for t in a.stepped_care_missing])
+    key = "vpbk.summary.no-technique" if _no_technique(a) else f"vpbk.summary.{a.verdict.value}"
+    return msg(key, vertebra=vertebra, pathway=pathway)
+
+
+def _conclusion(a: Assessment, vertebra: Message, pathway: Message) -> Message:
+    return msg(f"vpbk.conclusion.{a.verdict.value}", vertebra=vertebra, pathway=pathway,
+               reasons=_codes("vpbk.code", a.absolute + a.unmet_conditions + a.unmet_criteria),
+               relative=_codes("vpbk.code", a.relative)
+               + [msg("vpbk.code.not-recorded", code=msg(f"vpbk.code.{c}")) for c in a.relative_unknown],
+               missing=_codes("vpbk.fact", list(dict.fromkeys(m.code for m in a.missing))))
+
+
+def _warning_only_on_order(a: Assessment, policy: Policy) -> bool:
+    """Every absolute contraindication is timing advice on an order (VPBK-O-3 "too early")."""
+    return bool(a.absolute) and set(a.absolute) <= set(policy_value(policy, "order_warning_only_contraindications"))
+
+
+def _notes_links_suggestions(facts: PatientFacts, a: Assessment, policy: Policy, on_order: bool
+                             ) -> tuple[list[Message], list[Link], list[Suggestion]]:
     notes = list(a.notes)
     if a.mdo_overrides:
         notes.append(msg("vpbk.note.mdo-override", conditions=_codes("vpbk.code", a.mdo_overrides)))
-    techniques = a.extra.get("technique", [])
-    notes.append(msg("vpbk.note.technique", techniques=", ".join(techniques) or "-",
-                     notes=_technote_msgs(a.extra.get("techniqueNotes", []), policy) or "-"))
-    if order is not None and a.absolute and \
-            set(a.absolute) <= set(policy_value(policy, "order_warning_only_contraindications")):
+    notes.append(msg("vpbk.note.technique", techniques=", ".join(t.value for t in a.technique) or "-",
+                     notes=_technote_msgs(a.technique_notes, policy) or "-"))
+    if on_order and _warning_only_on_order(a, policy):
         notes.append(msg("vpbk.note.o3-too-early-timing-advice"))
     suggestions = list(a.suggestions)
     links: list[Link] = []
-    if a.pathway == "metastatic":
+    if a.pathway == Pathway.METASTATIC:
         url = policy_value(policy, "leaflet_url")
         if url:
             links.append(Link(msg("vpbk.link.leaflet"), url))
         else:
             notes.append(msg("vpbk.note.m8-shared-decision"))
         notes.append(msg("vpbk.note.m9-operator"))
-    if verdict == "mdo-review-needed":
+    if a.verdict == Verdict.MDO_REVIEW_NEEDED:
         sug = _mdo_suggestion(facts, policy)
         if sug is not None:
             suggestions.append(sug)
         else:
             notes.append(msg("vpbk.note.mdo-referral-planned"))
+    return notes, links, suggestions
+
+
+def _indicator(a: Assessment, policy: Policy, on_order: bool) -> Indicator:
+    """patient-view: warning for an absolute contraindication, an unmet patient
+    condition or no technique, else info. On an order: critical for an absolute
+    contraindication (except timing advice), warning for any other verdict than
+    eligible or a technique the level does not allow."""
+    if not on_order:
+        return Indicator.WARNING if (a.absolute or a.unmet_conditions or _no_technique(a)) else Indicator.INFO
+    if set(a.absolute) - set(policy_value(policy, "order_warning_only_contraindications")):
+        return Indicator.CRITICAL
+    if a.verdict != Verdict.ELIGIBLE or a.order_technique_mismatch:
+        return Indicator.WARNING
+    return Indicator.INFO
+
+
+def _finding_key(a: Assessment, order: DraftOrder | None) -> str | None:
     if order is None:
-        indicator = Indicator.WARNING if (a.absolute or a.unmet_conditions or no_technique) else Indicator.INFO
-    elif set(a.absolute) - set(policy_value(policy, "order_warning_only_contraindications")):
-        indicator = Indicator.CRITICAL
-    elif verdict != "eligible" or a.extra.get("orderTechniqueMismatch"):
-        indicator = Indicator.WARNING
-    else:
-        indicator = Indicator.INFO
-    key = a.vertebra
-    if order is not None:
-        key = order.resource_id or order.kind
-        if len(order.levels) > 1 and a.vertebra:
-            key = f"{key}:{a.vertebra}"
+        return a.vertebra
+    key = order.resource_id or order.kind
+    return f"{key}:{a.vertebra}" if len(order.levels) > 1 and a.vertebra else key
+
+
+def eligibility_finding(facts: PatientFacts, a: Assessment, policy: Policy, *,
+                        order: DraftOrder | None = None) -> Finding:
+    vertebra = level_msg(a.vertebra)
+    pathway = msg(f"vpbk.pathway.{a.pathway.value}")
+    on_order = order is not None
+    notes, links, suggestions = _notes_links_suggestions(facts, a, policy, on_order)
+    indicator = _indicator(a, policy, on_order)
     return Finding(
-        topic="vpbk-eligibility", rules=list(a.rules), indicator=indicator, summary=summary,
-        conclusion=conclusion, result=eligibility_result(a), criteria=list(a.criteria),
+        topic="vpbk-eligibility", rules=list(a.rules), indicator=indicator,
+        summary=_summary(a, vertebra, pathway), conclusion=_conclusion(a, vertebra, pathway),
+        result=eligibility_result(a), criteria=list(a.criteria),
         missing=list(a.missing), notes=notes, suggestions=suggestions, links=links,
         override_reasons=list(ELIGIBILITY_OVERRIDES) if indicator != Indicator.INFO else [],
-        key=key)
+        key=_finding_key(a, order))
 
 
 # ---------------------------------------------------------------------------
 # Hooks
 # ---------------------------------------------------------------------------
 
+def patient_view_levels(facts: PatientFacts) -> list[str | None]:
+    """The candidate levels of patient-view: every level with a condition record; a
+    spinal metastasis without a level, when no level has one, as one level-less candidate."""
+    levels: list[str | None] = list(condition_levels(facts))
+    if levelless_metastases(facts) and not facts.metastatic_levels():
+        levels.append(None)
+    return levels or [None]
+
+
 def evaluate(facts: PatientFacts, policy: Policy) -> list[Finding]:
     """patient-view: SINS per affected vertebra, eligibility per candidate
-    vertebra, and the pre-procedure checks when a procedure is conceivable."""
+    vertebra, and the pre-procedure checks when a procedure is conceivable.
+    A level whose VPBK-M-1 indication is known to be unmet gets no eligibility
+    card here (policy, against alarm fatigue); on an order for it, it does."""
     out = sins.evaluate(facts, policy)
     if not has_entry_condition(facts):
         return out
-    levels: list[str | None] = list(condition_levels(facts)) or [None]
-    assessments = [assess_level(facts, level, policy) for level in levels]
-    out.extend(eligibility_finding(facts, a, policy) for a in assessments)
-    if any(a.verdict != "not-eligible" for a in assessments):
+    assessments = [assess_level(facts, level, policy) for level in patient_view_levels(facts)]
+    out.extend(eligibility_finding(facts, a, policy) for a in assessments if not indication_known_unmet(a))
+    if any(a.verdict != Verdict.NOT_ELIGIBLE for a in assessments):
         out.append(augmentation_preprocedure.finding(facts, policy, key=None))
     return out
 
 
 def _order_levels(facts: PatientFacts, order: DraftOrder) -> list[str | None]:
     if order.levels:
-        return sort_levels(order.levels) or [None]
+        levels: list[str | None] = list(sort_levels(order.levels))
+        return levels or [None]
     candidates = condition_levels(facts)
     return [candidates[0]] if len(candidates) == 1 else [None]
+
+
+def _check_ordered_technique(a: Assessment, level: str | None, ordered: Technique, order_id: str) -> None:
+    """VPBK-T-1: the ordered technique against the techniques the level allows."""
+    a.rule("VPBK-T-1")
+    a.ordered_technique = ordered
+    a.order_id = order_id
+    if level is None or ordered in a.technique:
+        return
+    a.order_technique_mismatch = True
+    a.notes.append(msg("vpbk.note.order-technique-mismatch", ordered=ordered.value, vertebra=level_msg(level),
+                       allowed=", ".join(t.value for t in a.technique) or "-"))
+    if ordered == Technique.BK and Technique.VP in a.technique:
+        a.suggestions.append(Suggestion("update-technique", msg("vpbk.suggestion.update-technique"),
+                                        {"order_id": order_id, "to": Technique.VP.value}))
 
 
 def evaluate_orders(facts: PatientFacts, policy: Policy) -> list[Finding]:
@@ -260,23 +360,10 @@ def evaluate_orders(facts: PatientFacts, policy: Policy) -> list[Finding]:
     for order in facts.draft_orders:
         if not order.selected or order.kind not in VPBK_ORDER_KINDS:
             continue
-        ordered = VPBK_ORDER_KINDS[order.kind]
         order_id = order.resource_id or order.kind
         for level in _order_levels(facts, order):
-            a = assess_level(facts, level, policy)
-            a.rule("VPBK-T-1")
-            a.extra["orderedTechnique"] = ordered
-            a.extra["order"] = order_id
-            allowed = a.extra.get("technique", [])
-            if level is not None and ordered not in allowed:
-                a.extra["orderTechniqueMismatch"] = True
-                a.notes.append(msg("vpbk.note.order-technique-mismatch", ordered=ordered,
-                                   vertebra=level_msg(level),
-                                   allowed=", ".join(allowed) or "-"))
-                if ordered == "BK" and "VP" in allowed:
-                    a.suggestions.append(Suggestion(
-                        "update-technique", msg("vpbk.suggestion.update-technique"),
-                        {"order_id": order_id, "to": "VP"}))
+            a = assess_level(facts, level, policy, level_from_order=takes_level_from_order(facts, level))
+            _check_ordered_technique(a, level, VPBK_ORDER_KINDS[order.kind], order_id)
             out.append(eligibility_finding(facts, a, policy, order=order))
         out.append(augmentation_preprocedure.finding(facts, policy, key=order_id))
     return out

@@ -2,7 +2,9 @@
 criteria, contraindications and missing facts, and the verdict precedence."""
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from .facts import LEVELS, Fact, PatientFacts, Unknown, level_index, sort_levels
@@ -13,9 +15,41 @@ SECTION = "augmentation"
 
 _MET, _NOT_MET, _UNKNOWN = Status.MET, Status.NOT_MET, Status.UNKNOWN
 
+
+class Verdict(str, enum.Enum):
+    """vpbk-eligibility ``verdict``, in precedence order (guideline.md): first wins."""
+
+    NOT_ELIGIBLE = "not-eligible"
+    INSUFFICIENT_DATA = "insufficient-data"
+    MDO_REVIEW_NEEDED = "mdo-review-needed"
+    ELIGIBLE_RELATIVE = "eligible-relative-contraindications"
+    ELIGIBLE = "eligible"
+
+
+class Pathway(str, enum.Enum):
+    """vpbk-eligibility ``pathway``: VPBK-M (source 000) or VPBK-O (sources 001, 004)."""
+
+    METASTATIC = "metastatic"
+    OSTEOPOROTIC_BENIGN = "osteoporotic-benign"
+
+
+class Technique(str, enum.Enum):
+    """vpbk-eligibility ``technique`` (VPBK-T)."""
+
+    VP = "VP"
+    BK = "BK"
+
+
+class Contra(enum.Enum):
+    """What a contraindication (or patient condition) that is present does to the verdict."""
+
+    ABSOLUTE = "absolute"            # not-eligible (VPBK-M-6, VPBK-O-5)
+    RELATIVE = "relative"            # eligible-relative-contraindications (VPBK-M-7)
+    UNMET_CONDITION = "unmet"        # not-eligible, unless an MDO override (VPBK-M-5)
+
+
 #: verdict precedence (guideline.md): first wins
-VERDICTS = ("not-eligible", "insufficient-data", "mdo-review-needed",
-            "eligible-relative-contraindications", "eligible")
+VERDICTS: tuple[str, ...] = tuple(v.value for v in Verdict)
 
 
 def why_of(fact: Fact) -> str:
@@ -27,7 +61,7 @@ class Assessment:
     """Everything one pathway found for one vertebra."""
 
     vertebra: str | None
-    pathway: str
+    pathway: Pathway
     criteria: list[Criterion] = field(default_factory=list)
     missing: list[Missing] = field(default_factory=list)
     absolute: list[str] = field(default_factory=list)
@@ -43,8 +77,20 @@ class Assessment:
     rules: list[str] = field(default_factory=list)
     preferences: dict[str, str] = field(default_factory=dict)
     suggestions: list[Suggestion] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
     kinds: list[str] = field(default_factory=list)  # lesion kinds (non-metastatic pathway)
+    # VPBK-T: techniques allowed at the level, and why one is not (codes of data-dictionary.md)
+    technique: list[Technique] = field(default_factory=list)
+    technique_notes: list[str] = field(default_factory=list)
+    indication_path: str | None = None          # "M-1a" | "M-1b" | "M-1c"
+    days_since_fracture: int | None = None      # VPBK-O-3
+    stepped_care_missing: list[str] = field(default_factory=list)  # VPBK-M-4: neither given nor waived
+    life_expectancy_basis: str | None = None    # VPBK-M-5: "clinician" | "model"
+    survival_model: dict[str, Any] | None = None
+    level_from_order: bool = False              # VPBK-M: a level-less metastasis took the order's level
+    # order hooks
+    ordered_technique: Technique | None = None
+    order_id: str | None = None
+    order_technique_mismatch: bool = False
 
     # -- recording ---------------------------------------------------------------
     def rule(self, *rule_ids: str) -> None:
@@ -99,19 +145,57 @@ class Assessment:
         if code not in self.unmet_conditions:
             self.unmet_conditions.append(code)
 
+    def require(self, key: str, value: bool | None, rule: str, unmet: str, /, *facts: Fact, missing: str,
+                level: str | None = None, why: str | Fact | None = None, blocks: bool = True,
+                **params: Any) -> bool | None:
+        """A required criterion, three-valued: met; not met -> the unmet criterion
+        ``unmet`` (not-eligible); unknown -> the fact ``missing`` is asked for."""
+        self.crit(key, value, rule, *facts, **params)
+        if value is False:
+            self.fail(unmet)
+        elif value is None:
+            self.miss(missing, why if why is not None else _first_unknown(facts), level=level, blocks=blocks)
+        return value
+
+    def contraindication(self, key: str, present: bool | None, rule: str, kind: Contra, code: str, /,
+                         *facts: Fact, missing: str, level: str | None = None,
+                         why: str | Fact | None = None, **params: Any) -> bool | None:
+        """The three-valued contraindication stanza, written once: the criterion "no
+        ``code``" (met / not met / unknown); present -> recorded as ``kind``; unknown ->
+        the fact ``missing`` is asked for (an unknown relative contraindication caps the
+        verdict at eligible-relative-contraindications instead of blocking it). ``why``:
+        the fact (or reason) that explains the unknown; by default the first unknown fact."""
+        self.crit(key, None if present is None else not present, rule, *facts, **params)
+        if present is True:
+            {Contra.ABSOLUTE: self.add_absolute, Contra.RELATIVE: self.add_relative,
+             Contra.UNMET_CONDITION: self.add_unmet_condition}[kind](code)
+        elif present is None:
+            reason = why if why is not None else _first_unknown(facts)
+            if kind is Contra.RELATIVE:
+                self.add_relative_unknown(code)
+                self.miss(missing, reason, level=level, blocks=False)
+            else:
+                self.miss(missing, reason, level=level)
+        return present
+
     # -- outcome -----------------------------------------------------------------
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         if self.absolute or self.unmet_conditions or self.unmet_criteria:
-            return "not-eligible"
+            return Verdict.NOT_ELIGIBLE
         if self.insufficient:
-            return "insufficient-data"
+            return Verdict.INSUFFICIENT_DATA
         if self.mdo_needed or self.absolute_unknown:
-            return "mdo-review-needed"
+            return Verdict.MDO_REVIEW_NEEDED
         if self.relative or self.relative_unknown:
             # an unknown relative contraindication is never worse than either known value
-            return "eligible-relative-contraindications"
-        return "eligible"
+            return Verdict.ELIGIBLE_RELATIVE
+        return Verdict.ELIGIBLE
+
+
+def _first_unknown(facts: tuple[Fact, ...]) -> str | Fact:
+    """The fact that explains an unknown criterion: the first unknown one, else "not recorded"."""
+    return next((f for f in facts if f.is_unknown), Unknown.NOT_RECORDED.value)
 
 
 _RECORDED_AT = "recorded at "
@@ -205,7 +289,7 @@ def level_msg(level: str | None) -> Message:
     return msg(f"vpbk.level.{level}") if level else msg("vpbk.level.unknown")
 
 
-def whole_days(facts: PatientFacts, onset) -> int:
+def whole_days(facts: PatientFacts, onset: date) -> int:
     return (facts.now.date() - onset).days
 
 

@@ -1,8 +1,11 @@
 """VPBK-M: VP/BK for spinal metastases of solid tumours (source 000), per vertebra."""
 from __future__ import annotations
 
+from . import survival
 from .augmentation_common import (
     Assessment,
+    Contra,
+    Pathway,
     adjacent_levels,
     bool_obs,
     level_obs,
@@ -10,17 +13,18 @@ from .augmentation_common import (
     policy_value,
     vertebral_infection,
 )
-from .facts import CancerCategory, Fact, PatientFacts, tri_or
+from .facts import Cancer, CancerCategory, Fact, PatientFacts, tri_and, tri_not, tri_or
 from .findings import msg
 from .policy import Policy
 from .sins import SinsAssessment, missing_entries
 
 STEPPED_CARE = ("systemic-therapy", "analgesics", "radiotherapy")
 _IMAGING_SEARCH = ("Procedure", "ImagingStudy", "DiagnosticReport")
+_DEFICITS = ("mescc-deficit", "radicular-deficit", "severe-neurological-deficit")
 
 
 def assess(facts: PatientFacts, level: str, policy: Policy, sins: SinsAssessment) -> Assessment:
-    a = Assessment(level, "metastatic")
+    a = Assessment(level, Pathway.METASTATIC)
     _diagnostics(a, facts, level, sins)
     m1c = _indication(a, facts, level, policy, sins)
     _vertebra(a, facts, level, policy, sins)
@@ -52,13 +56,18 @@ def lesion_origin(facts: PatientFacts) -> str:
     return "other-malignancy" if facts.cancers else "none"
 
 
+def _cancer_note(c: Cancer) -> str | None:
+    if c.active and not c.suspected:
+        return None
+    return "suspected" if c.suspected else "history"
+
+
 def _origin(a: Assessment, facts: PatientFacts, level: str) -> None:
     if lesion_origin(facts) != "unclear":
         return
     cancers = [c for c in facts.cancers if c.category in (CancerCategory.SOLID, CancerCategory.HAEMATOLOGICAL)]
     a.crit("vpbk.crit.lesion-origin-unclear", None, "VPBK-O-1",
-           *(Fact("cancer", True, (c.source,), note=None if c.active and not c.suspected
-                  else ("suspected" if c.suspected else "history")) for c in cancers),
+           *(Fact("cancer", True, (c.source,), note=_cancer_note(c)) for c in cancers),
            cancers=[msg(f"vpbk.cancer.{c.cancer_type}") for c in cancers])
     a.miss("lesion-origin", level=level)
 
@@ -66,20 +75,27 @@ def _origin(a: Assessment, facts: PatientFacts, level: str) -> None:
 # -- VPBK-M-2 -------------------------------------------------------------------
 def _diagnostics(a: Assessment, facts: PatientFacts, level: str, sins: SinsAssessment) -> None:
     _origin(a, facts, level)
+    _histology(a, facts)
+    _metastasis_confirmed(a, facts, level)
+    _whole_spine_imaging(a, facts)
+    _sins_band_known(a, level, sins)
+
+
+def _histology(a: Assessment, facts: PatientFacts) -> None:
+    """(History of) histologically proven solid malignancy: positive evidence only."""
     solid = [c for c in facts.cancers if c.category == CancerCategory.SOLID]
-    if solid:
-        proofs = [c.histologically_proven for c in solid]
-        proven = tri_or(*proofs)
-        a.crit("vpbk.crit.m2-histology", proven, "VPBK-M-2", *proofs,
-               cancers=[msg(f"vpbk.cancer.{c.cancer_type}") for c in solid])
-        if proven is False:
-            a.fail("histology-not-proven")
-        elif proven is None:
-            a.miss("histologically-proven", next((p for p in proofs if p.unknown), proofs[0]))
-    else:
+    if not solid:
         a.crit("vpbk.crit.m2-no-solid-primary", None, "VPBK-M-2",
                *(Fact("cancer", True, (c.source,)) for c in facts.cancers))
         a.miss("histologically-proven")
+        return
+    proofs = [c.histologically_proven for c in solid]
+    a.require("vpbk.crit.m2-histology", tri_or(*proofs), "VPBK-M-2", "histology-not-proven", *proofs,
+              missing="histologically-proven", why=next((p for p in proofs if p.unknown), proofs[0]),
+              cancers=[msg(f"vpbk.cancer.{c.cancer_type}") for c in solid])
+
+
+def _metastasis_confirmed(a: Assessment, facts: PatientFacts, level: str) -> None:
     records = facts.condition_records("spinal-metastasis", level)
     fractures = [r for r in facts.condition_records("vertebral-fracture", level)
                  if r.level == level and r.subtype == "pathological"]
@@ -92,16 +108,22 @@ def _diagnostics(a: Assessment, facts: PatientFacts, level: str, sins: SinsAsses
         a.crit("vpbk.crit.m2-metastasis-suspected", None, "VPBK-M-2",
                Fact("spinal-metastasis", True, tuple(r.source for r in records), level))
         a.miss("spinal-metastasis", level=level)
-    imaging = tri_or(facts.event("mri-whole-spine", searched=_IMAGING_SEARCH),
-                     facts.event("ct-whole-spine", searched=_IMAGING_SEARCH))
+
+
+def _whole_spine_imaging(a: Assessment, facts: PatientFacts) -> None:
+    """Shown on MRI and/or CT of the whole spine: done, not only ordered."""
     mri = facts.event("mri-whole-spine", searched=_IMAGING_SEARCH)
     ct = facts.event("ct-whole-spine", searched=_IMAGING_SEARCH)
+    imaging = tri_or(mri, ct)
     a.crit("vpbk.crit.m2-whole-spine-imaging", imaging, "VPBK-M-2", mri, ct)
     if imaging is not True:
         # not done (only ordered, or nothing recorded): the diagnostic is missing
         a.miss("mri-whole-spine", mri if imaging is None else "not-recorded")
-    # the protocol needs the band (7-9, >= 10): a missing component that cannot
-    # change the band (e.g. 13-16) is listed but does not block
+
+
+def _sins_band_known(a: Assessment, level: str, sins: SinsAssessment) -> None:
+    """The protocol needs the band (7-9, >= 10): a missing component that cannot
+    change the band (e.g. 13-16) is listed but does not block."""
     settled = sins.band is not None
     a.crit("vpbk.crit.m2-sins", True if settled else None, "VPBK-M-2", sins.fact,
            vertebra=msg(f"vpbk.level.{level}"))
@@ -112,67 +134,80 @@ def _diagnostics(a: Assessment, facts: PatientFacts, level: str, sins: SinsAsses
 # -- VPBK-M-1 -------------------------------------------------------------------
 def _indication(a: Assessment, facts: PatientFacts, level: str, policy: Policy,
                 sins: SinsAssessment) -> bool | None:
-    """Returns the value of the M-1c (surgeon) path."""
+    """VPBK-M-1; returns the value of the M-1c (surgeon) path."""
     a.rule("VPBK-M-1")
-    surgeries = [e for e in facts.events_of("spinal-surgery") if e.level in adjacent_levels(level)]
-    surgeon = bool_obs(facts, "surgeon-augmentation-benefit", level)
-    m1c: bool | None = None
-    if surgeries or surgeon.is_known:
-        surgery_fact = Fact("spinal-surgery", bool(surgeries), tuple(e.source for e in surgeries), level)
-        m1c = tri_and3(bool(surgeries), sins.score_at_least_7, surgeon.value)
-        a.crit("vpbk.crit.m1c", m1c, "VPBK-M-1c", surgery_fact, surgeon, sins.fact)
+    m1c = _surgical_path(a, facts, level, sins)
     if m1c is True:
         a.notes.append(msg("vpbk.note.m1c-no-pain-criterion"))
-        a.extra["indicationPath"] = "M-1c"
+        a.indication_path = "M-1c"
         return True
+    _pain(a, facts, level, policy)
+    _sins_band_and_mdo(a, facts, level, sins)
+    return m1c
+
+
+def _surgical_path(a: Assessment, facts: PatientFacts, level: str, sins: SinsAssessment) -> bool | None:
+    """VPBK-M-1c: SINS >= 7 at an operated or adjacent level and the surgeon's judgement.
+    Source 000 section 1: the cement is given *during* the operation ("in geval van een
+    operatie onder algehele narcose of sedatie"): a planned operation at the level or next
+    to it; one already done is no such occasion (a later VP/BK is percutaneous: M-1a/M-1b).
+    None of it recorded: the path is not considered (None, no criterion shown)."""
+    surgeries = [e for e in facts.events_of("spinal-surgery", status="planned")
+                 if e.level in adjacent_levels(level)]
+    surgeon = bool_obs(facts, "surgeon-augmentation-benefit", level)
+    if not surgeries and not surgeon.is_known:
+        return None
+    surgery_fact = Fact("spinal-surgery", bool(surgeries), tuple(e.source for e in surgeries), level)
+    m1c = tri_and(bool(surgeries), sins.score_at_least_7, surgeon)
+    a.crit("vpbk.crit.m1c", m1c, "VPBK-M-1c", surgery_fact, surgeon, sins.fact)
+    return m1c
+
+
+def _pain(a: Assessment, facts: PatientFacts, level: str, policy: Policy) -> None:
+    """A symptomatic lesion: pain score >= 4 (0-10) at the level or patient-wide."""
     pain = num_obs(facts, "pain-score", level)
     pmin = policy_value(policy, "metastatic_pain_min")
     pain_ok = None if pain.value is None else pain.value >= pmin
-    a.crit("vpbk.crit.m1-pain", pain_ok, "VPBK-M-1", pain, minimum=pmin,
-           value="-" if pain.value is None else pain.value)
-    if pain_ok is False:
-        a.fail("pain-below-threshold")
-    elif pain_ok is None:
-        a.miss("pain-score", pain)
+    a.require("vpbk.crit.m1-pain", pain_ok, "VPBK-M-1", "pain-below-threshold", pain, missing="pain-score",
+              why=pain, minimum=pmin, value="-" if pain.value is None else pain.value)
+
+
+def _sins_band_and_mdo(a: Assessment, facts: PatientFacts, level: str, sins: SinsAssessment) -> None:
+    """SINS 0-6: no indication; 7-9 (M-1a) and >= 10 (M-1b) need the MDO's judgement."""
     mdo = bool_obs(facts, "mdo-vpbk-benefit", level)
     if sins.band == "0-6":
         a.crit("vpbk.crit.m1-sins-below-7", False, "VPBK-M-1", sins.fact, score=_score_text(sins))
         a.fail("sins-below-7")
-        return m1c
+        return
     if sins.band is None:
         a.crit("vpbk.crit.m1-sins-undecided", None, "VPBK-M-1", sins.fact, score=_score_text(sins))
         if mdo.value is None:
             a.miss("mdo-vpbk-benefit", mdo, level=level, blocks=False)
-        return m1c
-    rule = "VPBK-M-1a" if sins.band == "7-9" else "VPBK-M-1b"
-    a.extra["indicationPath"] = rule[5:]
-    key = "vpbk.crit.m1a-mdo" if rule == "VPBK-M-1a" else "vpbk.crit.m1b-mdo"
-    a.crit(key, mdo.value, rule, mdo, sins.fact, score=_score_text(sins))
+        return
+    m1b = sins.band == ">=10"
+    rule = "VPBK-M-1b" if m1b else "VPBK-M-1a"
+    a.indication_path = rule[5:]
+    a.crit("vpbk.crit.m1b-mdo" if m1b else "vpbk.crit.m1a-mdo", mdo.value, rule, mdo, sins.fact,
+           score=_score_text(sins))
     if mdo.is_false:
         a.fail("mdo-no-benefit")
     elif mdo.is_unknown:
         a.mdo_needed = True
         a.miss("mdo-vpbk-benefit", mdo, level=level, blocks=False)
-    if rule == "VPBK-M-1b":
-        # source 000 section 1: "... er op dat niveau geen aanvullende versteviging van de
-        # posterieure elementen nodig is": part of the indication, so unknown is never eligible
-        pfn = bool_obs(facts, "posterior-fixation-needed", level)
-        a.crit("vpbk.crit.m1b-no-posterior-fixation", None if pfn.value is None else not pfn.value,
-               rule, pfn)
-        if pfn.is_true:
-            a.fail("posterior-fixation-needed")
-        elif pfn.is_unknown:
-            a.mdo_needed = True
-            a.miss("posterior-fixation-needed", pfn, level=level, blocks=False)
-    return m1c
+    if m1b:
+        _no_posterior_fixation(a, facts, level)
 
 
-def tri_and3(*values: bool | None) -> bool | None:
-    if any(v is False for v in values):
-        return False
-    if any(v is None for v in values):
-        return None
-    return True
+def _no_posterior_fixation(a: Assessment, facts: PatientFacts, level: str) -> None:
+    """Source 000 section 1: "... er op dat niveau geen aanvullende versteviging van de
+    posterieure elementen nodig is": part of the M-1b indication, so unknown is never eligible."""
+    pfn = bool_obs(facts, "posterior-fixation-needed", level)
+    a.crit("vpbk.crit.m1b-no-posterior-fixation", tri_not(pfn), "VPBK-M-1b", pfn)
+    if pfn.is_true:
+        a.fail("posterior-fixation-needed")
+    elif pfn.is_unknown:
+        a.mdo_needed = True
+        a.miss("posterior-fixation-needed", pfn, level=level, blocks=False)
 
 
 def _score_text(sins: SinsAssessment) -> str:
@@ -183,13 +218,16 @@ def _score_text(sins: SinsAssessment) -> str:
 
 
 # -- VPBK-M-3 -------------------------------------------------------------------
+_LESION_OF_POINTS = {2: "lytic", 1: "mixed", 0: "blastic"}
+
+
 def lesion_type(facts: PatientFacts, level: str) -> Fact:
     """Lesion type at the level; from the SINS bone-lesion component when not recorded."""
     lesion = facts.obs("lesion-type", level)
     if lesion.value is None and lesion.unknown is not None and lesion.unknown.value == "not-recorded":
         comp = facts.obs("sins", level).attrs.get("sins-bone-lesion")
-        if comp is not None and comp.value in (0, 1, 2) and not isinstance(comp.value, bool):
-            return Fact("lesion-type", {2: "lytic", 1: "mixed", 0: "blastic"}[comp.value],
+        if comp is not None and not isinstance(comp.value, bool) and comp.value in (0, 1, 2):
+            return Fact("lesion-type", _LESION_OF_POINTS[comp.value],
                         comp.sources or facts.obs("sins", level).sources, level,
                         note="from SINS bone-lesion component")
     return lesion
@@ -197,43 +235,44 @@ def lesion_type(facts: PatientFacts, level: str) -> Fact:
 
 def _vertebra(a: Assessment, facts: PatientFacts, level: str, policy: Policy,
               sins: SinsAssessment) -> None:
+    _lesion(a, facts, level, policy)
+    tech = bool_obs(facts, "vpbk-technically-suitable", level)
+    a.require("vpbk.crit.m3-technically-suitable", tech.value, "VPBK-M-3", "not-technically-suitable", tech,
+              missing="vpbk-technically-suitable", level=level, why=tech)
+    _preferences(a, facts, level, sins)
+
+
+def _lesion(a: Assessment, facts: PatientFacts, level: str, policy: Policy) -> None:
+    """Lytic or mixed; a blastic (sclerotic) lesion is a relative contraindication (VPBK-M-7)."""
     lesion = lesion_type(facts, level)
     suitable = policy_value(policy, "suitable_lesion_types")
     blastic = policy_value(policy, "blastic_lesion_types")
     if lesion.value is None:
         a.crit("vpbk.crit.m3-lesion", None, "VPBK-M-3", lesion, type="-")
         a.miss("lesion-type", lesion, level=level)
-    else:
-        a.crit("vpbk.crit.m3-lesion", lesion.value in suitable, "VPBK-M-3", lesion,
-               type=msg(f"vpbk.lesion.{lesion.value}") if lesion.value in suitable + blastic
-               else str(lesion.value))
-        if lesion.value in blastic:
-            a.rule("VPBK-M-7")
-            a.add_relative("sclerotic-metastasis")
-        elif lesion.value not in suitable:
-            a.miss("lesion-type", "unreadable", level=level)
-    tech = bool_obs(facts, "vpbk-technically-suitable", level)
-    a.crit("vpbk.crit.m3-technically-suitable", tech.value, "VPBK-M-3", tech)
-    if tech.is_false:
-        a.fail("not-technically-suitable")
-    elif tech.is_unknown:
-        a.miss("vpbk-technically-suitable", tech, level=level)
-    # preferences: shown, never change the verdict
+        return
+    a.crit("vpbk.crit.m3-lesion", lesion.value in suitable, "VPBK-M-3", lesion,
+           type=msg(f"vpbk.lesion.{lesion.value}") if lesion.value in suitable + blastic
+           else str(lesion.value))
+    if lesion.value in blastic:
+        a.rule("VPBK-M-7")
+        a.add_relative("sclerotic-metastasis")
+    elif lesion.value not in suitable:
+        a.miss("lesion-type", "unreadable", level=level)
+
+
+def _preferences(a: Assessment, facts: PatientFacts, level: str, sins: SinsAssessment) -> None:
+    """Shown, never change the verdict."""
     if sins.band == "7-9":
         lpe = bool_obs(facts, "local-progression-expected", level)
         a.preferences["local-progression-expected"] = _pref(lpe.value)
         a.notes.append(msg("vpbk.note.m3-pref-local-progression",
                            value=msg(f"vpbk.preference.{_pref(lpe.value)}")))
     elif sins.band == ">=10":
-        iba = bool_obs(facts, "instability-beyond-augmentation", level)
-        value = None if iba.value is None else not iba.value
+        value = tri_not(bool_obs(facts, "instability-beyond-augmentation", level))
         a.preferences["body-reinforcement-sufficient"] = _pref(value)
         a.notes.append(msg("vpbk.note.m3-pref-body-alone",
                            value=msg(f"vpbk.preference.{_pref(value)}")))
-
-
-def _neg(value: bool | None) -> bool | None:
-    return None if value is None else not value
 
 
 def _pref(value: bool | None) -> str:
@@ -241,34 +280,33 @@ def _pref(value: bool | None) -> str:
 
 
 # -- VPBK-M-4 -------------------------------------------------------------------
+def _given(facts: PatientFacts, treatment: str, level: str) -> tuple[Fact, str]:
+    """Was the stepped-care treatment given? (the fact, and its data-dictionary name)"""
+    if treatment == "systemic-therapy":
+        return _or_fact("systemic-therapy",
+                        facts.event("systemic-therapy", searched=("Procedure", "MedicationStatement",
+                                                                  "MedicationRequest")),
+                        facts.medication("systemic-therapy")), "systemic-therapy"
+    if treatment == "analgesics":
+        # active now, or given and since completed / stopped (Event analgesic done)
+        return _or_fact("analgesic", facts.medication("analgesic"),
+                        facts.event("analgesic", searched=("MedicationStatement", "MedicationRequest"))), "analgesic"
+    return facts.event("radiotherapy", level=level), "radiotherapy"
+
+
 def _stepped_care(a: Assessment, facts: PatientFacts, level: str) -> None:
+    """Given, or deliberately withheld for a recorded reason (a waiver counts only when
+    recorded true, and with its reason)."""
     for treatment in STEPPED_CARE:
-        if treatment == "systemic-therapy":
-            given = _or_fact("systemic-therapy",
-                             facts.event("systemic-therapy", searched=("Procedure", "MedicationStatement",
-                                                                       "MedicationRequest")),
-                             facts.medication("systemic-therapy"))
-            given_code = "systemic-therapy"
-        elif treatment == "analgesics":
-            # active now, or given and since completed / stopped (Event analgesic done)
-            given = _or_fact("analgesic", facts.medication("analgesic"),
-                             facts.event("analgesic", searched=("MedicationStatement", "MedicationRequest")))
-            given_code = "analgesic"
-        else:
-            given = facts.event("radiotherapy", level=level)
-            given_code = "radiotherapy"
+        given, given_code = _given(facts, treatment, level)
         waiver = level_obs(facts, f"stepped-care-waived.{treatment}", level)
         reason = waiver.attr("reason")
-        if waiver.is_true:
-            waived = True if reason.value else None
-        else:
-            waived = False  # a waiver counts only when recorded true
+        waived: bool | None = (True if reason.value else None) if waiver.is_true else False
         value = tri_or(given, waived)
-        a.crit(f"vpbk.crit.m4-{treatment}", value, "VPBK-M-4", given, waiver,
-               reason=reason.value or "-")
+        a.crit(f"vpbk.crit.m4-{treatment}", value, "VPBK-M-4", given, waiver, reason=reason.value or "-")
         if value is False:
             a.fail("stepped-care-incomplete")
-            a.extra.setdefault("steppedCareMissing", []).append(treatment)
+            a.stepped_care_missing.append(treatment)
         elif value is None:
             if waived is None:
                 a.miss("stepped-care-waived", "not-recorded", level=level)
@@ -280,10 +318,9 @@ def _stepped_care(a: Assessment, facts: PatientFacts, level: str) -> None:
 def stepped_care_note(a: Assessment) -> None:
     """Judgement call (lead): name what is missing, and that a treatment withheld
     on purpose is recorded as a waiver with its reason."""
-    missing = a.extra.get("steppedCareMissing")
-    if missing:
+    if a.stepped_care_missing:
         a.notes.append(msg("vpbk.note.m4-record-waiver",
-                           treatments=[msg(f"vpbk.treatment.{t}") for t in missing]))
+                           treatments=[msg(f"vpbk.treatment.{t}") for t in a.stepped_care_missing]))
 
 
 def _or_fact(name: str, *facts: Fact) -> Fact:
@@ -296,35 +333,65 @@ def _or_fact(name: str, *facts: Fact) -> Fact:
 
 # -- VPBK-M-5 -------------------------------------------------------------------
 def _patient(a: Assessment, facts: PatientFacts, level: str, policy: Policy) -> None:
-    life = num_obs(facts, "life-expectancy")
-    lmin = policy_value(policy, "life_expectancy_min_months")
-    life_ok = None if life.value is None else life.value >= lmin
-    a.crit("vpbk.crit.m5-life-expectancy", life_ok, "VPBK-M-5", life, minimum=lmin,
-           value="-" if life.value is None else life.value)
-    if life_ok is None:
-        a.miss("life-expectancy", life)
-        a.notes.append(msg("vpbk.note.m5-survival-model"))
-    elif life_ok is False:
-        _unmet_or_override(a, facts, "limited-life-expectancy", "mdo-override-life-expectancy")
+    _life_expectancy(a, facts, policy)
     prone_condition(a, facts)
     puncture = facts.condition("puncture-site-infection", level)
-    a.crit("vpbk.crit.m5-no-puncture-infection", None if puncture.value is None else not puncture.value,
-           "VPBK-M-5", puncture)
-    if puncture.is_true:
-        a.add_unmet_condition("puncture-site-infection")
-    elif puncture.is_unknown:
-        a.miss("puncture-site-infection", puncture)
+    a.contraindication("vpbk.crit.m5-no-puncture-infection", puncture.value, "VPBK-M-5", Contra.UNMET_CONDITION,
+                       "puncture-site-infection", puncture, missing="puncture-site-infection")
+    _performance(a, facts, policy)
+
+
+def _life_expectancy(a: Assessment, facts: PatientFacts, policy: Policy) -> None:
+    """VPBK-M-5: life expectancy in principle >= 3 months (survival-models.md).
+
+    A clinician-recorded estimate decides (below the minimum: unmet unless an MDO
+    override is recorded). Without one, the van der Linden model: group B or C
+    meets the 3 months; group A (median 3.0 months) is met with a line that it is
+    borderline and the MDO judges; a model never fails M-5 on its own. Unknown only
+    when neither can be had."""
+    life = num_obs(facts, "life-expectancy")
+    lmin = policy_value(policy, "life_expectancy_min_months")
+    if life.value is not None:
+        months = survival.months_for_comparison(life.value)
+        ok = months >= lmin
+        a.crit("vpbk.crit.m5-life-expectancy", ok, "VPBK-M-5", life, minimum=lmin, value=months)
+        a.life_expectancy_basis = "clinician"
+        if not ok:
+            _unmet_or_override(a, facts, "limited-life-expectancy", "mdo-override-life-expectancy")
+        return
+    est = survival.van_der_linden(facts, policy)
+    if not est.computed:
+        a.crit("vpbk.crit.m5-life-expectancy", None, "VPBK-M-5", life, minimum=lmin, value="-")
+        a.miss("life-expectancy", life)
+        a.notes.append(msg("vpbk.note.m5-survival-model"))
+        return
+    a.rule("TX-4")
+    group = "-".join(dict.fromkeys(est.groups))
+    medians = "-".join(dict.fromkeys(f"{m:g}" for m in est.medians))
+    a.crit("vpbk.crit.m5-life-expectancy-model", True, "VPBK-M-5", *est.facts, minimum=lmin,
+           group=group, median=medians)
+    a.life_expectancy_basis = "model"
+    a.survival_model = {"model": est.model, "group": group, "medianSurvivalMonths": list(est.medians)}
+    if est.in_groups(policy_value(policy, "life_expectancy_model_groups_met")) is not True:
+        a.notes.append(msg("vpbk.note.m5-model-borderline", group=group, median=medians))
+    if any(bool_obs(facts, d, None).is_true for d in _DEFICITS):
+        a.notes.append(msg("vpbk.note.m5-model-deficit-caveat"))
+
+
+def _performance(a: Assessment, facts: PatientFacts, policy: Policy) -> None:
+    """WHO PS 0-2 or KPS > 50, each recorded scale judged on its own (policy): met
+    when any passes, failed when every recorded one fails, unknown when neither is recorded."""
     kps = num_obs(facts, "karnofsky")
     ecog = num_obs(facts, "ecog")
-    passes = []
-    if kps.value is not None:
-        passes.append(kps.value > policy_value(policy, "kps_min_exclusive"))
+    kps_min = policy_value(policy, "kps_min_exclusive")
+    who_max = policy_value(policy, "who_max")
+    passes = [kps.value > kps_min] if kps.value is not None else []
     if ecog.value is not None:
-        passes.append(ecog.value <= policy_value(policy, "who_max"))
+        passes.append(ecog.value <= who_max)
     perf = True if any(passes) else (False if passes else None)
     a.crit("vpbk.crit.m5-performance", perf, "VPBK-M-5", kps, ecog,
            kps="-" if kps.value is None else kps.value, who="-" if ecog.value is None else ecog.value,
-           kps_min=policy_value(policy, "kps_min_exclusive"), who_max=policy_value(policy, "who_max"))
+           kps_min=kps_min, who_max=who_max)
     if perf is False:
         _unmet_or_override(a, facts, "poor-performance-status", "mdo-override-performance-status")
     elif perf is None:
@@ -334,11 +401,8 @@ def _patient(a: Assessment, facts: PatientFacts, level: str, policy: Policy) -> 
 def prone_condition(a: Assessment, facts: PatientFacts) -> None:
     """VPBK-M-5: can lie still prone (a property of the patient, not of a level)."""
     prone = bool_obs(facts, "can-lie-prone", None)
-    a.crit("vpbk.crit.m5-prone", prone.value, "VPBK-M-5", prone)
-    if prone.is_false:
-        a.add_unmet_condition("cannot-lie-prone")
-    elif prone.is_unknown:
-        a.miss("can-lie-prone", prone)
+    a.contraindication("vpbk.crit.m5-prone", tri_not(prone), "VPBK-M-5", Contra.UNMET_CONDITION,
+                       "cannot-lie-prone", prone, missing="can-lie-prone")
 
 
 def _unmet_or_override(a: Assessment, facts: PatientFacts, code: str, override_name: str) -> None:
@@ -354,40 +418,53 @@ def _unmet_or_override(a: Assessment, facts: PatientFacts, code: str, override_n
 def _absolute(a: Assessment, facts: PatientFacts, level: str, sins: SinsAssessment,
               m1c: bool | None, policy: Policy) -> None:
     a.rule("VPBK-M-6")
+    _unstable_vertebra(a, facts, level, sins, m1c, policy)
+    f, elsewhere = vertebral_infection(facts, level)
+    if elsewhere:
+        a.crit("vpbk.crit.m6-no-vertebral-infection", None, "VPBK-M-6", f)
+        infection_elsewhere(a, elsewhere)
+    else:
+        a.contraindication("vpbk.crit.m6-no-vertebral-infection", f.value, "VPBK-M-6", Contra.ABSOLUTE,
+                           "vertebral-infection", f, missing="vertebral-infection")
+    patient_wide_absolute(a, facts)
+
+
+def _vertebra_stable(facts: PatientFacts, level: str, sins: SinsAssessment, m1c: bool | None,
+                     policy: Policy) -> tuple[bool | None, bool, tuple[Fact, Fact, Fact]]:
+    """Is the vertebra stable enough for cement alone? (value, M-1c exemption applied, facts)
+
+    Present (False) when instability beyond augmentation or posterior fixation is
+    needed (present wins); excluded when instability beyond augmentation is false,
+    or the MDO judged VP/BK of benefit (for SINS >= 10 also no posterior fixation)."""
     iba = bool_obs(facts, "instability-beyond-augmentation", level)
     pfn = bool_obs(facts, "posterior-fixation-needed", level)
     mdo = bool_obs(facts, "mdo-vpbk-benefit", level)
-    s10 = sins.score_at_least_10
-    exempt = m1c is True and pfn.is_true and policy_value(policy, "m1c_posterior_fixation_exempt")
-    if exempt:
+    used = (iba, pfn, mdo)
+    if m1c is True and pfn.is_true and policy_value(policy, "m1c_posterior_fixation_exempt"):
         # VPBK-M-1c: the surgeon does the posterior fixation, the cement is an adjunct (policy)
-        stable: bool | None = not iba.is_true
+        return not iba.is_true, True, used
+    if iba.is_true or pfn.is_true:
+        return False, False, used
+    if iba.is_false or (mdo.is_true and (sins.score_at_least_10 is False or pfn.is_false)):
+        return True, False, used
+    return None, False, used
+
+
+def _unstable_vertebra(a: Assessment, facts: PatientFacts, level: str, sins: SinsAssessment,
+                       m1c: bool | None, policy: Policy) -> None:
+    stable, exempt, used = _vertebra_stable(facts, level, sins, m1c, policy)
+    if exempt:
         a.notes.append(msg("vpbk.note.m1c-posterior-fixation-exempt"))
-    elif iba.is_true or pfn.is_true:
-        stable = False
-    elif iba.is_false or (mdo.is_true and (s10 is False or pfn.is_false)):
-        stable = True
-    else:
-        stable = None
-    a.crit("vpbk.crit.m6-unstable-vertebra", stable, "VPBK-M-6", iba, pfn, mdo)
+    a.crit("vpbk.crit.m6-unstable-vertebra", stable, "VPBK-M-6", *used)
     if stable is False:
         a.add_absolute("unstable-vertebra")
-    elif stable is None and s10 is not False:
+    elif stable is None and sins.score_at_least_10 is not False:
         # harmless for SINS <= 9; otherwise the absolute contraindication cannot be excluded
         a.add_absolute_unknown("unstable-vertebra")
         a.notes.append(msg("vpbk.note.m6-unstable-not-excluded"))
-        a.miss("instability-beyond-augmentation", iba, level=level, blocks=False)
+        a.miss("instability-beyond-augmentation", used[0], level=level, blocks=False)
     elif stable is None:
         a.notes.append(msg("vpbk.note.m6-unstable-harmless-below-10"))
-    f, elsewhere = vertebral_infection(facts, level)
-    a.crit("vpbk.crit.m6-no-vertebral-infection", _neg(f.value), "VPBK-M-6", f)
-    if f.is_true:
-        a.add_absolute("vertebral-infection")
-    elif elsewhere:
-        infection_elsewhere(a, elsewhere)
-    elif f.is_unknown:
-        a.miss("vertebral-infection", f)
-    patient_wide_absolute(a, facts)
 
 
 def infection_elsewhere(a: Assessment, levels: list[str]) -> None:
@@ -401,33 +478,26 @@ def patient_wide_absolute(a: Assessment, facts: PatientFacts) -> None:
     """The VPBK-M-6 absolute contraindications that do not depend on the level
     (also checked for an order whose level is unknown)."""
     a.rule("VPBK-M-6")
-    f = facts.condition("systemic-infection")
-    a.crit("vpbk.crit.m6-no-systemic-infection", _neg(f.value), "VPBK-M-6", f)
-    if f.is_true:
-        a.add_absolute("systemic-infection")
-    elif f.is_unknown:
-        a.miss("systemic-infection", f)
+    systemic = facts.condition("systemic-infection")
+    a.contraindication("vpbk.crit.m6-no-systemic-infection", systemic.value, "VPBK-M-6", Contra.ABSOLUTE,
+                       "systemic-infection", systemic, missing="systemic-infection")
+    _coagulation(a, facts)
+    cement = facts.allergy("bone-cement")
+    a.contraindication("vpbk.crit.m6-no-bone-cement-allergy", cement.value, "VPBK-M-6", Contra.ABSOLUTE,
+                       "bone-cement-allergy", cement, missing="bone-cement-allergy")
+
+
+def _coagulation(a: Assessment, facts: PatientFacts) -> None:
+    """Severe coagulopathy recorded as not correctable; an INR out of range is VPBK-P-1."""
     coag = facts.condition("coagulopathy")
     correctable = bool_obs(facts, "coagulopathy-correctable", None)
-    if coag.is_true:
-        ok = correctable.value
-    else:
-        ok = None if coag.value is None else True
-    a.crit("vpbk.crit.m6-coagulation", ok, "VPBK-M-6", coag, correctable)
-    if ok is False:
-        a.add_absolute("uncorrectable-coagulopathy")
-    elif ok is None:
-        a.miss("coagulopathy-correctable" if coag.is_true else "coagulopathy",
-               correctable if coag.is_true else coag)
-    elif coag.is_true:
+    uncorrectable = tri_not(correctable) if coag.is_true else (None if coag.value is None else False)
+    a.contraindication("vpbk.crit.m6-coagulation", uncorrectable, "VPBK-M-6", Contra.ABSOLUTE,
+                       "uncorrectable-coagulopathy", coag, correctable,
+                       missing="coagulopathy-correctable" if coag.is_true else "coagulopathy",
+                       why=correctable if coag.is_true else coag)
+    if uncorrectable is False and coag.is_true:
         a.notes.append(msg("vpbk.note.m6-correct-coagulation"))
-    cement = facts.allergy("bone-cement")
-    a.crit("vpbk.crit.m6-no-bone-cement-allergy", None if cement.value is None else not cement.value,
-           "VPBK-M-6", cement)
-    if cement.is_true:
-        a.add_absolute("bone-cement-allergy")
-    elif cement.is_unknown:
-        a.miss("bone-cement-allergy", cement)
 
 
 # -- VPBK-M-7 -------------------------------------------------------------------
@@ -440,32 +510,34 @@ def epidural_extension(facts: PatientFacts, level: str, policy: Policy) -> tuple
 
 
 def _relative(a: Assessment, facts: PatientFacts, level: str, policy: Policy) -> None:
+    """Each unknown relative contraindication (judgement call, lead) never gives a worse
+    verdict than either known value: listed as missing (not blocking), the verdict is
+    at best eligible-relative-contraindications and the MDO weighs it."""
     a.rule("VPBK-M-7")
     rad = bool_obs(facts, "radicular-pain", level)
-    a.crit("vpbk.crit.m7-no-radicular-pain", _neg(rad.value), "VPBK-M-7", rad)
-    if rad.is_true:
-        a.add_relative("radicular-pain")
-    elif rad.is_unknown:
-        _relative_unknown(a, "radicular-pain", "radicular-pain", rad, None)
+    a.contraindication("vpbk.crit.m7-no-radicular-pain", rad.value, "VPBK-M-7", Contra.RELATIVE,
+                       "radicular-pain", rad, missing="radicular-pain")
     epi, bilsky, cord = epidural_extension(facts, level, policy)
-    a.crit("vpbk.crit.m7-no-epidural-extension", _neg(epi), "VPBK-M-7", bilsky, cord,
-           grade=bilsky.value if bilsky.value is not None else "-")
-    if epi is True:
-        a.add_relative("epidural-extension")
-    elif epi is None:
-        _relative_unknown(a, "epidural-extension", "bilsky-grade", bilsky, level)
+    a.contraindication("vpbk.crit.m7-no-epidural-extension", epi, "VPBK-M-7", Contra.RELATIVE,
+                       "epidural-extension", bilsky, cord, missing="bilsky-grade", level=level, why=bilsky,
+                       grade=bilsky.value if bilsky.value is not None else "-")
     pcf = bool_obs(facts, "posterior-column-fracture", level)
-    a.crit("vpbk.crit.m7-no-posterior-column-fracture", _neg(pcf.value), "VPBK-M-7", pcf)
-    if pcf.is_true:
-        a.add_relative("posterior-column-fracture")
-    elif pcf.is_unknown:
-        _relative_unknown(a, "posterior-column-fracture", "posterior-column-fracture", pcf, level)
+    a.contraindication("vpbk.crit.m7-no-posterior-column-fracture", pcf.value, "VPBK-M-7", Contra.RELATIVE,
+                       "posterior-column-fracture", pcf, missing="posterior-column-fracture", level=level)
+    _diffuse(a, facts, policy)
+    if a.relative_unknown:
+        a.notes.append(msg("vpbk.note.m7-relative-unknown",
+                           codes=[msg(f"vpbk.code.{c}") for c in a.relative_unknown]))
+
+
+def _diffuse(a: Assessment, facts: PatientFacts, policy: Policy) -> None:
+    """Diffuse metastases: more than 5 spinal metastases (policy: spinal count), from
+    the recorded count, else counted from the spinal-metastasis levels."""
     recorded = num_obs(facts, "spinal-metastasis-count")
     if recorded.value is not None:
         count, count_fact = int(recorded.value), recorded
     else:
-        levels = facts.metastatic_levels()
-        count = len(levels)
+        count = len(facts.metastatic_levels())
         count_fact = Fact("spinal-metastasis-count", count,
                           tuple(c.source for c in facts.conditions
                                 if c.name == "spinal-metastasis" and c.active and c.level))
@@ -474,14 +546,3 @@ def _relative(a: Assessment, facts: PatientFacts, level: str, policy: Policy) ->
     a.crit("vpbk.crit.m7-no-diffuse-metastases", not diffuse, "VPBK-M-7", count_fact, count=count, limit=over)
     if diffuse:
         a.add_relative("diffuse-metastases")
-    if a.relative_unknown:
-        a.notes.append(msg("vpbk.note.m7-relative-unknown",
-                           codes=[msg(f"vpbk.code.{c}") for c in a.relative_unknown]))
-
-
-def _relative_unknown(a: Assessment, code: str, fact_code: str, fact: Fact, level: str | None) -> None:
-    """Judgement call (lead): an unknown relative contraindication never gives a
-    worse verdict than either known value: listed as missing (not blocking), the
-    verdict is at best eligible-relative-contraindications and the MDO weighs it."""
-    a.add_relative_unknown(code)
-    a.miss(fact_code, fact, level=level, blocks=False)

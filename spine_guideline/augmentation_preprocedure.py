@@ -5,35 +5,52 @@ Each check is ok / not-ok / unknown (P-2, P-4, P-5 may be ``attention``, P-6 is
 """
 from __future__ import annotations
 
-from .augmentation_common import bool_obs, num_obs, policy_value
-from .facts import Fact, PatientFacts
-from .findings import Criterion, Finding, Indicator, Missing, Status, Suggestion, msg
+import enum
+from typing import Any
+
+from .augmentation_common import bool_obs, num_obs, policy_value, why_of
+from .facts import Fact, PatientFacts, SearchStatus, Unknown
+from .findings import Criterion, Finding, Indicator, Message, Missing, Status, Suggestion, msg
 from .policy import Policy
 
 PREPROCEDURE_OVERRIDES = ["checked-outside-ehr", "procedure-postponed", "clinical-judgement"]
-_STATUS_OF_CHECK = {"ok": Status.MET, "not-ok": Status.NOT_MET, "unknown": Status.UNKNOWN,
-                    "attention": Status.NOT_MET, "info": Status.MET}
+
+
+class Check(str, enum.Enum):
+    """vpbk-preprocedure check ``status`` (api-contract)."""
+
+    OK = "ok"
+    NOT_OK = "not-ok"
+    UNKNOWN = "unknown"
+    ATTENTION = "attention"
+    INFO = "info"
+
+
+_STATUS_OF_CHECK = {Check.OK: Status.MET, Check.NOT_OK: Status.NOT_MET, Check.UNKNOWN: Status.UNKNOWN,
+                    Check.ATTENTION: Status.NOT_MET, Check.INFO: Status.MET}
+#: a check still to arrange before the procedure
+_OPEN = (Check.NOT_OK, Check.UNKNOWN, Check.ATTENTION)
 
 
 class _Checks:
     def __init__(self) -> None:
-        self.checks: list[dict] = []
+        self.checks: list[tuple[str, Check]] = []
         self.criteria: list[Criterion] = []
         self.missing: list[Missing] = []
         self.suggestions: list[Suggestion] = []
         self.rules: list[str] = []
-        self.notes: list = []
+        self.notes: list[Message] = []
 
-    def add(self, code: str, status: str, rule: str, key: str, *facts: Fact, **params) -> None:
-        self.checks.append({"code": code, "status": status})
+    def add(self, code: str, status: Check, rule: str, key: str, *facts: Fact, **params: Any) -> None:
+        self.checks.append((code, status))
         if rule not in self.rules:
             self.rules.append(rule)
         self.criteria.append(Criterion(key, _STATUS_OF_CHECK[status], rule,
                                        tuple(f for f in facts if f is not None),
-                                       {"status": msg(f"vpbk.pre.status.{status}"), **params}))
+                                       {"status": msg(f"vpbk.pre.status.{status.value}"), **params}))
 
     def lab(self, code: str, fact: Fact) -> None:
-        self.missing.append(Missing(code, (fact.unknown.value if fact.unknown else "not-recorded")))
+        self.missing.append(Missing(code, why_of(fact)))
         self.suggestions.append(Suggestion("create-lab-order", msg(f"vpbk.suggestion.lab.{code}"),
                                            {"lab": code}))
 
@@ -42,10 +59,10 @@ def _inr(c: _Checks, facts: PatientFacts, policy: Policy) -> None:
     inr = num_obs(facts, "inr")
     limit = policy_value(policy, "inr_max_exclusive")
     if inr.value is None:
-        c.add("inr", "unknown", "VPBK-P-1", "vpbk.pre.crit.inr", inr, value="-", limit=limit)
+        c.add("inr", Check.UNKNOWN, "VPBK-P-1", "vpbk.pre.crit.inr", inr, value="-", limit=limit)
         c.lab("inr", inr)
     else:
-        c.add("inr", "ok" if inr.value < limit else "not-ok", "VPBK-P-1", "vpbk.pre.crit.inr", inr,
+        c.add("inr", Check.OK if inr.value < limit else Check.NOT_OK, "VPBK-P-1", "vpbk.pre.crit.inr", inr,
               value=inr.value, limit=limit)
 
 
@@ -53,13 +70,12 @@ def _anticoagulants(c: _Checks, facts: PatientFacts) -> None:
     anticoag = facts.medication("anticoagulant")
     plan = bool_obs(facts, "anticoagulant-plan-agreed", None)
     if anticoag.is_true:
-        status = "ok" if plan.is_true else "attention"
+        status = Check.OK if plan.is_true else Check.ATTENTION
     elif anticoag.is_false:
-        status = "ok"
+        status = Check.OK
     else:
-        status = "unknown"
-        c.missing.append(Missing("anticoagulant", anticoag.unknown.value if anticoag.unknown
-                                 else "not-recorded"))
+        status = Check.UNKNOWN
+        c.missing.append(Missing("anticoagulant", why_of(anticoag)))
     c.add("anticoagulants", status, "VPBK-P-2", "vpbk.pre.crit.anticoagulants", anticoag, plan)
 
 
@@ -70,7 +86,7 @@ def _labs(c: _Checks, facts: PatientFacts) -> None:
     sodium = num_obs(facts, "sodium")
     potassium = num_obs(facts, "potassium")
     creat = num_obs(facts, "creatinine")
-    absent = []
+    absent: list[tuple[str, Fact]] = []
     if aptt.value is None:
         absent.append(("aptt", aptt))
     if pt.value is None and inr.value is None:
@@ -81,50 +97,59 @@ def _labs(c: _Checks, facts: PatientFacts) -> None:
         absent.append(("creatinine", creat))
     for code, fact in absent:
         c.lab(code, fact)
-    c.add("labs", "ok" if not absent else "unknown", "VPBK-P-3", "vpbk.pre.crit.labs",
+    c.add("labs", Check.OK if not absent else Check.UNKNOWN, "VPBK-P-3", "vpbk.pre.crit.labs",
           aptt, pt, inr, sodium, potassium, creat,
           absent=[msg(f"vpbk.pre.lab.{code}") for code, _ in absent] or "-")
 
 
 def _ecg_chest(c: _Checks, facts: PatientFacts) -> None:
+    """VPBK-P-3: an ECG and a chest X-ray are made before the procedure. One that is
+    not recorded is still to arrange (``unknown``), never ``not-ok``: the search
+    finding nothing says only that it has not been recorded yet."""
     searched = ("Observation", "DiagnosticReport", "Procedure")
     ecg = facts.event("ecg", searched=searched)
     cxr = facts.event("chest-xray", searched=searched)
-    if ecg.is_true and cxr.is_true:
-        status = "ok"
-    elif ecg.is_false or cxr.is_false:
-        status = "not-ok"
-    else:
-        status = "unknown"
+    status = Check.OK if ecg.is_true and cxr.is_true else Check.UNKNOWN
     for code, f in (("ecg", ecg), ("chest-xray", cxr)):
         if not f.is_true:
-            c.missing.append(Missing(code, f.unknown.value if f.unknown else "not-recorded"))
+            c.missing.append(Missing(code, why_of(f)))
     c.add("ecg-chest-xray", status, "VPBK-P-3", "vpbk.pre.crit.ecg-chest-xray", ecg, cxr)
 
 
 def _allergies(c: _Checks, facts: PatientFacts) -> None:
+    """VPBK-P-4: hypersensitivity to medication, contrast or iodine must be known.
+    Known means recorded: a medication or contrast allergy (attention), a recorded
+    "no known allergy", or other recorded allergies (listed on the card). An empty
+    allergy list is no knowledge (nobody may have asked): ``unknown``, to arrange."""
     med = facts.allergy("medication")
     contrast = facts.allergy("iodinated-contrast")
+    recorded = tuple(Fact("allergy", True, (a.source,), note=a.substance) for a in facts.allergies)
     if med.is_true or contrast.is_true:
-        status = "attention"
-    elif med.is_false and contrast.is_false:
-        status = "ok"
+        status = Check.ATTENTION
+    elif recorded:
+        status = Check.OK
     else:
-        status = "unknown"
-        c.missing.append(Missing("allergies", next((f.unknown.value for f in (med, contrast)
-                                                    if f.unknown), "not-recorded")))
-    c.add("allergies", status, "VPBK-P-4", "vpbk.pre.crit.allergies", med, contrast)
+        status = Check.UNKNOWN
+        failed = facts.search_status("AllergyIntolerance") == SearchStatus.FAILED
+        c.missing.append(Missing("allergies", (Unknown.SEARCH_FAILED if failed else Unknown.NOT_RECORDED).value))
+    c.add("allergies", status, "VPBK-P-4", "vpbk.pre.crit.allergies", med, contrast, *recorded)
+
+
+def _pregnancy_applies(facts: PatientFacts, low: int, high: int) -> bool | None:
+    """VPBK-P-5 applies to women aged 12-55 (policy): False when either is known not to hold."""
+    age = facts.age_years()
+    female = None if facts.sex is None else facts.sex == "female"
+    in_age = None if age is None else low <= age <= high
+    if female is False or in_age is False:
+        return False
+    return None if (female is None or in_age is None) else True
 
 
 def _pregnancy(c: _Checks, facts: PatientFacts, policy: Policy) -> None:
-    age = facts.age_years()
+    """Pregnancy (known or suspected) must be reported (source 003)."""
     low = policy_value(policy, "pregnancy_age_min")
     high = policy_value(policy, "pregnancy_age_max")
-    female = None if facts.sex is None else facts.sex == "female"
-    in_age = None if age is None else low <= age <= high
-    applies = None if (female is None or in_age is None) else (female and in_age)
-    if female is False or in_age is False:
-        applies = False
+    applies = _pregnancy_applies(facts, low, high)
     obs = bool_obs(facts, "pregnancy", None)
     cond = facts.condition("pregnancy")
     # a pregnancy Condition wins over a negative Observation (the conflict is shown);
@@ -134,16 +159,21 @@ def _pregnancy(c: _Checks, facts: PatientFacts, policy: Policy) -> None:
     if cond.is_true and obs.is_false:
         c.notes.append(msg("vpbk.pre.note.pregnancy-conflict"))
     if pregnant is True:
-        status = "attention"
+        status = Check.ATTENTION
     elif applies is False or pregnant is False:
-        status = "ok"
+        status = Check.OK
     else:
-        status = "unknown"
-    if status == "unknown":
-        c.missing.append(Missing("pregnancy", obs.unknown.value if obs.unknown else "not-recorded"))
+        status = Check.UNKNOWN
+        c.missing.append(Missing("pregnancy", why_of(obs)))
     key = "vpbk.pre.crit.pregnancy-not-applicable" if applies is False and pregnant is not True \
         else "vpbk.pre.crit.pregnancy"
     c.add("pregnancy", status, "VPBK-P-5", key, obs, cond, low=low, high=high)
+
+
+def _result(c: _Checks) -> dict[str, Any]:
+    """The wire result (api-contract): the checks, and the facts still to record."""
+    return {"checks": [{"code": code, "status": status.value} for code, status in c.checks],
+            "missing": list(dict.fromkeys(m.code for m in c.missing))}
 
 
 def finding(facts: PatientFacts, policy: Policy, *, key: str | None) -> Finding:
@@ -154,8 +184,8 @@ def finding(facts: PatientFacts, policy: Policy, *, key: str | None) -> Finding:
     _ecg_chest(c, facts)
     _allergies(c, facts)
     _pregnancy(c, facts, policy)
-    c.add("fasting-antibiotics-aftercare", "info", "VPBK-P-6", "vpbk.pre.crit.fasting-antibiotics-aftercare")
-    open_items = [ch["code"] for ch in c.checks if ch["status"] in ("not-ok", "unknown", "attention")]
+    c.add("fasting-antibiotics-aftercare", Check.INFO, "VPBK-P-6", "vpbk.pre.crit.fasting-antibiotics-aftercare")
+    open_items = [code for code, status in c.checks if status in _OPEN]
     indicator = Indicator.WARNING if open_items else Indicator.INFO
     if open_items:
         summary = msg("vpbk.pre.summary.open", count=len(open_items))
@@ -165,7 +195,7 @@ def finding(facts: PatientFacts, policy: Policy, *, key: str | None) -> Finding:
         conclusion = msg("vpbk.pre.conclusion.ok")
     return Finding(
         topic="vpbk-preprocedure", rules=list(c.rules), indicator=indicator, summary=summary,
-        conclusion=conclusion, result={"checks": c.checks}, criteria=c.criteria, missing=c.missing,
+        conclusion=conclusion, result=_result(c), criteria=c.criteria, missing=c.missing,
         notes=[msg("vpbk.pre.note.fasting"), msg("vpbk.pre.note.antibiotics"),
                msg("vpbk.pre.note.duration"), msg("vpbk.pre.note.aftercare"),
                msg("vpbk.pre.note.never-changes-verdict")] + c.notes,

@@ -1,13 +1,13 @@
 """VPBK-T: which technique (VP, BK) fits the level (source 001). Never changes the verdict."""
 from __future__ import annotations
 
-from .augmentation_common import Assessment, bool_obs, num_obs, policy_value
-from .facts import LEVELS, PatientFacts, level_in_range
+from .augmentation_common import Assessment, Pathway, Technique, bool_obs, num_obs, policy_value
+from .facts import LEVELS, Fact, PatientFacts, level_in_range
 from .findings import msg
 from .policy import Policy
 
 
-def vertebra_plana(facts: PatientFacts, level: str, policy: Policy):
+def vertebra_plana(facts: PatientFacts, level: str, policy: Policy) -> tuple[bool | None, tuple[Fact, ...]]:
     """True / False / None, and the facts it rests on (VPBK-T-2).
 
     False when vertebra plana is recorded false, or the collapse is known to be
@@ -31,11 +31,10 @@ def vertebra_plana(facts: PatientFacts, level: str, policy: Policy):
 def apply(a: Assessment, facts: PatientFacts, level: str | None, policy: Policy) -> None:
     """Sets ``technique`` and ``techniqueNotes`` on the assessment (VPBK-T-1..4)."""
     a.rule("VPBK-T-1", "VPBK-T-2", "VPBK-T-3", "VPBK-T-4")
-    technique: list[str] = []
+    technique: list[Technique] = []
     notes: list[str] = []
+    a.technique, a.technique_notes = technique, notes
     if level is None or level not in LEVELS:
-        a.extra["technique"] = technique
-        a.extra["techniqueNotes"] = notes
         return
     vp_low, vp_high = policy_value(policy, "vp_level_range")
     bk_low, bk_high = policy_value(policy, "bk_level_range")
@@ -44,7 +43,7 @@ def apply(a: Assessment, facts: PatientFacts, level: str | None, policy: Policy)
     a.crit("vpbk.crit.t1-vp-level", vp_ok, "VPBK-T-1", low=vp_low, high=vp_high)
     a.crit("vpbk.crit.t1-bk-level", bk_ok, "VPBK-T-1", low=bk_low, high=bk_high)
     if vp_ok:
-        technique.append("VP")
+        technique.append(Technique.VP)
     else:
         notes.append("level-outside-vp-range")
     plana, plana_facts = vertebra_plana(facts, level, policy)
@@ -56,14 +55,13 @@ def apply(a: Assessment, facts: PatientFacts, level: str | None, policy: Policy)
         if plana is True:
             notes.append("vertebra-plana")
         else:
-            technique.append("BK")
+            technique.append(Technique.BK)
             if plana is None:
                 notes.append("vertebra-plana-unknown")
     cortical = bool_obs(facts, "cortical-fracture", level)
-    if cortical.is_true and "BK" in technique:
+    if cortical.is_true and Technique.BK in technique:
         notes.append("cortical-fracture")
         a.crit("vpbk.crit.t2-cortical-fracture", False, "VPBK-T-2", cortical)
-    a.extra["technique"] = technique
-    a.extra["techniqueNotes"] = notes
     a.notes.append(msg("vpbk.note.t3-comparison"))
-    a.notes.append(msg(f"vpbk.note.t4-outcomes-{'metastatic' if a.pathway == 'metastatic' else 'benign'}"))
+    a.notes.append(msg("vpbk.note.t4-outcomes-metastatic" if a.pathway == Pathway.METASTATIC
+                       else "vpbk.note.t4-outcomes-benign"))

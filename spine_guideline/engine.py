@@ -29,10 +29,6 @@ def evaluate_hook(hook: str, facts: PatientFacts, policy: Policy,
                   modules: tuple[str, ...] | None = None) -> list[Finding]:
     """Every finding of the given modules (default all) for this hook."""
     out: list[Finding] = []
-    facts.derived = {}  # derived values live for this evaluation only (facts.per_evaluation)
-    try:
-        for name in modules or tuple(MODULES):
-            out.extend(evaluator(name, hook)(facts, policy))
-    finally:
-        facts.derived = None
+    for name in modules or tuple(MODULES):
+        out.extend(evaluator(name, hook)(facts, policy))
     return out

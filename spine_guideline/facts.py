@@ -20,16 +20,10 @@ Conventions
 from __future__ import annotations
 
 import enum
-import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from types import MappingProxyType
-from typing import Any, TypeVar
-
-from ._records import fast_init
-
-T = TypeVar("T")
+from typing import Any
 
 
 class Unknown(str, enum.Enum):
@@ -43,7 +37,6 @@ class Unknown(str, enum.Enum):
     UNREADABLE = "unreadable"            # recorded, but the value could not be read (wrong type/unit)
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Source:
     """A resource a fact rests on: ``Observation/123`` recorded on a date."""
@@ -58,7 +51,6 @@ class Source:
         return f"{self.resource_type}/{self.resource_id}" if self.resource_id else self.resource_type
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Fact:
     """One fact about the patient.
@@ -115,24 +107,10 @@ class Fact:
         return _sourceless(name, None, level, why, searched)
 
 
-#: attrs of the shared sourceless facts below: read-only, like the facts themselves
-_NO_ATTRS: Mapping[str, Fact] = MappingProxyType({})
-_SOURCELESS: dict[tuple[Any, ...], Fact] = {}
-_SOURCELESS_MAX = 8192
-
-
 def _sourceless(name: str, value: bool | None, level: str | None, unknown: Unknown | None,
                 searched: str | None) -> Fact:
-    """A fact resting on no resource ("not recorded", "none recorded"): it depends on its
-    arguments only, and facts are immutable, so one instance serves every request (the
-    rules ask for the same absent facts many times per request)."""
-    key = (name, value, level, unknown, searched)
-    found = _SOURCELESS.get(key)
-    if found is None:
-        found = Fact(name, value, (), level, unknown, _NO_ATTRS, searched)
-        if len(_SOURCELESS) < _SOURCELESS_MAX:
-            _SOURCELESS[key] = found
-    return found
+    """A fact resting on no resource ("not recorded", "none recorded")."""
+    return Fact(name, value, (), level, unknown, {}, searched)
 
 
 def tri_and(*facts: Fact | bool | None) -> bool | None:
@@ -172,7 +150,6 @@ class CancerCategory(str, enum.Enum):
     UNRECOGNISED = "unrecognised"    # a cancer-like code outside the tables
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Cancer:
     """A cancer diagnosis (present or history)."""
@@ -194,7 +171,6 @@ class Cancer:
         return self.category in (CancerCategory.SOLID, CancerCategory.HAEMATOLOGICAL)
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class ConditionRecord:
     """A present (or suspected) problem of interest, e.g. a spinal metastasis at L1."""
@@ -209,7 +185,6 @@ class ConditionRecord:
     subtype: str | None = None  # e.g. fracture kind: osteoporotic / pathological / traumatic
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """A procedure, imaging study, report or existing order: something done or planned."""
@@ -222,7 +197,6 @@ class Event:
     date: str | None = None
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Medication:
     """A medication that is active (MedicationRequest/Statement/Administration)."""
@@ -231,16 +205,16 @@ class Medication:
     source: Source
     active: bool = True
     code: str | None = None
+    ingredient: str | None = None  # lower-case INN when the code names it ("dexamethasone"); None: a class only
+    started: str | None = None     # ISO date(time): authoredOn / effective start of the statement or administration
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Allergy:
     substance: str     # bone-cement, iodinated-contrast, medication, no-known-allergy, other
     source: Source
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class DraftOrder:
     """An order being entered (CDS Hooks ``draftOrders``)."""
@@ -284,9 +258,6 @@ class PatientFacts:
     draft_orders: list[DraftOrder] = field(default_factory=list)
     searches: dict[str, SearchStatus] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    # values derived from these facts by @per_evaluation functions while the engine
-    # evaluates them (None otherwise: then every call computes afresh)
-    derived: dict[Any, Any] | None = field(default=None, repr=False, compare=False)
 
     # -- search status ---------------------------------------------------------
     def searched(self, resource_type: str) -> bool:
@@ -356,14 +327,14 @@ class PatientFacts:
         if records:
             return Fact(name, True, tuple(r.source for r in records), level,
                         note="suspected" if all(r.suspected for r in records) else None)
-        return self._absent(name, level, "Condition")
+        return self.absent(name, level, "Condition")
 
     # -- medications / allergies / events ---------------------------------------
     def medication(self, drug_class: str) -> Fact:
         meds = [m for m in self.medications if m.drug_class == drug_class and m.active]
         if meds:
             return Fact(drug_class, True, tuple(m.source for m in meds))
-        return self._absent(drug_class, None, "MedicationRequest", "MedicationStatement")
+        return self.absent(drug_class, None, "MedicationRequest", "MedicationStatement")
 
     def allergy(self, substance: str) -> Fact:
         found = [a for a in self.allergies if a.substance == substance]
@@ -373,7 +344,7 @@ class PatientFacts:
         if nka:
             return Fact(f"{substance}-allergy", False, tuple(a.source for a in nka),
                         searched="AllergyIntolerance")
-        return self._absent(f"{substance}-allergy", None, "AllergyIntolerance")
+        return self.absent(f"{substance}-allergy", None, "AllergyIntolerance")
 
     def events_of(self, kind: str, *, status: str | None = None, level: str | None = None) -> list[Event]:
         return [e for e in self.events
@@ -385,9 +356,11 @@ class PatientFacts:
         found = self.events_of(kind, status=status, level=level)
         if found:
             return Fact(kind, True, tuple(e.source for e in found), level)
-        return self._absent(kind, level, *searched)
+        return self.absent(kind, level, *searched)
 
-    def _absent(self, name: str, level: str | None, *resource_types: str) -> Fact:
+    def absent(self, name: str, level: str | None, *resource_types: str) -> Fact:
+        """No record found: false ("none recorded") when the search of every resource type
+        succeeded, else unknown (search failed, or not done)."""
         status = self.search_status(*resource_types)
         searched = ", ".join(resource_types)
         if status == SearchStatus.OK:
@@ -420,31 +393,6 @@ class PatientFacts:
         for d in self.draft_orders:
             levels.update(d.levels)
         return sort_levels(levels)
-
-
-def per_evaluation(fn: Callable[..., T]) -> Callable[..., T]:
-    """Compute ``fn(facts, *args)`` once per evaluation of a patient's facts.
-
-    Several rules ask for the same derived value (the survival estimate, the TX-7
-    surgery conditions, the neurological deficit); each is a pure function of the
-    facts and its arguments (the policy). The engine gives ``facts.derived`` a fresh
-    dict for the length of one evaluation, when the facts cannot change; outside it,
-    every call computes afresh. Arguments are matched by identity (a policy is not
-    hashable); the cache entry holds them, so an identity cannot be reused while it is
-    cached. The value is shared: callers read it and never change it."""
-    @functools.wraps(fn)
-    def wrapper(facts: PatientFacts, *args: Any) -> T:
-        memo = facts.derived
-        if memo is None:
-            return fn(facts, *args)
-        key = (fn, *map(id, args))
-        hit = memo.get(key)
-        if hit is not None:
-            return hit[1]
-        value = fn(facts, *args)
-        memo[key] = (args, value)
-        return value
-    return wrapper
 
 
 # ---------------------------------------------------------------------------

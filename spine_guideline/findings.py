@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._records import fast_init
 from .facts import Fact
 
 
@@ -37,7 +36,6 @@ class Indicator(str, enum.Enum):
     CRITICAL = "critical"
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Message:
     """A catalog key and its parameters. Parameters are plain values (str, int,
@@ -51,7 +49,6 @@ def msg(key: str, **params: Any) -> Message:
     return Message(key, params)
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Criterion:
     """One criterion of a rule: met / not met / unknown, with the data it rests on."""
@@ -63,7 +60,6 @@ class Criterion:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Missing:
     """A fact that is missing (or stale) and how to record it."""
@@ -73,7 +69,6 @@ class Missing:
     level: str | None = None
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Suggestion:
     """An abstract order suggestion; the service layer renders FHIR for it.
@@ -93,7 +88,6 @@ class Suggestion:
     is_recommended: bool = True
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Link:
     label: Message

@@ -17,6 +17,7 @@ patient does no I/O.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ class PolicyValue:
 @dataclass(frozen=True)
 class Policy:
     sections: Mapping[str, Mapping[str, PolicyValue]] = field(default_factory=dict)
+    #: sha256 of the site policy file's canonical JSON, when one was loaded (api-contract ``policyHash``)
+    site_hash: str | None = None
 
     def get(self, section: str, key: str) -> Any:
         try:
@@ -80,4 +83,10 @@ def load_policy(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Pol
                 raise PolicyError(f"override of unknown policy value {section}.{key}")
             old = sections[section][key]
             sections[section][key] = PolicyValue(value, f"site override (was {old.value!r}: {old.source})", True)
-    return Policy(sections)
+    return Policy(sections, None if overrides is None else canonical_hash(overrides))
+
+
+def canonical_hash(doc: Any) -> str:
+    """sha256 (hex) of ``doc`` as canonical JSON: sorted keys, no spaces, UTF-8."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -12,10 +12,14 @@ live in ``data/sins.json``; this module holds no thresholds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .facts import Fact, PatientFacts, Unknown, sort_levels
-from .findings import Criterion, Finding, Indicator, Missing, Status, msg
+from .findings import Criterion, Finding, Indicator, Message, Missing, Status, msg
 from .policy import Policy
+
+#: a policy table of rows [lowest total, highest total, name]
+Table = list[list[Any]]
 
 SECTION = "sins"
 COMPONENTS: tuple[str, ...] = ("sins-location", "sins-pain", "sins-bone-lesion",
@@ -86,14 +90,14 @@ class SinsAssessment:
         return self.band_at_least(">=10")
 
 
-def _lookup(table: list[list], value: int) -> str:
+def _lookup(table: Table, value: int) -> str:
     for low, high, name in table:
         if low <= value <= high:
-            return name
+            return str(name)
     raise ValueError(f"SINS total {value} outside the table")
 
 
-def _rows_for(table: list[list], totals: list[int]) -> set[str]:
+def _rows_for(table: Table, totals: list[int]) -> set[str]:
     """The rows of ``table`` the totals (a contiguous range) fall in: the two ends looked
     up (``_lookup`` also refuses a total outside the table) and every row wholly between
     them; the same rows a lookup of each total finds, without one lookup per total."""
@@ -114,7 +118,7 @@ def category_of(total: int, policy: Policy) -> str:
 def location_category(level: str, policy: Policy) -> str | None:
     for category, levels in policy.get(SECTION, "location_by_level").items():
         if level in levels:
-            return category
+            return str(category)
     return None
 
 
@@ -122,7 +126,8 @@ def location_points(level: str, policy: Policy) -> int | None:
     category = location_category(level, policy)
     if category is None:
         return None
-    return policy.get(SECTION, "component_points")["sins-location"][category]
+    points: int = policy.get(SECTION, "component_points")["sins-location"][category]
+    return points
 
 
 def _valid_points(component: str, value: object, policy: Policy) -> int | None:
@@ -163,14 +168,21 @@ def _assess(fact: Fact, level: str, policy: Policy, *, trust_recorded_location: 
     usable = fact.unknown not in _UNUSABLE
     if not usable and fact.unknown is not None:
         out.why = fact.unknown.value
-    max_total = policy.get(SECTION, "max_total")
     if usable and isinstance(fact.value, int) and not isinstance(fact.value, bool) \
-            and 0 <= fact.value <= max_total:
+            and 0 <= fact.value <= policy.get(SECTION, "max_total"):
         out.recorded = fact.value
-    points_table = policy.get(SECTION, "component_points")
     for comp in COMPONENTS:
         sub = fact.attrs.get(comp) if usable else None
         out.components[comp] = _valid_points(comp, sub.value, policy) if sub is not None else None
+    _location(out, level, policy, trust_recorded_location)
+    _range(out, policy)
+    _total(out, policy)
+    _bands_and_categories(out, policy)
+    return out
+
+
+def _location(out: SinsAssessment, level: str, policy: Policy, trust_recorded_location: bool) -> None:
+    """The location component follows from the level; a recorded one that contradicts it is a conflict."""
     pts = location_points(level, policy)
     out.level_location = pts
     recorded_location = out.components["sins-location"]
@@ -182,27 +194,40 @@ def _assess(fact: Fact, level: str, policy: Policy, *, trust_recorded_location: 
     if out.components["sins-location"] is None and pts is not None:
         out.components["sins-location"] = pts
         out.location_from_level = True
+
+
+def _range(out: SinsAssessment, policy: Policy) -> None:
+    """The range the total can take, component-wise."""
+    points_table = policy.get(SECTION, "component_points")
     known = sum(v for v in out.components.values() if v is not None)
     out.low = known
-    out.high = known + sum(max(points_table[c].values()) for c in COMPONENTS
-                           if out.components[c] is None)
-    if out.recorded is not None:
-        if out.low <= out.recorded <= out.high:
-            out.score = out.recorded
-        else:
-            out.conflict = True
-            rec_band = band_of(out.recorded, policy)
-            if band_of(out.low, policy) == rec_band == band_of(out.high, policy):
-                out.score = out.recorded   # same protocol band: the recorded total is used
-    elif out.low == out.high:
-        out.score = out.low
-        out.computed_from_components = True
+    out.high = known + sum(max(points_table[c].values()) for c in COMPONENTS if out.components[c] is None)
+
+
+def _total(out: SinsAssessment, policy: Policy) -> None:
+    """The total used: the recorded one when the components allow it (or, against
+    them, when both fall in the same protocol band), else the components' own when complete."""
+    if out.recorded is None:
+        if out.low == out.high:
+            out.score = out.low
+            out.computed_from_components = True
+        return
+    if out.low <= out.recorded <= out.high:
+        out.score = out.recorded
+        return
+    out.conflict = True
+    rec_band = band_of(out.recorded, policy)
+    if band_of(out.low, policy) == rec_band == band_of(out.high, policy):
+        out.score = out.recorded   # same protocol band: the recorded total is used
+
+
+def _bands_and_categories(out: SinsAssessment, policy: Policy) -> None:
+    """band_of / category_of over every possible total."""
     if out.score is not None:
         totals = [out.score]
     else:
         low, high = out.range
         totals = list(range(low, high + 1))
-    # band_of / category_of over every possible total
     band_table = policy.get(SECTION, "protocol_bands")
     out.bands = sorted(_rows_for(band_table, totals), key=BAND_ORDER.index)
     category_table = policy.get(SECTION, "categories")
@@ -210,7 +235,6 @@ def _assess(fact: Fact, level: str, policy: Policy, *, trust_recorded_location: 
     out.categories = sorted(_rows_for(category_table, totals), key=cats.index)
     out.band = out.bands[0] if len(out.bands) == 1 else None
     out.category = out.categories[0] if len(out.categories) == 1 else None
-    return out
 
 
 def sins_levels(facts: PatientFacts) -> list[str]:
@@ -232,12 +256,12 @@ def missing_entries(a: SinsAssessment) -> list[Missing]:
     return [Missing(c, Unknown.NOT_RECORDED.value, a.vertebra) for c in a.missing_components]
 
 
-def level_msg(level: str | None):
+def level_msg(level: str | None) -> Message:
     return msg(f"vpbk.level.{level}") if level else msg("vpbk.level.unknown")
 
 
-def result_of(a: SinsAssessment) -> dict:
-    res: dict = {"vertebra": a.vertebra, "computedFromComponents": a.computed_from_components}
+def result_of(a: SinsAssessment) -> dict[str, Any]:
+    res: dict[str, Any] = {"vertebra": a.vertebra, "computedFromComponents": a.computed_from_components}
     if a.score is not None:
         res["score"] = a.score
     else:
@@ -254,6 +278,8 @@ def result_of(a: SinsAssessment) -> dict:
     if a.conflict:
         res["componentRange"] = [a.low, a.high]
     res["missingComponents"] = a.missing_components
+    # api-contract: the facts the decision rests on; a card about one vertebra names them alone
+    res["missing"] = list(dict.fromkeys(m.code for m in missing_entries(a)))
     res["locationFromLevel"] = a.location_from_level
     if a.location_conflict:
         res["locationConflict"] = True
@@ -262,37 +288,39 @@ def result_of(a: SinsAssessment) -> dict:
     return res
 
 
-def finding(a: SinsAssessment) -> Finding:
+def _summary_and_conclusion(a: SinsAssessment) -> tuple[Message, Message]:
     vertebra = level_msg(a.vertebra)
     low, high = a.range
     bands = [msg(f"sins.band.{b}") for b in a.bands]
     cats = [msg(f"sins.category.{c}") for c in a.categories]
     if a.location_conflict and a.band is None and not (a.conflict and a.score is None):
-        summary = msg("sins.summary.location-conflict", vertebra=vertebra, recorded=a.recorded_location,
-                      expected=a.level_location)
-        conclusion = msg("sins.conclusion.location-conflict-undecided", recorded=a.recorded_location,
-                         expected=a.level_location, vertebra=vertebra, low=low, high=high, bands=bands)
-    elif a.conflict and a.score is None:
-        summary = msg("sins.summary.conflict", vertebra=vertebra, recorded=a.recorded,
-                      low=a.low, high=a.high)
-        conclusion = msg("sins.conclusion.conflict-undecided", recorded=a.recorded, low=a.low,
-                         high=a.high, bands=bands)
-    elif a.score is not None:
-        summary = msg("sins.summary.score", vertebra=vertebra, score=a.score,
-                      category=cats[0], band=bands[0])
-        if a.conflict:
-            conclusion = msg("sins.conclusion.conflict-same-band", recorded=a.recorded,
-                             low=a.low, high=a.high, band=bands[0])
-        elif a.computed_from_components:
-            conclusion = msg("sins.conclusion.computed", score=a.score, category=cats[0], band=bands[0])
-        else:
-            conclusion = msg("sins.conclusion.recorded", score=a.score, category=cats[0], band=bands[0])
-    elif a.recorded is None and all(a.components.get(c) is None for c in COMPONENTS[1:]):
-        summary = msg("sins.summary.not-recorded", vertebra=vertebra)
-        conclusion = msg("sins.conclusion.not-recorded", low=low, high=high)
-    else:
-        summary = msg("sins.summary.range", vertebra=vertebra, low=low, high=high)
-        conclusion = msg("sins.conclusion.range", low=low, high=high, bands=bands, categories=cats)
+        return (msg("sins.summary.location-conflict", vertebra=vertebra, recorded=a.recorded_location,
+                    expected=a.level_location),
+                msg("sins.conclusion.location-conflict-undecided", recorded=a.recorded_location,
+                    expected=a.level_location, vertebra=vertebra, low=low, high=high, bands=bands))
+    if a.conflict and a.score is None:
+        return (msg("sins.summary.conflict", vertebra=vertebra, recorded=a.recorded, low=a.low, high=a.high),
+                msg("sins.conclusion.conflict-undecided", recorded=a.recorded, low=a.low, high=a.high,
+                    bands=bands))
+    if a.score is not None:
+        return (msg("sins.summary.score", vertebra=vertebra, score=a.score, category=cats[0], band=bands[0]),
+                _decided_conclusion(a, cats[0], bands[0]))
+    if a.recorded is None and all(a.components.get(c) is None for c in COMPONENTS[1:]):
+        return (msg("sins.summary.not-recorded", vertebra=vertebra),
+                msg("sins.conclusion.not-recorded", low=low, high=high))
+    return (msg("sins.summary.range", vertebra=vertebra, low=low, high=high),
+            msg("sins.conclusion.range", low=low, high=high, bands=bands, categories=cats))
+
+
+def _decided_conclusion(a: SinsAssessment, category: Message, band: Message) -> Message:
+    if a.conflict:
+        return msg("sins.conclusion.conflict-same-band", recorded=a.recorded, low=a.low, high=a.high, band=band)
+    if a.computed_from_components:
+        return msg("sins.conclusion.computed", score=a.score, category=category, band=band)
+    return msg("sins.conclusion.recorded", score=a.score, category=category, band=band)
+
+
+def _criteria(a: SinsAssessment) -> list[Criterion]:
     criteria = []
     for comp in COMPONENTS:
         pts = a.components.get(comp)
@@ -306,15 +334,20 @@ def finding(a: SinsAssessment) -> Finding:
     if a.recorded is not None:
         criteria.append(Criterion("sins.crit.recorded-total", Status.MET, "VPBK-M-2", (a.fact,),
                                   {"score": a.recorded}))
+    return criteria
+
+
+def finding(a: SinsAssessment) -> Finding:
+    summary, conclusion = _summary_and_conclusion(a)
     notes = [msg("sins.note.aid-not-decision"), msg("sins.note.bands")]
     if a.location_conflict and a.band is not None:
         notes.insert(0, msg("sins.note.location-conflict-same-band", recorded=a.recorded_location,
-                            expected=a.level_location, vertebra=vertebra))
+                            expected=a.level_location, vertebra=level_msg(a.vertebra)))
     conflict = a.conflict or a.location_conflict
     indicator = Indicator.WARNING if conflict else Indicator.INFO
     return Finding(
         topic="sins", rules=["VPBK-M-2", "VPBK-M-1"], indicator=indicator, summary=summary,
-        conclusion=conclusion, result=result_of(a), criteria=criteria,
+        conclusion=conclusion, result=result_of(a), criteria=_criteria(a),
         missing=missing_entries(a), notes=notes, key=a.vertebra,
         override_reasons=["sins-record-corrected", "clinical-judgement"] if conflict else [])
 

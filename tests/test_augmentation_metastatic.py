@@ -18,6 +18,7 @@ from .test_augmentation_builders import (
     by_topic,
     drop_obs,
     metastatic,
+    order,
     set_obs,
     sins_fact,
     src,
@@ -27,6 +28,17 @@ from .test_augmentation_builders import (
 def elig(f, level="L1"):
     [finding] = by_topic(augmentation.evaluate(f, POLICY), "vpbk-eligibility", level)
     return finding, finding.machine_result()
+
+
+def elig_on_order(f, level="L1"):
+    """The eligibility card of a VP order at ``level`` (order hooks)."""
+    f.draft_orders.append(order("vertebroplasty", (level,), "vp-1"))
+    [finding] = by_topic(augmentation.evaluate_orders(f, POLICY), "vpbk-eligibility", "vp-1")
+    return finding, finding.machine_result()
+
+
+def no_card_on_patient_view(f, level="L1"):
+    return by_topic(augmentation.evaluate(f, POLICY), "vpbk-eligibility", level) == []
 
 
 def test_VPBK_M_1a_all_met_is_eligible():
@@ -39,7 +51,9 @@ def test_VPBK_M_1a_all_met_is_eligible():
 
 @pytest.mark.parametrize("pain,verdict", [(3, "not-eligible"), (4, "eligible"), (10, "eligible")])
 def test_VPBK_M_1_pain_threshold(pain, verdict):
-    _, res = elig(set_obs(metastatic(), "pain-score", pain))
+    f = set_obs(metastatic(), "pain-score", pain)
+    assert no_card_on_patient_view(f) == (verdict == "not-eligible")
+    _, res = elig_on_order(f)
     assert res["verdict"] == verdict
     assert ("pain-below-threshold" in res["unmetCriteria"]) == (verdict == "not-eligible")
 
@@ -53,7 +67,8 @@ def test_VPBK_M_1_pain_unknown_is_insufficient_data():
                                                 (9, "eligible", "M-1a"), (10, "eligible", "M-1b"),
                                                 (13, "eligible", "M-1b")])
 def test_VPBK_M_1a_M_1b_sins_bands(score, verdict, path):
-    _, res = elig(metastatic(sins=score))
+    assert no_card_on_patient_view(metastatic(sins=score)) == (verdict == "not-eligible")
+    _, res = elig_on_order(metastatic(sins=score))
     assert res["verdict"] == verdict
     if path:
         assert res["indicationPath"] == path and f"VPBK-{path}" in res["rules"]
@@ -120,7 +135,18 @@ def test_VPBK_M_1c_needs_an_operated_or_adjacent_level():
     set_obs(f, "pain-score", 1)
     f.events.append(Event("spinal-surgery", src("ServiceRequest", "surg"), "planned", level="L3"))
     set_obs(f, "surgeon-augmentation-benefit", True, "L1")
-    _, res = elig(f)
+    _, res = elig_on_order(f)
+    assert res["verdict"] == "not-eligible" and "pain-below-threshold" in res["unmetCriteria"]
+
+
+def test_VPBK_M_1c_is_for_a_planned_operation_not_one_already_done():
+    """Source 000 section 1: M-1c is cement augmentation during the operation; an
+    operation done before (here at the level itself) does not open the surgical path."""
+    f = set_obs(metastatic(sins=8), "pain-score", 1)
+    f.events.append(Event("spinal-surgery", src("Procedure", "surg"), "done", level="L1", date="2026-06-01"))
+    set_obs(f, "surgeon-augmentation-benefit", True, "L1")
+    _, res = elig_on_order(f)
+    assert res.get("indicationPath") != "M-1c"
     assert res["verdict"] == "not-eligible" and "pain-below-threshold" in res["unmetCriteria"]
 
 
@@ -232,6 +258,60 @@ def test_VPBK_M_5_life_expectancy(months, verdict):
     _, res = elig(set_obs(metastatic(), "life-expectancy", months))
     assert res["verdict"] == verdict
     assert ("limited-life-expectancy" in res["unmetConditions"]) == (verdict == "not-eligible")
+
+
+@pytest.mark.parametrize("months", [2.99, 2.98979, 2.95])
+def test_VPBK_M_5_13_weeks_meets_3_months(months):
+    """survival-models.md: durations compare in months rounded to one decimal, so
+    13 weeks (2.99 months by 0.23/week, 2.9898 by the exact ratio) meets 3 months."""
+    finding, res = elig(set_obs(metastatic(), "life-expectancy", months))
+    assert res["verdict"] == "eligible" and res["unmetConditions"] == []
+    assert res["lifeExpectancyBasis"] == "clinician"
+    [crit] = [c for c in finding.criteria if c.key == "vpbk.crit.m5-life-expectancy"]
+    assert crit.status.value == "met" and crit.params["value"] == 3.0
+
+
+def test_VPBK_M_5_2_94_months_is_below_3():
+    _, res = elig(set_obs(metastatic(), "life-expectancy", 2.94))
+    assert res["verdict"] == "not-eligible" and res["unmetConditions"] == ["limited-life-expectancy"]
+
+
+def test_VPBK_M_5_model_group_B_meets_3_months_without_clinician_estimate():
+    """Rules 2026.12 / survival-models.md: breast (3) + KPS 70 (1) + no visceral
+    metastases (1) = 5, van der Linden group B (median 9 months): M-5 met."""
+    finding, res = elig(drop_obs(metastatic(), "life-expectancy"))
+    assert res["verdict"] == "eligible", res
+    assert "life-expectancy" not in res["missing"]
+    assert res["lifeExpectancyBasis"] == "model"
+    assert res["survivalModel"] == {"model": "van-der-linden-2005", "group": "B", "medianSurvivalMonths": [9.0]}
+    [crit] = [c for c in finding.criteria if c.key == "vpbk.crit.m5-life-expectancy-model"]
+    assert crit.status.value == "met" and crit.rule == "VPBK-M-5"
+    assert "vpbk.note.m5-model-borderline" not in {n.key for n in finding.notes}
+
+
+def test_VPBK_M_5_model_group_A_is_met_with_a_borderline_line():
+    """Group A (median 3.0 months) never fails M-5 on its own: met, the MDO judges."""
+    f = drop_obs(metastatic(), "life-expectancy")
+    f.cancers[0] = Cancer("lung", CancerCategory.SOLID, src("Condition", "ca"),
+                          histologically_proven=f.cancers[0].histologically_proven)
+    f.conditions.append(ConditionRecord("visceral-metastases", src("Condition", "liver")))
+    set_obs(f, "karnofsky", 60)
+    finding, res = elig(f)
+    assert res["survivalModel"]["group"] == "A"
+    assert res["verdict"] == "eligible" and res["unmetConditions"] == []
+    assert "vpbk.note.m5-model-borderline" in {n.key for n in finding.notes}
+
+
+def test_VPBK_M_5_neither_clinician_nor_model_is_unknown():
+    f = drop_obs(metastatic(), "life-expectancy")
+    f.searches["Condition"] = SearchStatus.FAILED  # visceral metastases unknown: no model
+    _, res = elig(f)
+    assert res["verdict"] == "insufficient-data" and "life-expectancy" in res["missing"]
+
+
+def test_VPBK_M_5_clinician_estimate_takes_precedence_over_the_model():
+    _, res = elig(set_obs(metastatic(), "life-expectancy", 2.0))  # the model would say group B
+    assert res["unmetConditions"] == ["limited-life-expectancy"] and res["lifeExpectancyBasis"] == "clinician"
 
 
 def test_VPBK_M_5_mdo_override_of_life_expectancy():
@@ -376,3 +456,80 @@ def test_suspected_metastasis_needs_confirmation():
     f.conditions[0] = ConditionRecord("spinal-metastasis", src("Condition", "met"), "L1", suspected=True)
     _, res = elig(f)
     assert res["verdict"] == "insufficient-data" and "spinal-metastasis" in res["missing"]
+
+
+# -- rules 2026.12: a spinal metastasis without a level takes the level of the order --
+def levelless(level="L1"):
+    """metastatic() with the metastasis recorded without a level (C79.5, body site 'vertebral column')."""
+    f = metastatic(level)
+    f.conditions = [ConditionRecord("spinal-metastasis", src("Condition", "met-spine"), None)]
+    return f
+
+
+def test_VPBK_M_levelless_metastasis_takes_the_level_of_the_order():
+    finding, res = elig_on_order(levelless())
+    assert res["pathway"] == "metastatic" and res["vertebra"] == "L1"
+    assert res["verdict"] == "eligible", res
+    assert res["levelFromOrder"] is True
+    assert "VPBK-M-1a" in res["rules"] and not any(r.startswith("VPBK-O") for r in res["rules"])
+    assert finding.notes[0].key == "vpbk.note.level-from-order"
+    assert finding.notes[0].params["vertebra"].key == "vpbk.level.L1"
+
+
+def test_VPBK_M_level_of_order_is_not_marked_when_the_metastasis_has_that_level():
+    _, res = elig_on_order(metastatic())
+    assert res["pathway"] == "metastatic" and "levelFromOrder" not in res
+
+
+def test_VPBK_M_levelless_metastasis_on_patient_view_is_a_metastatic_level_unknown_card():
+    [finding] = by_topic(augmentation.evaluate(levelless(), POLICY), "vpbk-eligibility")
+    res = finding.machine_result()
+    assert res["pathway"] == "metastatic" and res["vertebra"] is None
+    assert res["verdict"] == "insufficient-data" and "vertebral-level" in res["missing"]
+
+
+def test_VPBK_M_levelless_metastasis_with_haematological_origin_stays_non_metastatic():
+    f = levelless()
+    f.cancers = [Cancer("multiple-myeloma", CancerCategory.HAEMATOLOGICAL, src("Condition", "mm"))]
+    _, res = elig_on_order(f)
+    assert res["pathway"] == "osteoporotic-benign"
+
+
+# -- rules 2026.12: patient-view gives no card for a level whose indication is known unmet --
+def test_VPBK_M_1_patient_view_no_card_for_sins_0_6_but_the_order_gets_one():
+    f = metastatic(sins=5)
+    assert no_card_on_patient_view(f)
+    assert by_topic(augmentation.evaluate(f, POLICY), "sins", "L1")  # the SINS card stays
+    finding, res = elig_on_order(f)
+    assert res["verdict"] == "not-eligible" and res["unmetCriteria"] == ["sins-below-7"]
+
+
+def test_VPBK_M_1_patient_view_no_card_for_pain_below_4_only_at_that_level():
+    f = set_obs(metastatic(), "pain-score", 2, "L1")
+    f.conditions.append(ConditionRecord("spinal-metastasis", src("Condition", "met-T8"), "T8"))
+    for name, value in (("sins", None), ("mdo-vpbk-benefit", True), ("lesion-type", "lytic"),
+                        ("vpbk-technically-suitable", True), ("instability-beyond-augmentation", False),
+                        ("posterior-fixation-needed", False), ("bilsky-grade", "0"),
+                        ("posterior-column-fracture", False), ("pain-score", 7)):
+        if name == "sins":
+            f.observations[("sins", "T8")] = sins_fact("T8", 8)
+        else:
+            set_obs(f, name, value, "T8")
+    cards = by_topic(augmentation.evaluate(f, POLICY), "vpbk-eligibility")
+    assert [c.key for c in cards] == ["T8"]
+
+
+def test_VPBK_M_1_patient_view_card_when_pain_is_unknown_or_M_1c_applies():
+    assert not no_card_on_patient_view(drop_obs(metastatic(), "pain-score"))  # unknown: the card asks for it
+    f = set_obs(metastatic(sins=8), "pain-score", 1)
+    f.events.append(Event("spinal-surgery", src("ServiceRequest", "surg"), "planned", level="L1"))
+    set_obs(f, "surgeon-augmentation-benefit", True, "L1")
+    finding, res = elig(f)  # M-1c has no pain criterion
+    assert res["indicationPath"] == "M-1c"
+
+
+def test_VPBK_M_1_sins_undecided_still_gets_a_card():
+    f = metastatic(sins=None)
+    f.observations[("sins", "L1")] = sins_fact("L1", None, pain=0, bone_lesion=2)
+    _, res = elig(f)
+    assert res["verdict"] == "insufficient-data"

@@ -128,10 +128,25 @@ def test_VPBK_P_3_labs_missing_each_suggested():
     assert labs == {"aptt", "creatinine", "electrolytes"}
 
 
-def test_VPBK_P_3_ecg_or_chest_xray_not_done():
+@pytest.mark.parametrize("drop", [("ecg",), ("chest-xray",), ("ecg", "chest-xray")])
+def test_VPBK_P_3_ecg_or_chest_xray_not_recorded_is_unknown_never_not_ok(drop):
+    """Rules 2026.12: not recorded is to arrange (unknown), never not-ok, also when
+    every search succeeded."""
+    f = ready_for_procedure(metastatic())
+    f.events = [e for e in f.events if e.kind not in drop]
+    finding, checks = pre(f)
+    assert checks["ecg-chest-xray"] == "unknown"
+    assert {m.code for m in finding.missing} >= set(drop)
+    assert finding.indicator.value == "warning"
+
+
+def test_VPBK_P_3_ecg_search_failed_is_unknown():
     f = ready_for_procedure(metastatic())
     f.events = [e for e in f.events if e.kind != "ecg"]
-    assert pre(f)[1]["ecg-chest-xray"] == "not-ok"
+    f.searches["Procedure"] = SearchStatus.FAILED
+    finding, checks = pre(f)
+    assert checks["ecg-chest-xray"] == "unknown"
+    assert [m.why for m in finding.missing if m.code == "ecg"] == ["search-failed"]
 
 
 def test_VPBK_P_4_allergies():
@@ -141,6 +156,29 @@ def test_VPBK_P_4_allergies():
     f.allergies = []
     f.searches["AllergyIntolerance"] = SearchStatus.FAILED
     assert pre(f)[1]["allergies"] == "unknown"
+
+
+def test_VPBK_P_4_empty_allergy_list_is_unknown_not_ok():
+    """Rules 2026.12: an empty allergy search is no knowledge; P-4 is ok only with a
+    recorded 'no known allergy' or with the recorded allergies listed."""
+    f = ready_for_procedure(metastatic())
+    f.allergies = []
+    assert f.searches["AllergyIntolerance"] == SearchStatus.OK
+    finding, checks = pre(f)
+    assert checks["allergies"] == "unknown"
+    assert [(m.code, m.why) for m in finding.missing] == [("allergies", "not-recorded")]
+    assert finding.indicator.value == "warning"
+
+
+@pytest.mark.parametrize("substance,status", [("no-known-allergy", "ok"), ("other", "ok"),
+                                              ("medication", "attention"), ("iodinated-contrast", "attention")])
+def test_VPBK_P_4_recorded_allergies_are_listed(substance, status):
+    f = ready_for_procedure(metastatic())
+    f.allergies = [Allergy(substance, src("AllergyIntolerance", "alg-1"))]
+    finding, checks = pre(f)
+    assert checks["allergies"] == status
+    [crit] = [c for c in finding.criteria if c.rule == "VPBK-P-4"]
+    assert any(s.reference == "AllergyIntolerance/alg-1" for fact in crit.facts for s in fact.sources)
 
 
 @pytest.mark.parametrize("sex,birth,pregnant,status", [

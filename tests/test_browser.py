@@ -200,6 +200,10 @@ def test_vpbk_patient_via_prefetch_in_dutch_and_suggestion_by_keyboard(page, ser
     assert page.evaluate("document.documentElement.lang") == "nl"
     assert page.text_content("label[for=patient]") == "Patiënt"
 
+    # rules 2026.12: this patient's deadlines are answered (MDO judgement held, treated), so none of
+    # its cards suggests an order; the keyboard is tried on the patient whose MDO review is to come
+    cards = run_hook(page, "vpbk-mdo-review-needed", "patient-view", "nl", prefetch=True)
+    check_rendered(page, cards, "nl")
     with_suggestion = [c for c in cards if c.get("suggestions")]
     assert with_suggestion, "no card with a suggestion for this sample"
     card = with_suggestion[0]

@@ -65,7 +65,9 @@ def test_card_is_valid_and_complete(lang):
     assert card["indicator"] == "critical"
     assert card["source"]["topic"] == {"system": "https://spine-cds.org/fhir/CodeSystem/card-topic",
                                        "code": "mri-urgency", "display": CATALOGS.messages[lang]["topic.mri-urgency"]}
-    assert card["extension"]["org.spine-cds.result"] == {"windowHours": 12, "rule": "DX-2a", "rules": ["DX-1", "DX-2a"]}
+    # rules 2026.12 (api-contract): every result also carries missing and rulesVersion
+    assert card["extension"]["org.spine-cds.result"] == {"windowHours": 12, "rule": "DX-2a", "rules": ["DX-1", "DX-2a"],
+                                                         "missing": ["onset"], "rulesVersion": "2026.12"}
     assert card["overrideReasons"] and all(r["display"] for r in card["overrideReasons"])
     assert card["selectionBehavior"] == "at-most-one"
 

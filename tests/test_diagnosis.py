@@ -255,11 +255,10 @@ def test_DX1_unknown_progression_of_a_deficit_raises_mescc_suspicion_by_policy()
 MESCC_5_DAYS = ob("mescc-deficit", onset=NOW - timedelta(days=5))
 
 
-def test_DX2_done_mri_conclusion_says_done():
+def test_DX2_answered_by_a_whole_spine_mri_done_after_the_onset_gives_no_card():
+    # rules 2026.12 "Answered deadlines" (issue 15, defect 3): no mri-urgency card once answered
     ev = Event("mri-whole-spine", Source("ImagingStudy", "i1"), "done", date="2026-11-20")
-    f = mri(patient(*SUSPECTED, MESCC_5_DAYS, events=[ev]))
-    assert f.conclusion.key == "dx.mri.conclusion.done"
-    assert f.indicator == Indicator.INFO
+    assert mri(patient(*SUSPECTED, MESCC_5_DAYS, events=[ev])) is None
 
 
 def test_DX2_unknown_onset_takes_the_stricter_row():
@@ -365,14 +364,15 @@ def test_DX2_search_failed_is_reported_as_the_reason():
     assert ("radicular-pain", "search-failed") in [(m.code, m.why) for m in f.missing]
 
 
-def test_DX2_severe_deficit_without_laterality_counts_as_bilateral():
+def test_DX2_severe_deficit_alone_does_not_choose_a_row():
+    # rules 2026.12 (issue 15, defect 2): severe-neurological-deficit has no laterality of its own
     f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), ob("radicular-deficit", False),
-                    ob("severe-neurological-deficit", True, progressive=True)))
-    assert f.result["rule"] == "DX-2a"
+                    ob("radicular-pain", False), ob("severe-neurological-deficit", True, progressive=True)))
+    assert f.result == {"windowHours": 336, "rule": "DX-2e"}
+    assert "dx.note.severe-deficit-noted" in note_keys(f)
 
 
 @pytest.mark.parametrize("event,suggested,note", [
-    (Event("mri-whole-spine", Source("ImagingStudy", "i1"), "done", date="2026-11-20"), False, "dx.note.mri-done"),
     (Event("mri-whole-spine", Source("ServiceRequest", "s1"), "planned"), False, "dx.note.mri-planned"),
     (Event("mri-whole-spine", Source("ImagingStudy", "i0"), "done", date="2025-01-10"), True, "dx.note.mri-old"),
     (Event("mri-segment", Source("ImagingStudy", "i2"), "done", date="2026-11-20"), True, "dx.note.segment-not-enough"),
@@ -396,13 +396,10 @@ def test_DX2a_mri_done_before_the_deficit_arose_does_not_silence_the_deadline():
     assert "dx.note.mri-before-onset" in note_keys(f) and "dx.note.mri-done" not in note_keys(f)
 
 
-def test_DX2c_mri_done_after_the_deficit_arose_counts_as_done():
+def test_DX2c_mri_done_after_the_deficit_arose_answers_the_deadline():
     ev = Event("mri-whole-spine", Source("ImagingStudy", "i8"), "done", date="2026-11-20")
-    f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), ob("radicular-pain", False),
-                    deficit(days=10), events=[ev]))
-    assert f.result["rule"] == "DX-2c"
-    assert f.indicator == Indicator.INFO and f.suggestions == []
-    assert "dx.note.mri-done" in note_keys(f)
+    assert mri(patient(*SUSPECTED, ob("mescc-deficit", False), ob("radicular-pain", False),
+                       deficit(days=10), events=[ev])) is None
 
 
 def test_DX2a_mri_done_same_day_as_onset_without_time_is_not_taken_as_after():
@@ -412,16 +409,21 @@ def test_DX2a_mri_done_same_day_as_onset_without_time_is_not_taken_as_after():
     assert f.suggestions and "dx.note.mri-before-onset" in note_keys(f)
     later = Event("mri-whole-spine", Source("ImagingStudy", "i6"), "done", date="2026-11-22T15:00:00+00:00")
     timed = ob("mescc-deficit", onset=datetime(2026, 11, 22, 8, 0, tzinfo=UTC))
-    assert mri(patient(*SUSPECTED, timed, events=[later])).suggestions == []
+    assert mri(patient(*SUSPECTED, timed, events=[later])) is None  # answered
 
 
-def test_DX2a_mri_done_with_unknown_onset_of_the_deciding_finding_is_treated_as_old():
+def test_DX2a_mri_done_with_unknown_onset_is_held_to_the_findings_earliest_record():
+    # rules 2026.12 "Answered deadlines": without an onset, the finding's earliest record starts the clock
     ev = Event("mri-whole-spine", Source("ImagingStudy", "i5"), "done", date="2026-11-20")
-    f = mri(patient(*SUSPECTED, ob("mescc-deficit"), events=[ev]))
+    f = mri(patient(*SUSPECTED, ob("mescc-deficit"), events=[ev]))  # recorded 2026-11-22, after the MRI
     assert f.indicator == Indicator.CRITICAL
     assert [s.kind for s in f.suggestions] == ["create-mri-whole-spine"]
-    assert "dx.note.mri-onset-unknown" in note_keys(f)
-    assert "mescc-deficit.onset" in missing_codes(f)
+    assert "dx.note.mri-before-onset" in note_keys(f)
+    later = Event("mri-whole-spine", Source("ImagingStudy", "i4"), "done", date="2026-11-23")
+    assert mri(patient(*SUSPECTED, ob("mescc-deficit"), events=[later])) is None
+    undated_finding = Fact("mescc-deficit", True, (Source("Observation", "m"),))
+    f = mri(patient(*SUSPECTED, undated_finding, events=[ev]))  # no date at all: policy counts it as old
+    assert "dx.note.mri-onset-unknown" in note_keys(f) and "mescc-deficit.onset" in missing_codes(f)
 
 
 def test_DX2f_safety_netting_on_every_mri_urgency_card():

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from spine_guideline import treatment
+from spine_guideline.context import Evaluation
 from spine_guideline.facts import (
     Cancer,
     CancerCategory,
@@ -211,11 +212,13 @@ def test_TX_2b_unknown_progression_with_old_onset_walking_is_72_either_way():
     assert "mescc-deficit.progressive" not in missing_codes(f)
 
 
-def test_TX_2a_radicular_deficit_with_radiological_mescc_counts_as_due_to_mescc():
+def test_TX_2c_radicular_deficit_with_radiological_mescc_does_not_choose_the_row():
+    # rules 2026.12 (issue 15, defect 1): the TX-2 row is chosen by clinical and radiological MESCC only;
+    # a radicular deficit with Bilsky 3 and mescc-deficit recorded absent is radiological MESCC: 7 days
     f = window(patient(obs={"mescc-deficit": False, "severe-neurological-deficit": False,
                             "radicular-deficit": deficit("radicular-deficit", days=2),
                             ("bilsky-grade", "L1"): "3"}))
-    assert f.result == {"windowHours": 24, "rule": "TX-2a"}
+    assert f.result == {"windowHours": 168, "rule": "TX-2c"}
 
 
 def test_TX_2d_radicular_deficit_without_mescc():
@@ -308,23 +311,23 @@ def test_TX_3_neurology_not_added_when_deficit_unknown():
     assert "mescc-deficit" in missing_codes(f)
 
 
-@pytest.mark.parametrize("events", [(("mdo-referral", "planned"),), (("mdo-referral", "done"),)])
-def test_TX_3_no_suggestion_when_referral_exists(events):
-    f = mdo(patient(obs={**NO_DEFICIT, **TX5_MET}, events=events))
+def test_TX_3_no_suggestion_when_referral_exists():
+    # a held MDO (completed referral) answers TX-3 altogether: see test_rules_2026_12
+    f = mdo(patient(obs={**NO_DEFICIT, **TX5_MET}, events=(("mdo-referral", "planned"),)))
     assert f.suggestions == [] and f.indicator.value == "info"
 
 
 @pytest.mark.parametrize("levels,met", [(("T11", "T12", "L1"), True), (("T10", "T11", "T12", "L1"), False),
                                         (("T5", "T6", "L1", "L2", "L3"), True)])
 def test_TX_5_contiguous_vertebrae_counted_from_levels(levels, met):
-    checks = treatment.tx5_checks(patient(levels=levels, obs=NO_DEFICIT), POLICY)
+    checks = Evaluation(patient(levels=levels, obs=NO_DEFICIT), POLICY).tx5
     c = next(c for c in checks if c.key == "tx.crit.contiguous-counted")
     assert c.value is met
 
 
 @pytest.mark.parametrize("count,met", [(3, True), (4, False)])
 def test_TX_5_contiguous_vertebrae_recorded(count, met):
-    checks = treatment.tx5_checks(patient(levels=("L1",), obs={"affected-contiguous-vertebrae": count}), POLICY)
+    checks = Evaluation(patient(levels=("L1",), obs={"affected-contiguous-vertebrae": count}), POLICY).tx5
     assert next(c for c in checks if c.key == "tx.crit.contiguous").value is met
 
 
@@ -335,7 +338,7 @@ def test_TX_5_complete_cord_lesion(hours, improved, met):
                                                       onset=NOW - timedelta(hours=hours))}
     if improved is not None:
         obs["improved-after-corticosteroids"] = improved
-    checks = treatment.tx5_checks(patient(obs=obs), POLICY)
+    checks = Evaluation(patient(obs=obs), POLICY).tx5
     assert next(c for c in checks if c.key == "tx.crit.cord-lesion").value is met
 
 
@@ -346,7 +349,7 @@ def test_TX_5_surgery_within_24h_only_with_deficit(deficit_obs, s24, met):
     obs = dict(deficit_obs)
     if s24 is not None:
         obs["surgery-within-24h-possible"] = s24
-    checks = treatment.tx5_checks(patient(obs=obs), POLICY)
+    checks = Evaluation(patient(obs=obs), POLICY).tx5
     assert next(c for c in checks if c.key == "tx.crit.surgery-within-24h").value is met
 
 
@@ -536,7 +539,7 @@ def test_TX_8c_with_unknowns_says_row_could_change():
 @pytest.mark.parametrize("kind", ["radiotherapy", "spinal-surgery"])
 def test_TX_9_TX_10_aftercare_after_treatment(kind):
     f = run(patient(obs=NO_DEFICIT, events=((kind, "done"),)))["aftercare"]
-    assert f.result == {"rule": "TX-9"} and f.indicator.value == "info"
+    assert f.result["rule"] == "TX-9" and f.indicator.value == "info"
     assert "TX-10" in f.rules
     assert "tx.aftercare.note.leaflet" in note_keys(f)
 
@@ -660,27 +663,27 @@ def _crit(f: Finding, key: str) -> Status:
     return next(c.status for c in f.criteria if c.key == key)
 
 
-def test_TX_2a_recorded_radicular_deficit_is_not_forced_absent_and_unknown_bilsky_is_not_read_as_false():
-    # stable MESCC deficit while walking (72 h on its own) plus a rapidly progressive radicular deficit:
-    # with Bilsky unknown the radicular deficit may be due to MESCC -> 24 h until Bilsky is recorded
+def test_TX_2b_a_rapid_radicular_deficit_does_not_make_a_stable_mescc_deficit_stricter():
+    # rules 2026.12 (issue 15, defect 1): stable MESCC deficit while walking plus a rapidly progressive
+    # radicular deficit: the radicular deficit never chooses the row, Bilsky unknown or not -> 72 h
     obs = {"mescc-deficit": deficit(progressive=False), "radicular-deficit": deficit("radicular-deficit", days=2),
            "severe-neurological-deficit": False, "ambulatory": True}
     f = window(patient(obs=obs))
-    assert f.result == {"windowHours": 24, "rule": "TX-2a"}
-    assert f.summary.key == "tx.window.summary.provisional"
-    assert ("bilsky-grade", "L1") in {(m.code, m.level) for m in f.missing}
+    assert f.result == {"windowHours": 72, "rule": "TX-2b"}
+    assert f.summary.key == "tx.window.summary"
+    assert ("bilsky-grade", "L1") not in {(m.code, m.level) for m in f.missing}
     assert _crit(f, "tx.window.crit.radicular-deficit") == Status.MET
-    assert window(patient(obs={**obs, ("bilsky-grade", "L1"): "2"})).result == {"windowHours": 24, "rule": "TX-2a"}
+    assert window(patient(obs={**obs, ("bilsky-grade", "L1"): "2"})).result == {"windowHours": 72, "rule": "TX-2b"}
 
 
-def test_TX_2a_unknown_severe_deficit_is_enumerated_when_the_known_row_is_not_24h():
+def test_TX_2b_unknown_severe_deficit_does_not_move_a_walking_stable_mescc_patient_to_24h():
+    # rules 2026.12 (issue 15, defect 1): severity does not choose a TX-2 row; unrecorded it is not asked for
     obs = {"mescc-deficit": deficit(progressive=False), "radicular-deficit": False, "ambulatory": True,
            ("bilsky-grade", "L1"): "2"}
     f = window(patient(obs=obs))
-    assert f.result == {"windowHours": 24, "rule": "TX-2a"}
-    assert "severe-neurological-deficit" in missing_codes(f)
+    assert f.result == {"windowHours": 72, "rule": "TX-2b"}
+    assert "severe-neurological-deficit" not in missing_codes(f)
     assert _crit(f, "tx.window.crit.severe-neurological-deficit") == Status.UNKNOWN
-    # recorded absent: the stable deficit in a walking patient keeps 72 h
     f72 = window(patient(obs={**obs, "severe-neurological-deficit": False}))
     assert f72.result == {"windowHours": 72, "rule": "TX-2b"} and f72.missing == []
 
@@ -695,23 +698,26 @@ def test_TX_2a_unknown_deficits_collapse_when_the_known_row_is_already_24h():
 
 
 @pytest.mark.parametrize("days,progressive", [(20, True), (30, False)])
-def test_TX_2a_severe_deficit_due_to_mescc_is_pronounced_even_when_slow_and_walking(days, progressive):
-    # 002: 72 h only for "niet erg uitgesproken uitval (patient kan nog lopen)"; severe = pronounced (policy)
+def test_TX_2c_severe_deficit_with_radiological_mescc_but_mescc_deficit_absent_is_radiological(days, progressive):
+    # rules 2026.12 (issue 15, defect 1): severity does not choose the row; with mescc-deficit recorded
+    # absent and Bilsky 3 the row is radiological MESCC (TX-2c), not the old "pronounced" 24 h
     f = window(patient(obs={"mescc-deficit": False, "radicular-deficit": False, "ambulatory": True,
                             "severe-neurological-deficit": deficit("severe-neurological-deficit", days=days,
                                                                    progressive=progressive),
                             ("bilsky-grade", "L1"): "3"}))
-    assert f.result == {"windowHours": 24, "rule": "TX-2a"} and f.missing == []
-    assert f.conclusion.key == "tx.window.conclusion.severe"
-    assert "tx.window.note.policy-severe-pronounced" in note_keys(f)
+    assert f.result == {"windowHours": 168, "rule": "TX-2c"} and f.missing == []
+    assert "tx.window.note.policy-severe-pronounced" not in note_keys(f)
 
 
-def test_TX_2a_severe_deficit_with_clinical_mescc_is_pronounced_without_radiological_mescc():
+def test_TX_2b_severe_slowly_progressive_mescc_deficit_in_a_walking_patient_is_72h():
+    # issue 15: "not very pronounced" is the source's own "the patient can still walk" (002); the lead
+    # did not accept 24 h for a severe deficit in a walking, slowly progressive patient
     f = window(patient(obs={"mescc-deficit": deficit(days=20), "radicular-deficit": False, "ambulatory": True,
                             "severe-neurological-deficit": deficit("severe-neurological-deficit", days=20),
                             ("bilsky-grade", "L1"): "1c"}))
-    assert f.result == {"windowHours": 24, "rule": "TX-2a"}
-    assert "tx.window.note.policy-severe-pronounced" in note_keys(f)
+    assert f.result == {"windowHours": 72, "rule": "TX-2b"}
+    assert f.conclusion.key == "tx.window.conclusion.slow-walking"
+    assert "TX-1" in f.rules  # the dose note still comes with the severe deficit
 
 
 def test_TX_2d_not_for_a_severe_deficit_without_mescc():

@@ -1,1 +1,0 @@
-cds_service/gunicorn_conf.py
