@@ -87,6 +87,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     from .guideline import bp as guideline_bp
     app.register_blueprint(guideline_bp)
     _install_ops_routes(app)
+    # --- issue 18: the data-capture app (/app/) and the published Questionnaires (/fhir/Questionnaire)
+    from .capture import bp as capture_bp
+    app.register_blueprint(capture_bp)
+    # --- end issue 18
     if app.config["DEMO"]:
         from .demo import bp as demo_bp
         app.register_blueprint(demo_bp)

@@ -188,6 +188,10 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
                     for link in f.links],
         "extension": {RESULT_EXTENSION: result_payload(f, ctx)},
     }
+    # --- issue 18: links to the data-capture app (cds_service/capture/links.py); the one call site
+    from .capture.links import capture_links
+    card["links"].extend(capture_links(f, ctx))
+    # --- end issue 18
     suggestions = [s for s in (render_suggestion(s, ctx.suggestions) for s in f.suggestions) if s]
     if suggestions:
         card["suggestions"] = suggestions
