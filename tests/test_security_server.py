@@ -225,9 +225,10 @@ def test_lone_surrogate_in_a_hook_call_is_a_400(open_service: tuple[str, Path], 
 
 def test_lone_surrogate_in_feedback_is_a_400(open_service: tuple[str, Path]) -> None:
     base, _ = open_service
-    raw = ('{"feedback": [{"card": "%s", "outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00Z", '
-           '"overrideReason": {"reason": {"system": "https://spine-cds.org/fhir/CodeSystem/override-reason", '
-           '"code": "not-applicable"}, "userComment": "\\ud800"}}]}' % uuid.uuid4())
+    item = {"card": str(uuid.uuid4()), "outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00Z",
+            "overrideReason": {"reason": {"system": "https://spine-cds.org/fhir/CodeSystem/override-reason",
+                                          "code": "not-applicable"}, "userComment": "SURROGATE-HERE"}}
+    raw = json.dumps({"feedback": [item]}).replace("SURROGATE-HERE", "\\ud800")
     r = requests.post(f"{base}/cds-services/spine-metastases-diagnosis/feedback", data=raw.encode(),
                       headers={"Content-Type": "application/json"}, timeout=10)
     assert r.status_code == 400, r.text
