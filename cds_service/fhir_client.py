@@ -14,7 +14,7 @@ every request here is bounded:
 * size: at most ``max_bytes`` of (decoded) body per search, counted while the
   bytes arrive; ``Content-Length`` above the limit is refused before reading;
 * pages: at most ``max_pages`` pages, ``max_resources`` resources; next links
-  must stay on the origin of ``base_url`` and may not loop;
+  must stay on the origin of ``base_url`` and below its path, and may not loop;
 * place: the relative query cannot leave ``base_url`` (absolute URLs, ``//host``,
   ``..`` segments, backslashes and percent-escapes in the path are refused);
   redirects are not followed; the environment (proxies, .netrc) is not used.
@@ -165,6 +165,20 @@ def _join(base: _Base, segs: list[str], qs: str) -> str:
     return url
 
 
+_ESCAPED_PATH = re.compile(r"%(2e|2f|5c)", re.IGNORECASE)
+
+
+def _under_base(url: str, base: _Base) -> bool:
+    """Whether ``url`` (a next link, resolved) lies below the base path on a segment boundary:
+    the bearer token goes only where the fhirServer, as allowed, is. ``urljoin`` has resolved
+    ``..``; an escaped dot, slash or backslash in the path, or a dot segment left, is refused."""
+    path = urlsplit(url).path
+    if _ESCAPED_PATH.search(path) or "\\" in path or any(seg in (".", "..") for seg in path.split("/")):
+        return False
+    base_path = urlsplit(base.url).path
+    return path.startswith(base_path + "/")
+
+
 def _normalise(url: str) -> str:
     parts = urlsplit(url)
     origin = _origin(url)
@@ -297,6 +311,8 @@ class FhirClient:
                 url = urljoin(url, nxt)
                 if _origin(url) != base.origin:
                     incomplete_reason = "next link leaves the server origin (not followed)"
+                elif not _under_base(url, base):
+                    incomplete_reason = "next link leaves the server's base path (not followed)"
                 elif _normalise(url) in seen:
                     incomplete_reason = "next link loops (not followed)"
                 elif len(bundles) >= self.max_pages:

@@ -24,3 +24,11 @@ limit_request_line = 8190
 limit_request_fields = 50
 limit_request_field_size = 16384
 forwarded_allow_ips = os.environ.get("SPINE_CDS_TRUSTED_PROXIES", "")
+
+
+def worker_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature
+    """On a worker's orderly exit (SIGTERM, max_requests), write what the card log still queues."""
+    app = getattr(worker, "wsgi", None)
+    state = getattr(app, "extensions", {}).get("spine_cds") if app is not None else None
+    if state is not None:
+        state.storage.flush(10.0)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import partial
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -143,13 +142,13 @@ def call_service(service_id: str):
     cards, findings = outcome.cards, outcome.findings
 
     store.log_fields.update(cards=len(cards), topics=sorted({f.topic for f in findings}))
-    response = jsonify({"cards": cards})
     if cards:
-        # Queued for the card log when the server closes the response (PEP 3333: always,
-        # after the body went out), so the EHR does not wait for it.
-        response.call_on_close(partial(_log_cards, state.storage, service, body.get("hookInstance"), lang,
-                                       cards, findings))
-    return response
+        # In the card log before the response goes out: a card the EHR received is in the
+        # log even if this worker is killed the moment after (issue 19).
+        t0 = time.perf_counter()
+        _log_cards(state.storage, service, body.get("hookInstance"), lang, cards, findings)
+        store.timing["cardLog"] = time.perf_counter() - t0
+    return jsonify({"cards": cards})
 
 
 def _log_cards(storage, service: ServiceDef, hook_instance: Any, lang: str, cards: list[dict],

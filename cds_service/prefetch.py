@@ -71,12 +71,17 @@ def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
         else:
             _merge_status(out.searches, rtype, SearchStatus.FAILED)
             out.failed.append(rtype)
+    fhir_server = body.get("fhirServer")
     if not missing:
+        # Nothing to fetch, but a fhirServer this caller may not name is still an error
+        # (api-contract.md: 400; 412 below when the data is needed).
+        if fhir_server is not None and not (isinstance(fhir_server, str) and fhir_server_allowed(fhir_server)):
+            raise ServiceError(400, "This service may not fetch from the fhirServer named in the request.",
+                               expression=["$.fhirServer"])
         return out
 
     context = body.get("context") or {}
     patient_id = context.get("patientId")
-    fhir_server = body.get("fhirServer")
     keys = ", ".join(sorted(missing))
     if not isinstance(fhir_server, str) or not fhir_server:
         raise ServiceError(412, f"Prefetch data is missing ({keys}) and the request names no fhirServer.",

@@ -4,6 +4,14 @@ SQLite file by default (WAL, synchronous=FULL: a 200 means the row is on
 disk), PostgreSQL when ``SPINE_CDS_DATABASE_URL`` says so. The card log holds
 no patient identifiers: card uuid, service, topic, rule IDs, guideline
 version, time and hookInstance, so feedback can be joined to the advice.
+
+The card log is written before the cards are sent (``write_card_log``): a card
+the EHR received is in the log even if the worker is killed a moment later. A
+row the database refuses is set aside on its own (sanitised and tried once
+more), never taking the other rows with it; a write that fails for another
+reason (the database away) is queued and retried in the background. Every
+such event is counted (``Storage.card_log_stats``) and logged; on exit the
+queue is flushed.
 """
 from __future__ import annotations
 
@@ -35,6 +43,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, StatementError
 
 log = logging.getLogger("spine_cds.storage")
 metadata = MetaData()
@@ -67,6 +76,33 @@ feedback = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("raw", Text, nullable=False),
 )
+
+
+def _row_error(exc: BaseException) -> bool:
+    """Whether the database refused a write because of the data (a bad or duplicate row),
+    not because it is unreachable or busy."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return False
+    return isinstance(exc, (StatementError, UnicodeError, ValueError, TypeError))
+
+
+def _sanitised(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with every text made valid UTF-8 and cut to its column's length (a lone
+    surrogate or an overlong value is what the database refuses in a card-log row)."""
+    limits = {c.name: getattr(c.type, "length", None) for c in card_log.columns}
+
+    def clean(key: str, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.encode("utf-8", "replace").decode("utf-8")
+            limit = limits.get(key)
+            return value[:limit] if limit else value
+        if isinstance(value, (dict, list)):
+            return json.loads(json.dumps(value, ensure_ascii=True, default=str).encode("utf-8", "replace"))
+        return value
+
+    return {k: clean(k, v) for k, v in row.items()}
 
 
 def make_storage(url: str) -> Storage:
@@ -132,26 +168,81 @@ class Storage:
             return False
 
     def log_cards(self, rows: Iterable[dict[str, Any]]) -> None:
-        """Queue card-log rows; a background writer commits them in batches, off
-        the request path. ``flush()`` waits until everything queued is written."""
-        rows = list(rows)
+        """Write card-log rows now (before the response goes out); what cannot be written
+        now for a reason other than the row itself is queued and retried in the background.
+        ``flush()`` waits until everything queued is written."""
+        rows = [dict(r, created_at=datetime.now(UTC)) for r in rows]
         if not rows:
             return
-        now = datetime.now(UTC)
-        self._writer().put([dict(r, created_at=now) for r in rows])
+        try:
+            self.write_card_rows(rows)
+        except Exception as exc:  # noqa: BLE001 - counted, logged and retried, never dropped silently
+            self.card_log_stats["deferred"] += len(rows)
+            log.error("card log write failed; queued for retry",
+                      extra={"error_type": type(exc).__name__, "rows": len(rows)})
+            self._writer().put(rows)
 
     def write_card_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows``; when the database refuses the batch because of a row (a data
+        error, a duplicate key), each row is written on its own, so one bad row costs only
+        itself. Other errors (the database unreachable) propagate to the caller."""
         self._ensure()
+        try:
+            self._insert(rows)
+            self.card_log_stats["written"] += len(rows)
+            return
+        except Exception as exc:  # noqa: BLE001 - a row's fault is handled row by row, anything else raised
+            if not _row_error(exc):
+                raise
+        for row in rows:
+            self._insert_alone(row)
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
         with self.log_engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
             conn.execute(insert(card_log), rows)
+
+    def _insert_alone(self, row: dict[str, Any]) -> None:
+        error = "?"
+        for attempt in (row, _sanitised(row)):
+            try:
+                self._insert([attempt])
+            except IntegrityError as exc:
+                if self.card(str(row.get("card_uuid"))) is not None:  # a retried batch written in part before
+                    self.card_log_stats["duplicate"] += 1
+                    return
+                error = type(exc).__name__
+                continue
+            except Exception as exc:  # noqa: BLE001 - as in write_card_rows
+                if not _row_error(exc):
+                    raise
+                error = type(exc).__name__
+                continue
+            self.card_log_stats["written"] += 1
+            if attempt is not row:
+                self.card_log_stats["sanitised"] += 1
+                log.warning("card log row sanitised", extra={"card_uuid": str(row.get("card_uuid"))[:64]})
+            return
+        self.card_log_stats["rejected"] += 1
+        log.error("card log row rejected", extra={"card_uuid": str(row.get("card_uuid"))[:64], "error_type": error})
 
     def flush(self, timeout: float = 10.0) -> bool:
         writer = self._card_writer
         return writer.flush(timeout) if writer is not None and writer.pid == os.getpid() else True
 
     _card_writer: _CardLogWriter | None = None
+
+    @property
+    def card_log_stats(self) -> dict[str, int]:
+        """Counts of this process: rows written, sanitised, rejected (the database refused
+        the row even sanitised), deferred (queued after a failed write), retried, dropped."""
+        stats = self.__dict__.get("_stats")
+        if stats is None or stats.get("pid") != os.getpid():
+            stats = self.__dict__["_stats"] = {"pid": os.getpid(), "written": 0, "sanitised": 0, "rejected": 0,
+                                               "deferred": 0, "retried": 0, "dropped": 0,
+                                               "duplicate": 0}
+        return stats
 
     def _writer(self) -> _CardLogWriter:
         # Started lazily, in the process that uses it (gunicorn forks workers).
@@ -168,11 +259,12 @@ class Storage:
         """Write every feedback item in one transaction; returns how many."""
         now = datetime.now(UTC)
         uuids = [str(i.get("card")) for i in items]
-        self.flush(2.0)  # a card returned a moment ago must be joinable
+        self.flush(2.0)  # a card whose first write failed may still be queued
         self._ensure()
         with self.engine.begin() as conn:
-            known = set(conn.execute(select(card_log.c.card_uuid).where(card_log.c.card_uuid.in_(uuids)))
-                        .scalars()) if uuids else set()
+            # A card is known to the service it was returned by, not to any other.
+            known = set(conn.execute(select(card_log.c.card_uuid).where(
+                card_log.c.card_uuid.in_(uuids), card_log.c.service_id == service_id)).scalars()) if uuids else set()
             conn.execute(insert(feedback), [{
                 "service_id": service_id,
                 "card_uuid": str(i.get("card")),
@@ -217,7 +309,11 @@ class _CardLogWriter(threading.Thread):
             self.queue.put_nowait(rows)
         except queue.Full:
             self.dropped += len(rows)
+            self.storage.card_log_stats["dropped"] += len(rows)
             log.error("card log queue full: rows dropped", extra={"dropped": self.dropped})
+
+    #: seconds between attempts at a batch that could not be written, and how many attempts
+    RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
     #: rows wait at most this long, so one insert serves many requests and the writer
     #: does not compete with every request for the interpreter
@@ -236,12 +332,24 @@ class _CardLogWriter(threading.Thread):
                     break
             rows = [r for b in batches for r in b]
             try:
-                self.storage.write_card_rows(rows)
-            except Exception as exc:  # noqa: BLE001 - logged; the advice went out already
-                log.error("card log write failed", extra={"error_type": type(exc).__name__, "rows": len(rows)})
+                self._write_with_retries(rows)
             finally:
                 for _ in batches:
                     self.queue.task_done()
+
+    def _write_with_retries(self, rows: list[dict[str, Any]]) -> None:
+        for delay in (*self.RETRY_DELAYS, None):
+            try:
+                self.storage.write_card_rows(rows)
+                return
+            except Exception as exc:  # noqa: BLE001 - counted and logged below
+                if delay is None:
+                    self.storage.card_log_stats["dropped"] += len(rows)
+                    log.error("card log write failed after retries: rows dropped",
+                              extra={"error_type": type(exc).__name__, "rows": len(rows)})
+                    return
+                self.storage.card_log_stats["retried"] += len(rows)
+                time.sleep(delay)
 
     def flush(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

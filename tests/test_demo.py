@@ -212,21 +212,20 @@ def test_api_prefetch_unknown_sample_or_service_is_404(demo, path):
 
 
 def test_api_feedback_returns_the_stored_rows(demo):
-    cards = []
+    cards = []  # (service id, card)
     for sample in SAMPLES:  # the first sample with a warning or critical card
         body = hook_body(sample, "patient-view", prefetch=samples.prefetch(sample.id, TEMPLATES))
         for service in (s for s in SERVICES if s.hook == "patient-view"):
-            cards += demo.post(f"/cds-services/{service.id}", json=body).get_json()["cards"]
-        if any(c.get("overrideReasons") for c in cards):
+            cards += [(service.id, c) for c in demo.post(f"/cds-services/{service.id}", json=body).get_json()["cards"]]
+        if any(c.get("overrideReasons") for _, c in cards):
             break
-    card = next(c for c in cards if c.get("overrideReasons"))
+    # feedback goes to the service that returned the card: only there is it a known card
+    service_id, card = next((sid, c) for sid, c in cards if c.get("overrideReasons"))
     reason = card["overrideReasons"][0]
     item = {"card": card["uuid"], "outcome": "overridden", "overrideReason": {"reason": reason, "userComment": "demo"},
             "outcomeTimestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
     assert demo.get(f"/demo/api/feedback/{card['uuid']}").get_json()["feedback"] == []
-    services = [s.id for s in SERVICES if s.hook == "patient-view"]
-    service_id = next(sid for sid in services if demo.post(f"/cds-services/{sid}/feedback",
-                                                           json={"feedback": [item]}).status_code == 200)
+    assert demo.post(f"/cds-services/{service_id}/feedback", json={"feedback": [item]}).status_code == 200
     rows = demo.get(f"/demo/api/feedback/{card['uuid']}").get_json()["feedback"]
     assert len(rows) == 1
     assert rows[0]["outcome"] == "overridden" and rows[0]["service_id"] == service_id

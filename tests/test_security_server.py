@@ -3,6 +3,7 @@ on loopback, since the defects live in the server path.
 
 - item 2: with authentication on, the service does not start without
   SPINE_CDS_BASE_URL; forwarded headers count only from SPINE_CDS_TRUSTED_PROXIES;
+- item 7: an unlisted fhirServer is a 400 even with every prefetch key given;
 - item 3: a client that trickles its headers is dropped at the read deadline, and
   ``/healthz`` answers while such clients hold every thread; after a refusal the
   unread body is not drained (the connection closes);
@@ -30,6 +31,7 @@ import requests
 from cds_service import samples
 from cds_service.services import BY_ID
 
+from .support.jwt_tokens import bearer, sandbox_token, sandbox_trust_doc
 from .support.service_process import read_log, spine_cds_process
 
 pytestmark = pytest.mark.e2e
@@ -47,6 +49,21 @@ def open_service(tmp_path_factory: Any) -> Iterator[tuple[str, Path]]:
             "SPINE_CDS_AUTH": "off", "SPINE_CDS_LANGUAGE": "en", "SPINE_CDS_THREADS": str(THREADS),
             "SPINE_CDS_REQUEST_READ_TIMEOUT": str(READ_TIMEOUT)}) as base:
         yield base, work
+
+
+ALLOWED_FHIR = "http://127.0.0.1:9/fhir"
+
+
+@pytest.fixture(scope="module")
+def auth_service(tmp_path_factory: Any) -> Iterator[str]:
+    """Authentication on, the CDS Hooks Sandbox trusted with one allowed FHIR server."""
+    work = tmp_path_factory.mktemp("auth")
+    trust = work / "trust.json"
+    trust.write_text(json.dumps(sandbox_trust_doc(fhir_servers=[ALLOWED_FHIR])))
+    with spine_cds_process(work, workers=1, env={
+            "SPINE_CDS_AUTH": "required", "SPINE_CDS_TRUST": str(trust), "SPINE_CDS_BASE_URL": "{base}",
+            "SPINE_CDS_LANGUAGE": "en"}) as base:
+        yield base
 
 
 def hook_body(service_id: str = "spine-metastases-diagnosis", **context: Any) -> dict[str, Any]:
@@ -76,6 +93,38 @@ def test_authentication_on_without_base_url_does_not_start(tmp_path: Path) -> No
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2, proc.stderr
     assert "SPINE_CDS_BASE_URL is required" in proc.stderr
+
+
+def test_token_for_another_service_is_refused_even_with_its_host(auth_service: str) -> None:
+    other = "http://other-cds.example.org/cds-services/spine-metastases-diagnosis"
+    r = requests.post(auth_service + "/cds-services/spine-metastases-diagnosis", json=hook_body(), timeout=10,
+                      headers={"Authorization": bearer(sandbox_token(other)), "Host": "other-cds.example.org"})
+    assert r.status_code == 401
+    url = auth_service + "/cds-services/spine-metastases-diagnosis"
+    r = requests.post(url, json=hook_body(), headers={"Authorization": bearer(sandbox_token(url))}, timeout=10)
+    assert r.status_code == 200, r.text
+
+
+# --------------------------------------------------------------------------- item 7
+
+@pytest.mark.parametrize("fhir_server", ["http://127.0.0.1:1/other", "http://127.0.0.1:9/fhir-other",
+                                         "http://127.0.0.1:9/fhir/../admin", 7])
+def test_unlisted_fhir_server_with_full_prefetch_is_a_400(auth_service: str, fhir_server: Any) -> None:
+    """The contract: any fhirServer the issuer does not list is a 400, even when nothing is fetched."""
+    url = auth_service + "/cds-services/spine-metastases-diagnosis"
+    body = hook_body()
+    body["fhirServer"] = fhir_server
+    r = requests.post(url, json=body, headers={"Authorization": bearer(sandbox_token(url))}, timeout=10)
+    assert r.status_code == 400, r.text
+    assert r.json()["issue"][0]["expression"] == ["$.fhirServer"]
+
+
+def test_listed_fhir_server_with_full_prefetch_is_answered(auth_service: str) -> None:
+    url = auth_service + "/cds-services/spine-metastases-diagnosis"
+    body = hook_body()
+    body["fhirServer"] = ALLOWED_FHIR
+    r = requests.post(url, json=body, headers={"Authorization": bearer(sandbox_token(url))}, timeout=10)
+    assert r.status_code == 200, r.text
 
 
 def _source_url(base: str, **headers: str) -> str:
@@ -225,11 +274,10 @@ def test_lone_surrogate_in_a_hook_call_is_a_400(open_service: tuple[str, Path], 
 
 def test_lone_surrogate_in_feedback_is_a_400(open_service: tuple[str, Path]) -> None:
     base, _ = open_service
-    card = uuid.uuid4()
-    raw = ('{"feedback": [{"card": "' + str(card) + '", "outcome": "overridden", '
-           '"outcomeTimestamp": "2026-01-01T00:00:00Z", '
-           '"overrideReason": {"reason": {"system": "https://spine-cds.org/fhir/CodeSystem/override-reason", '
-           '"code": "not-applicable"}, "userComment": "\\ud800"}}]}')
+    item = {"card": str(uuid.uuid4()), "outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00Z",
+            "overrideReason": {"reason": {"system": "https://spine-cds.org/fhir/CodeSystem/override-reason",
+                                          "code": "not-applicable"}, "userComment": "SURROGATE-HERE"}}
+    raw = json.dumps({"feedback": [item]}).replace("SURROGATE-HERE", "\\ud800")
     r = requests.post(f"{base}/cds-services/spine-metastases-diagnosis/feedback", data=raw.encode(),
                       headers={"Content-Type": "application/json"}, timeout=10)
     assert r.status_code == 400, r.text
