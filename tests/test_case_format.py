@@ -266,7 +266,10 @@ def test_the_converted_files_expand_to_exactly_the_cases_they_were(converted_cop
         doc = read_json(path)
         assert not schema_errors(doc)
         assert doc.get("bases") and all("base" in c for c in doc["cases"]), path.name
-        assert path.stat().st_size < 0.75 * (CASE_DIR / path.name).stat().st_size, sizes
+    # the committed files are kept in the converted form: a case added whole fails here until
+    # `python -m tests.support.convert_cases` has been run over it
+    unconverted = [line for line in sizes if line.split(": ")[1].split(" -> ")[0] != line.split(" -> ")[1].split(" ")[0]]
+    assert not unconverted, f"run python -m tests.support.convert_cases: {unconverted}"
 
 
 def test_the_converted_cases_give_the_expected_findings(converted_copy: tuple[Path, list[str]]) -> None:

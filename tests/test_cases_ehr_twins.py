@@ -9,7 +9,7 @@ from spine_guideline.engine import evaluate_hook
 from spine_guideline.policy import load_policy
 
 from .support.cases import load_cases
-from .test_cases import facts_for
+from .support.cases import facts_for
 
 CASES = dict(load_cases())
 POLICY = load_policy()

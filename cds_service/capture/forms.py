@@ -139,10 +139,20 @@ def observation_code(term: Terminology, fact: str) -> Coding:
 
 
 def _answers(term: Terminology, fact: str, texts: Mapping[str, Any], where: str) -> tuple[Answer, ...]:
-    found: list[Answer] = []
+    # One option per value the mapper tells apart. Several codes may read as one value (the local
+    # "unilateral" and SNOMED "left" and "right" all read as unilateral laterality): the option
+    # writes the code the form has a label for, so what is written means what the clinician chose.
+    by_value: dict[str, list[tuple[str, str]]] = {}
     for (f, system, code), value in term.answers.items():
-        if f != fact:
-            continue
+        if f == fact:
+            by_value.setdefault(value, []).append((system, code))
+    found: list[Answer] = []
+    for value, codings in by_value.items():
+        labelled = [(system, code) for system, code in codings if code in texts]
+        if not labelled:
+            raise FormsError(f"{where} answer {value!r}: needs a text in each of {', '.join(LANGUAGES)} "
+                             f"for one of its codes ({', '.join(code for _s, code in codings)})")
+        system, code = labelled[0]
         found.append(Answer(Coding(system, code, _local_displays().get(code) if system == LOCAL_SYSTEM else None),
                             value, _texts(texts.get(code), f"{where} answer {code!r}")))
     if not found:
