@@ -133,9 +133,10 @@ def test_open_mode_records_no_deficit_and_the_window_becomes_14_days(client, fhi
     assert 'name="mescc-deficit" value="true"' in text and 'name="mescc-deficit" value="false"' in text
     assert 'data-indicator="critical"' in text and "TX-2a" in text
     assert 'id="criteria"' in text
+    # rules 2026.12: the TX-2 row turns on clinical MESCC only, so the form asks for that alone; an
+    # answer to an item the form did not ask for is not written
+    assert 'name="severe-neurological-deficit"' not in text
     form = {"launch": launch_blob(text), "mescc-deficit": "false", "severe-neurological-deficit": "false"}
-    if 'name="radicular-deficit"' in text:
-        form["radicular-deficit"] = "false"
     resp = client.post("/app/submit", data=form, headers={"Accept-Language": "en"})
     body = resp.get_data(as_text=True)
     assert resp.status_code == 200, body[:3000]
@@ -146,7 +147,7 @@ def test_open_mode_records_no_deficit_and_the_window_becomes_14_days(client, fhi
     assert qr["questionnaire"].endswith("/fhir/Questionnaire/spine-cds-neurology")
     assert qr["author"] == {"reference": "Practitioner/dr-capture"} and qr["status"] == "completed"
     codes = {o["code"]["coding"][0]["code"]: o for o in obs}
-    assert {"mescc-deficit", "severe-neurological-deficit"} <= set(codes)
+    assert set(codes) == {"mescc-deficit"}
     for o in obs:
         assert o["status"] == "final" and o["valueBoolean"] is False
         assert o["derivedFrom"] == [{"reference": f"QuestionnaireResponse/{qr['id']}"}]

@@ -86,9 +86,7 @@ def test_the_card_opens_the_app_and_recording_no_deficit_refines_the_card(browse
         assert page.is_visible('input[name="mescc-deficit.onset"]')
         page.check('input[name="mescc-deficit"][value="false"]')
         assert not page.is_visible('input[name="mescc-deficit.onset"]')
-        page.check('input[name="severe-neurological-deficit"][value="false"]')
-        if page.locator('input[name="radicular-deficit"]').count():
-            page.check('input[name="radicular-deficit"][value="false"]')
+        assert page.locator('input[name="severe-neurological-deficit"]').count() == 0
         shot(page, "form")
         page.click("#submit")
         page.wait_for_selector("#saved")
@@ -105,7 +103,7 @@ def test_the_card_opens_the_app_and_recording_no_deficit_refines_the_card(browse
     assert len(qrs) == 1 and qrs[0]["author"] == {"reference": "Practitioner/dr-browser"}
     obs = [e["resource"] for e in requests.get(f"{fhir_base}/Observation", params={"patient": pid, "_count": 200},
                                                timeout=10).json().get("entry", []) if e["resource"].get("derivedFrom")]
-    assert {o["code"]["coding"][0]["code"] for o in obs} >= {"mescc-deficit", "severe-neurological-deficit"}
+    assert {o["code"]["coding"][0]["code"] for o in obs} == {"mescc-deficit"}
     assert all(o["derivedFrom"] == [{"reference": f"QuestionnaireResponse/{qrs[0]['id']}"}] for o in obs)
     after = hook(service, fhir_base, pid)
     assert after["extension"][RESULT]["windowHours"] == 336
@@ -144,7 +142,6 @@ def test_smart_launch_in_the_browser_records_and_refines_the_card(browser, smart
         assert page.get_attribute("#card", "data-indicator") == "critical"
         assert "SMART launch" in page.text_content(".context")
         page.check('input[name="mescc-deficit"][value="false"]')
-        page.check('input[name="severe-neurological-deficit"][value="false"]')
         page.click("#submit")
         page.wait_for_selector("#saved")
         assert page.get_attribute("#card", "data-indicator") == "info"
@@ -152,8 +149,7 @@ def test_smart_launch_in_the_browser_records_and_refines_the_card(browser, smart
         context.close()
     assert {c for c in ehr.codes} == set(), "the authorization code was used once and deleted"
     qrs, obs = smart_written(sekmet, pid)
-    assert len(qrs) == 1 and {o["code"]["coding"][0]["code"] for o in obs} == {
-        "mescc-deficit", "severe-neurological-deficit"}
+    assert len(qrs) == 1 and {o["code"]["coding"][0]["code"] for o in obs} == {"mescc-deficit"}
     assert hook_smart(service_base, ehr, pid)["extension"][RESULT]["windowHours"] == 336
 
 

@@ -283,8 +283,7 @@ def test_smart_launch_with_pkce_records_and_the_card_is_refined(client, ehr, sek
     assert page.status_code == 200, text[:2000]
     assert "SMART launch" in text and 'name="mescc-deficit" value="false"' in text
     assert "spine_cds_smart=;" in page.headers.get("Set-Cookie", ""), "the launch state is cleared"
-    resp = client.post("/app/submit", data={"launch": launch_blob(text), "mescc-deficit": "false",
-                                            "severe-neurological-deficit": "false"},
+    resp = client.post("/app/submit", data={"launch": launch_blob(text), "mescc-deficit": "false"},
                        headers={"Accept-Language": "en"})
     body = resp.get_data(as_text=True)
     assert resp.status_code == 200, body[:3000]
@@ -293,7 +292,7 @@ def test_smart_launch_with_pkce_records_and_the_card_is_refined(client, ehr, sek
     # the author is the launch's user (fhirUser of the id_token), not the card's userId
     assert len(qrs) == 1 and qrs[0]["author"] == {"reference": "Practitioner/dr-smart"}
     assert all(o["performer"] == [{"reference": "Practitioner/dr-smart"}] for o in obs)
-    assert {o["code"]["coding"][0]["code"] for o in obs} == {"mescc-deficit", "severe-neurological-deficit"}
+    assert {o["code"]["coding"][0]["code"] for o in obs} == {"mescc-deficit"}
     after, _ = card_context(client, ehr, patient, link=False)
     assert after["extension"][RESULT]["windowHours"] == 336
     assert not after["extension"][RESULT].get("missing"), "nothing missing: no capture link"
