@@ -341,7 +341,7 @@ def key_result(card: dict) -> str:
 
 
 def table_rows(results: list[dict]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for res in results:
         if not res["cards"]:
             rows.append((res["patientId"], "-", "-", "-", "(no cards)", ""))
@@ -359,7 +359,7 @@ def write_table(rows: list[tuple[str, ...]], out: TextIO) -> None:
 
 
 def summarise(results: list[dict]) -> str:
-    cards = Counter()
+    cards: Counter[str] = Counter()
     patients: dict[str, set[str]] = defaultdict(set)
     values: dict[str, Counter] = defaultdict(Counter)
     for res in results:

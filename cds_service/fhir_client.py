@@ -195,7 +195,9 @@ def _entry_resources(bundle: dict) -> Iterator[dict]:
         if not isinstance(entry, dict):
             continue
         resource = entry.get("resource")
-        search = entry.get("search") if isinstance(entry.get("search"), dict) else {}
+        search = entry.get("search")
+        if not isinstance(search, dict):
+            search = {}
         if isinstance(resource, dict) and search.get("mode") != "outcome":
             yield resource
 
@@ -209,10 +211,11 @@ def _next_link(bundle: dict) -> str | None:
 
 def _outcome_reason(body: dict) -> str:
     """'OperationOutcome (error/not-found)': severity and code only, never diagnostics."""
-    issues = body.get("issue") if isinstance(body.get("issue"), list) else []
-    first = issues[0] if issues and isinstance(issues[0], dict) else {}
-    sev = first.get("severity") if isinstance(first.get("severity"), str) else "?"
-    code = first.get("code") if isinstance(first.get("code"), str) else "?"
+    issues = body.get("issue")
+    first = issues[0] if isinstance(issues, list) and issues and isinstance(issues[0], dict) else {}
+    sev, code = first.get("severity"), first.get("code")
+    sev = sev if isinstance(sev, str) else "?"
+    code = code if isinstance(code, str) else "?"
     return f"OperationOutcome ({sev[:20]}/{code[:30]})"
 
 

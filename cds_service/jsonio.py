@@ -81,10 +81,10 @@ class FastJSONProvider(DefaultJSONProvider):
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return json.loads(s, **kwargs) if kwargs else loads(s)
 
-    def response(self, *args: Any, **kwargs: Any):
+    def response(self, *args: Any, **kwargs: Any) -> Any:
         pretty = self.compact is False or (self.compact is None and self._app.debug)
         if not pretty:
             data = self._fast(self._prepare_response_obj(args, kwargs))
             if data is not None:
-                return self._app.response_class(data + b"\n", mimetype=self.mimetype)
+                return self._app.response_class(data + b"\n", mimetype=self.mimetype)  # type: ignore[arg-type]
         return super().response(*args, **kwargs)

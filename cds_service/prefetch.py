@@ -83,6 +83,9 @@ def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
     context = body.get("context") or {}
     patient_id = context.get("patientId")
     keys = ", ".join(sorted(missing))
+    if not isinstance(patient_id, str) or not patient_id:
+        raise ServiceError(400, f"Prefetch data is missing ({keys}) and the context names no patientId to fetch it for.",
+                           expression=["$.context.patientId"])
     if not isinstance(fhir_server, str) or not fhir_server:
         raise ServiceError(412, f"Prefetch data is missing ({keys}) and the request names no fhirServer.",
                            expression=["$.prefetch"])

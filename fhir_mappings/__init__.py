@@ -4,6 +4,9 @@ Entry point: :func:`build_facts` (see ``mapper.py``). The service calls
 :func:`load_tables` once at start-up (a malformed table fails loudly there).
 A defect while mapping raises :class:`MappingError` (never "not recorded" facts).
 """
-from .errors import MappingError  # noqa: F401
-from .mapper import ENV_EXTRA_MAPPINGS, MappingSettings, build_facts, load_tables  # noqa: F401
-from .tables import TerminologyError, load_terminology  # noqa: F401
+from .errors import MappingError
+from .mapper import ENV_EXTRA_MAPPINGS, MappingSettings, build_facts, load_tables
+from .tables import TerminologyError, load_terminology
+
+__all__ = ["ENV_EXTRA_MAPPINGS", "MappingError", "MappingSettings", "TerminologyError", "build_facts",
+           "load_tables", "load_terminology"]
