@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "CORS_ORIGINS": "",            # comma-separated; "*" only in demo mode
     "DEMO": False,                 # demo mode: auth off, CORS *, demo page
     "MAX_BODY_BYTES": 5_000_000,   # request body limit (413 above it)
+    "MAX_DRAFT_ORDERS": 50,        # draft orders per hook call (413 above it)
+    "MAX_SELECTIONS": 50,          # order-select selections per call (400 above it)
     "FHIR_CONNECT_TIMEOUT": 1.0,   # seconds
     "FHIR_READ_TIMEOUT": 2.0,
     "FHIR_TOTAL_BUDGET": 3.0,      # seconds for all fetches of one hook call
@@ -94,6 +96,12 @@ def finalise(config: dict[str, Any], instance_path: str) -> None:
             config[key] = int(config[key])
         except (TypeError, ValueError):
             raise ConfigError(f"SPINE_CDS_{key} must be an integer") from None
+    for key in ("MAX_DRAFT_ORDERS", "MAX_SELECTIONS"):
+        value = config[key]
+        if isinstance(value, str) and value.strip().isdigit():
+            value = config[key] = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"SPINE_CDS_{key} must be a whole number of at least 1, not {value!r}")
     for key in ("FHIR_CONNECT_TIMEOUT", "FHIR_READ_TIMEOUT", "FHIR_TOTAL_BUDGET"):
         try:
             config[key] = float(config[key])
