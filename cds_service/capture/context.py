@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..auth import normalise_url
+from ..urls import normalise_url
 from ..config import ConfigError
 
 PREFIX = "v1"
