@@ -1,9 +1,13 @@
-"""Wires CDS Hooks JWT authentication (auth.py) into requests.
+"""Wires CDS Hooks JWT authentication (the auth package) into requests.
 
 With ``SPINE_CDS_AUTH=required`` (the default) every discovery, service and
 feedback call needs a valid JWT from a trusted issuer; without a trust file
 every token is refused. The 401 body never says why; the reason is logged
 without the token.
+
+Demo mode (authentication off, CORS ``*``) is for the browser of the machine it runs
+on: only loopback Host headers are answered (``demo_host_allowed``; 421 otherwise) and
+``fhirServer`` may name only the demo's own FHIR endpoint and SPINE_CDS_DEMO_FHIR_SERVERS.
 """
 from __future__ import annotations
 
