@@ -95,3 +95,17 @@ def test_the_limits_are_settings(tmp_path, monkeypatch):
 def test_a_bad_limit_stops_start_up(value):
     with pytest.raises(ConfigError, match="SPINE_CDS_MAX_DRAFT_ORDERS"):
         read_settings({"SPINE_CDS_MAX_DRAFT_ORDERS": value, "SPINE_CDS_AUTH": "off"})
+
+
+@pytest.mark.e2e
+def test_the_real_server_refuses_eight_thousand_orders_and_answers_at_the_limit(tmp_path):
+    import requests
+
+    from .support.service_process import spine_cds_process
+    with spine_cds_process(tmp_path, workers=1, env={"SPINE_CDS_AUTH": "off", "SPINE_CDS_LANGUAGE": "en"}) as base:
+        url = base + "/cds-services/spine-order-select"
+        r = requests.post(url, data=json.dumps(order_select_body(8000)),
+                          headers={"Content-Type": "application/json"}, timeout=30)
+        assert r.status_code == 413 and r.json()["issue"][0]["code"] == "too-costly"
+        r = requests.post(url, json=order_select_body(DEFAULTS["MAX_DRAFT_ORDERS"]), timeout=30)
+        assert r.status_code == 200 and r.json()["cards"]
