@@ -95,17 +95,7 @@ def finalise(config: dict[str, Any], instance_path: str) -> None:
         raise ConfigError("SPINE_CDS_CORS_ORIGINS='*' is allowed only in demo mode")
     config["CORS_ORIGINS"] = list(origins)
     config["DEMO_FHIR_SERVERS"] = _base_urls("DEMO_FHIR_SERVERS", config.get("DEMO_FHIR_SERVERS"))
-    for key in ("MAX_BODY_BYTES", "FHIR_MAX_PAGES", "FHIR_MAX_BYTES", "CLOCK_SKEW"):
-        try:
-            config[key] = int(config[key])
-        except (TypeError, ValueError):
-            raise ConfigError(f"SPINE_CDS_{key} must be an integer") from None
-    for key in ("MAX_DRAFT_ORDERS", "MAX_SELECTIONS"):
-        value = config[key]
-        if isinstance(value, str) and value.strip().isdigit():
-            value = config[key] = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"SPINE_CDS_{key} must be a whole number of at least 1, not {value!r}")
+    _whole_numbers(config)
     for key in ("FHIR_CONNECT_TIMEOUT", "FHIR_READ_TIMEOUT", "FHIR_TOTAL_BUDGET"):
         try:
             config[key] = float(config[key])
@@ -122,6 +112,20 @@ def finalise(config: dict[str, Any], instance_path: str) -> None:
     if config.get("BASE_URL"):
         config["BASE_URL"] = str(config["BASE_URL"]).rstrip("/")
     _check_base_url(config)
+
+
+def _whole_numbers(config: dict[str, Any]) -> None:
+    for key in ("MAX_BODY_BYTES", "FHIR_MAX_PAGES", "FHIR_MAX_BYTES", "CLOCK_SKEW"):
+        try:
+            config[key] = int(config[key])
+        except (TypeError, ValueError):
+            raise ConfigError(f"SPINE_CDS_{key} must be an integer") from None
+    for key in ("MAX_DRAFT_ORDERS", "MAX_SELECTIONS"):
+        value = config[key]
+        if isinstance(value, str) and value.strip().isdigit():
+            value = config[key] = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"SPINE_CDS_{key} must be a whole number of at least 1, not {value!r}")
 
 
 def _base_urls(setting: str, value: Any) -> list[str]:
