@@ -23,6 +23,7 @@ from .ids import new_uuid
 from .jsonio import FastJSONProvider
 from .prefetch import gather
 from .runtime import Clock, Runtime, build_runtime
+from .security import demo_host_allowed
 from .storage import Storage, make_storage
 
 __all__ = ["create_app"]
@@ -44,7 +45,7 @@ class AppState:
 
     def gather(self, service, body, caller):
         return gather(service, body, client=self.fhir_client,
-                      fhir_server_allowed=self.security.fhir_server_allowed(caller),
+                      fhir_server_allowed=self.security.fhir_server_allowed(caller, request.url_root),
                       budget_seconds=self._budget)
 
     _budget: float = 3.0
@@ -123,6 +124,10 @@ def _install_request_hooks(app: Flask) -> None:
         store.t_start = time.perf_counter()
         store.timing = {}
         store.log_fields = {"requestId": req.headers.get("X-Request-ID", "")[:64] or new_uuid()}
+        if app.config["DEMO"] and not demo_host_allowed(req.host):
+            # DNS rebinding (issue 19): the demo is for this machine's browser only
+            raise errors.ServiceError(421, "The demo answers only requests addressed to localhost, 127.0.0.1 "
+                                           "or [::1].", code="security")
         if req.method == "OPTIONS":
             resp = Response(status=204)
             origin = _cors_origin(app)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from .urls import has_dot_segment, normalise_url
+
 T = TypeVar("T")
 
 DEFAULTS: dict[str, Any] = {
@@ -27,7 +29,10 @@ DEFAULTS: dict[str, Any] = {
     "LANGUAGE": "nl",              # default card language
     "CORS_ORIGINS": "",            # comma-separated; "*" only in demo mode
     "DEMO": False,                 # demo mode: auth off, CORS *, demo page
+    "DEMO_FHIR_SERVERS": "",       # demo mode: fhirServer base URLs allowed besides /demo/fhir
     "MAX_BODY_BYTES": 5_000_000,   # request body limit (413 above it)
+    "MAX_DRAFT_ORDERS": 50,        # draft orders per hook call (413 above it)
+    "MAX_SELECTIONS": 50,          # order-select selections per call (400 above it)
     "FHIR_CONNECT_TIMEOUT": 1.0,   # seconds
     "FHIR_READ_TIMEOUT": 2.0,
     "FHIR_TOTAL_BUDGET": 3.0,      # seconds for all fetches of one hook call
@@ -89,11 +94,8 @@ def finalise(config: dict[str, Any], instance_path: str) -> None:
     if "*" in origins and not config["DEMO"]:
         raise ConfigError("SPINE_CDS_CORS_ORIGINS='*' is allowed only in demo mode")
     config["CORS_ORIGINS"] = list(origins)
-    for key in ("MAX_BODY_BYTES", "FHIR_MAX_PAGES", "FHIR_MAX_BYTES", "CLOCK_SKEW"):
-        try:
-            config[key] = int(config[key])
-        except (TypeError, ValueError):
-            raise ConfigError(f"SPINE_CDS_{key} must be an integer") from None
+    config["DEMO_FHIR_SERVERS"] = _base_urls("DEMO_FHIR_SERVERS", config.get("DEMO_FHIR_SERVERS"))
+    _whole_numbers(config)
     for key in ("FHIR_CONNECT_TIMEOUT", "FHIR_READ_TIMEOUT", "FHIR_TOTAL_BUDGET"):
         try:
             config[key] = float(config[key])
@@ -110,6 +112,41 @@ def finalise(config: dict[str, Any], instance_path: str) -> None:
     if config.get("BASE_URL"):
         config["BASE_URL"] = str(config["BASE_URL"]).rstrip("/")
     _check_base_url(config)
+
+
+def _whole_numbers(config: dict[str, Any]) -> None:
+    for key in ("MAX_BODY_BYTES", "FHIR_MAX_PAGES", "FHIR_MAX_BYTES", "CLOCK_SKEW"):
+        try:
+            config[key] = int(config[key])
+        except (TypeError, ValueError):
+            raise ConfigError(f"SPINE_CDS_{key} must be an integer") from None
+    for key in ("MAX_DRAFT_ORDERS", "MAX_SELECTIONS"):
+        value = config[key]
+        if isinstance(value, str) and value.strip().isdigit():
+            value = config[key] = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"SPINE_CDS_{key} must be a whole number of at least 1, not {value!r}")
+
+
+def _base_urls(setting: str, value: Any) -> list[str]:
+    """A comma-separated string (or JSON list) of http(s) base URLs, normalised (cds_service.urls)."""
+    if value is None or value == "":
+        return []
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+        raise ConfigError(f"SPINE_CDS_{setting}: expected comma-separated base URLs")
+    out = []
+    for item in (v.strip() for v in items):
+        if not item:
+            continue
+        try:
+            url = normalise_url(item)
+        except ValueError as exc:
+            raise ConfigError(f"SPINE_CDS_{setting}: {item[:100]!r} is not a usable base URL ({exc})") from None
+        if "?" in url or has_dot_segment(url):
+            raise ConfigError(f"SPINE_CDS_{setting}: {item[:100]!r} must be a base URL without query or dot segments")
+        out.append(url)
+    return out
 
 
 def _freshness(value: Any) -> dict[str, int | None]:

@@ -14,7 +14,8 @@ every request here is bounded:
 * size: at most ``max_bytes`` of (decoded) body per search, counted while the
   bytes arrive; ``Content-Length`` above the limit is refused before reading;
 * pages: at most ``max_pages`` pages, ``max_resources`` resources; next links
-  must stay on the origin of ``base_url`` and below its path, and may not loop;
+  must stay on the origin of ``base_url`` and below its path (``urls.is_within``), and
+  may not loop;
 * place: the relative query cannot leave ``base_url`` (absolute URLs, ``//host``,
   ``..`` segments, backslashes and percent-escapes in the path are refused);
   redirects are not followed; the environment (proxies, .netrc) is not used.
@@ -51,6 +52,8 @@ from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.util.retry import Retry
 
 from . import jsonio
+from .urls import is_within, normalise_url
+from .urls import origin as url_origin
 
 log = logging.getLogger("spine_cds.fhir")
 
@@ -66,7 +69,6 @@ _SEGMENT_RE = re.compile(r"[A-Za-z0-9\-.$_]{1,64}")
 _ID_RE = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _CTRL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -108,35 +110,24 @@ class _Fail(Exception):
 
 @dataclass(frozen=True)
 class _Base:
-    url: str  # normalised, without trailing slash
+    url: str  # as given, without trailing slash
     origin: tuple[str, str, int]
     host: str
-
-
-def _origin(url: str) -> tuple[str, str, int] | None:
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username is not None \
-            or parts.password is not None:
-        return None
-    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+    norm: str  # urls.normalise_url(url): what next links must stay within
 
 
 def _parse_base(base_url: str) -> _Base:
     if not isinstance(base_url, str) or _CTRL_RE.search(base_url) or "\\" in base_url:
         raise _Fail("invalid base URL")
-    origin = _origin(base_url)
+    origin = url_origin(base_url)
     parts = urlsplit(base_url)
     if origin is None or parts.query or parts.fragment or "@" in parts.netloc:
         raise _Fail("invalid base URL")
     path = parts.path.rstrip("/")
     if any(seg in (".", "..") for seg in path.split("/")) or "%" in path:
         raise _Fail("invalid base URL")
-    return _Base(url=f"{parts.scheme.lower()}://{parts.netloc}{path}", origin=origin, host=parts.netloc)
+    url = f"{parts.scheme.lower()}://{parts.netloc}{path}"
+    return _Base(url=url, origin=origin, host=parts.netloc, norm=normalise_url(url))
 
 
 def _split_relative(query: str, *, read: bool) -> tuple[list[str], str]:
@@ -160,30 +151,9 @@ def _split_relative(query: str, *, read: bool) -> tuple[list[str], str]:
 def _join(base: _Base, segs: list[str], qs: str) -> str:
     url = f"{base.url}/{'/'.join(segs)}" + (f"?{qs}" if qs else "")
     # belt and braces: the joined URL must still be on the base origin and under its path
-    if _origin(url) != base.origin or not urlsplit(url).path.startswith(urlsplit(base.url).path + "/"):
+    if url_origin(url) != base.origin or not is_within(url, base.norm, strictly=True):
         raise _Fail("invalid query")
     return url
-
-
-_ESCAPED_PATH = re.compile(r"%(2e|2f|5c)", re.IGNORECASE)
-
-
-def _under_base(url: str, base: _Base) -> bool:
-    """Whether ``url`` (a next link, resolved) lies below the base path on a segment boundary:
-    the bearer token goes only where the fhirServer, as allowed, is. ``urljoin`` has resolved
-    ``..``; an escaped dot, slash or backslash in the path, or a dot segment left, is refused."""
-    path = urlsplit(url).path
-    if _ESCAPED_PATH.search(path) or "\\" in path or any(seg in (".", "..") for seg in path.split("/")):
-        return False
-    base_path = urlsplit(base.url).path
-    return path.startswith(base_path + "/")
-
-
-def _normalise(url: str) -> str:
-    parts = urlsplit(url)
-    origin = _origin(url)
-    assert origin is not None
-    return f"{origin[0]}://{origin[1]}:{origin[2]}{parts.path or '/'}?{parts.query}"
 
 
 def _list(value: Any) -> list:
@@ -290,7 +260,7 @@ class FhirClient:
             bytes_left = self.max_bytes
             incomplete_reason: str | None = None
             while url is not None:
-                seen.add(_normalise(url))
+                seen.add(normalise_url(url))
                 try:
                     status, body, used = self._get(url, headers, until, bytes_left)
                 except _Fail as f:
@@ -312,11 +282,11 @@ class FhirClient:
                 if nxt is None:
                     break
                 url = urljoin(url, nxt)
-                if _origin(url) != base.origin:
+                if url_origin(url) != base.origin:
                     incomplete_reason = "next link leaves the server origin (not followed)"
-                elif not _under_base(url, base):
+                elif not is_within(url, base.norm, strictly=True):
                     incomplete_reason = "next link leaves the server's base path (not followed)"
-                elif _normalise(url) in seen:
+                elif normalise_url(url) in seen:
                     incomplete_reason = "next link loops (not followed)"
                 elif len(bundles) >= self.max_pages:
                     incomplete_reason = f"page limit ({self.max_pages}) reached"

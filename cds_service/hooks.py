@@ -41,6 +41,8 @@ def read_json_body(schema: str) -> dict[str, Any]:
         raise ServiceError(400, "The request body is not valid JSON.", expression=["$"]) from None
     if not isinstance(body, dict):
         raise ServiceError(400, "The request body must be a JSON object.", expression=["$"])
+    if schema == "request":
+        _check_amounts(body.get("context"))  # before the schema check, which walks every order
     # The compiled schema decides; the full validator names the problems of a body it refuses.
     problems = [] if conforms(schema, body) else schema_errors(schema, body)
     if problems:
@@ -114,6 +116,26 @@ def _check_context(service: ServiceDef, body: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise ServiceError(400, "The hook context is incomplete.", issues=problems)
     return context
+
+
+def _check_amounts(context: Any) -> None:
+    """Bounded work per call (issue 19): every draft order and selection costs mapping,
+    rules and cards, so a call may carry at most SPINE_CDS_MAX_DRAFT_ORDERS draft orders
+    (413 beyond: the request is too large to process) and SPINE_CDS_MAX_SELECTIONS
+    selections (400). An EHR sends the few orders a clinician has open."""
+    if not isinstance(context, dict):
+        return  # the schema check names what is wrong
+    drafts = context.get("draftOrders")
+    entries = drafts.get("entry") if isinstance(drafts, dict) else None
+    limit = current_app.config["MAX_DRAFT_ORDERS"]
+    if isinstance(entries, list) and len(entries) > limit:
+        raise ServiceError(413, f"context.draftOrders holds {len(entries)} orders; at most {limit} per call.",
+                           code="too-costly", expression=["$.context.draftOrders.entry"])
+    selections = context.get("selections")
+    limit = current_app.config["MAX_SELECTIONS"]
+    if isinstance(selections, list) and len(selections) > limit:
+        raise ServiceError(400, f"context.selections holds {len(selections)} references; at most {limit} per call.",
+                           code="too-costly", expression=["$.context.selections"])
 
 
 @bp.post("/cds-services/<service_id>")

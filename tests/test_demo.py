@@ -250,7 +250,9 @@ def answers(demo_app, live_base):
             for service in (s for s in SERVICES if s.hook == hook):
                 extra = {"prefetch": samples.prefetch(sample.id, service.prefetch_keys)} if way == "prefetch" \
                     else {"fhirServer": f"{live_base}/demo/fhir"}
-                resp = plain.post(f"/cds-services/{service.id}", json=hook_body(sample, hook, **extra))
+                # addressed to the live server whose /demo/fhir it names, as the demo page does
+                resp = plain.post(f"/cds-services/{service.id}", json=hook_body(sample, hook, **extra),
+                                  base_url=live_base)
                 out.append((service.id, resp.status_code, resp.get_json()))
             cache[key] = out
         return cache[key]

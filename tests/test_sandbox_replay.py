@@ -35,9 +35,15 @@ RESULT = "org.spine-cds.result"
 HOOKS = ("patient-view", "order-select", "order-sign")
 
 
+FHIR_PORT = free_port()
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    return make_app(tmp_path_factory.mktemp("sandbox"), DEMO=True)
+    # The test client's calls are addressed to http://localhost, the FHIR server plays on its
+    # own port: in demo mode a fhirServer other than the demo's own must be on the setting.
+    return make_app(tmp_path_factory.mktemp("sandbox"), DEMO=True,
+                    DEMO_FHIR_SERVERS=f"http://127.0.0.1:{FHIR_PORT}/demo/fhir")
 
 
 @pytest.fixture
@@ -48,7 +54,7 @@ def client(app):
 @pytest.fixture(scope="module")
 def fhir_base(app):
     """The sandbox's FHIR server, played by the demo FHIR endpoint (open, no token)."""
-    with live(app) as base:
+    with live(app, FHIR_PORT) as base:
         yield f"{base}/demo/fhir"
 
 

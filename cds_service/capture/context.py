@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..auth import normalise_url
 from ..config import ConfigError
+from ..urls import normalise_url
 
 PREFIX = "v1"
 #: how long a card's link stays usable (seconds)

@@ -22,10 +22,10 @@ from spine_guideline.facts import PatientFacts, Unknown
 from spine_guideline.findings import Finding
 
 from .. import pipeline
-from ..auth import normalise_url
 from ..ids import new_uuid
 from ..prefetch import gather
 from ..services import BY_ID, SERVICES, ServiceDef
+from ..urls import normalise_url
 from .context import AppSettings, LaunchContext
 from .forms import Form, Item, Registry
 from .questionnaire import Answered

@@ -10,9 +10,10 @@ from werkzeug.serving import make_server
 
 
 @contextmanager
-def live(app) -> Iterator[str]:
-    """Yields the server's base URL (``http://127.0.0.1:<port>``); stops it afterwards."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def live(app, port: int = 0) -> Iterator[str]:
+    """Yields the server's base URL (``http://127.0.0.1:<port>``); stops it afterwards.
+    ``port``: a port chosen beforehand (e.g. named in the app's settings), else any free one."""
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
