@@ -5,6 +5,7 @@ an unknown medication, never "not on dexamethasone" (issue 17, MP9 medication)."
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -183,6 +184,24 @@ def test_reads_are_bounded():
     f = build_facts(got.resources, searches=got.searches, now=NOW, patient_id="p1")
     assert f.medication("corticosteroid").value is True  # what was read counts
     assert f.medication("anticoagulant").is_unknown      # the five unread products could be anything
+
+
+def test_a_hanging_server_cannot_hold_the_medication_reads_past_the_deadline():
+    from .test_fhir_client import RawServer, hang
+    prefetch = {k: None for k in DIAGNOSIS.prefetch_keys}
+    prefetch["medicationRequests"] = searchset(*(agreement(f"ma-{i}", f"Medication/med-{i}") for i in range(6)))
+    server = RawServer(hang)
+    try:
+        start = time.perf_counter()
+        got = gather(DIAGNOSIS, body(prefetch, server.base_url), client=client(), fhir_server_allowed=lambda u: True,
+                     budget_seconds=1.0)
+        elapsed = time.perf_counter() - start
+    finally:
+        server.close()
+    assert elapsed < 2.0
+    assert got.medications_read == [] and "Medication" in got.failed
+    f = build_facts(got.resources, searches=got.searches, now=NOW, patient_id="p1")
+    assert f.medication("corticosteroid").is_unknown
 
 
 def test_prefetch_without_a_fhir_server_reads_nothing_and_the_product_is_unknown():
