@@ -359,6 +359,30 @@ class FhirClient:
             pool.shutdown(wait=False, cancel_futures=True)
         return results
 
+    def read_many(self, base_url: str, references: Mapping[K, str], token: str | None,
+                  deadline: float | None = None) -> dict[K, ReadResult]:
+        """Several reads (``Type/id``) concurrently (at most 4 at once) within one shared deadline;
+        a read the deadline cuts off is a failure (``deadline exceeded``)."""
+        if not references:
+            return {}
+        if deadline is None:
+            deadline = time.monotonic() + self.total_budget
+        results: dict[K, ReadResult] = {}
+        pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(references)), thread_name_prefix="fhir-read")
+        try:
+            futures = {key: pool.submit(self.read, base_url, ref, token=token, deadline=deadline)
+                       for key, ref in references.items()}
+            wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()) + _GRACE)
+            for key, fut in futures.items():
+                if fut.done() and not fut.cancelled() and fut.exception() is None:
+                    results[key] = fut.result()
+                else:
+                    fut.cancel()
+                    results[key] = ReadResult(ok=False, error="deadline exceeded")
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return results
+
     # ---------------------------------------------------------------- internals
 
     def _until(self, start: float, deadline: float | None) -> float:

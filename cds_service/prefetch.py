@@ -10,18 +10,24 @@ needed and nothing can be obtained, the caller answers 412.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from fhir_mappings import unresolved_medication_references
 from spine_guideline.facts import SearchStatus
 
 from .errors import ServiceError
 from .services import TEMPLATES, ServiceDef, template_resource_type
 
 log = logging.getLogger("spine_cds.prefetch")
+
+#: at most this many referenced Medications are read per hook call (the rest stay unknown)
+MAX_MEDICATION_READS = 20
+_MEDICATION_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 #: prefetch key -> the resource type its template searches
 _KEY_TYPES = {key: template_resource_type(template) for key, template in TEMPLATES.items()}
@@ -34,6 +40,7 @@ class Gathered:
     failed: list[str] = field(default_factory=list)        # resource types whose data is unknown
     fetched: list[str] = field(default_factory=list)       # keys fetched from the FHIR server
     incomplete: list[str] = field(default_factory=list)    # keys whose fetch was cut short (page/size bound)
+    medications_read: list[str] = field(default_factory=list)  # Medication/{id} read for a medicationReference
 
 
 def _merge_status(searches: dict[str, SearchStatus], rtype: str, status: SearchStatus) -> None:
@@ -78,6 +85,8 @@ def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
         if fhir_server is not None and not (isinstance(fhir_server, str) and fhir_server_allowed(fhir_server)):
             raise ServiceError(400, "This service may not fetch from the fhirServer named in the request.",
                                expression=["$.fhirServer"])
+        if isinstance(fhir_server, str) and fhir_server.lower().startswith(("http://", "https://")):
+            _read_medications(out, client, fhir_server, _token(body), time.monotonic() + budget_seconds)
         return out
 
     context = body.get("context") or {}
@@ -95,8 +104,7 @@ def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
     if not fhir_server_allowed(fhir_server):
         raise ServiceError(412, f"Prefetch data is missing ({keys}) and this service may not fetch from the "
                                 "fhirServer named in the request.", expression=["$.fhirServer"])
-    auth = body.get("fhirAuthorization")
-    token = auth.get("access_token") if isinstance(auth, dict) else None
+    token = _token(body)
     deadline = time.monotonic() + budget_seconds
     searches = {k: _query(TEMPLATES[k], patient_id) for k in missing if k != "patient"}
     results: dict[str, Any] = client.search_many(fhir_server, searches, token=token, deadline=deadline) \
@@ -128,4 +136,58 @@ def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
     if not ok_any:
         raise ServiceError(412, f"Prefetch data is missing ({keys}) and could not be retrieved from the FHIR "
                                 "server (unreachable, unauthorised or failing).", expression=["$.prefetch"])
+    _read_medications(out, client, fhir_server, token, deadline)
     return out
+
+
+def _token(body: dict[str, Any]) -> str | None:
+    auth = body.get("fhirAuthorization")
+    token = auth.get("access_token") if isinstance(auth, dict) else None
+    return token if isinstance(token, str) else None
+
+
+def _readable(ref: str, fhir_server: str) -> str | None:
+    """``Medication/{id}`` to read for a reference: a relative one, or an absolute one on the
+    request's fhirServer. Anything else (another server, ``urn:uuid``) is not read."""
+    base = fhir_server.rstrip("/") + "/"
+    rest = ref[len(base):] if ref.startswith(base) else ref
+    parts = rest.split("/")
+    if len(parts) == 4 and parts[2] == "_history":
+        parts = parts[:2]
+    if len(parts) == 2 and parts[0] == "Medication" and _MEDICATION_ID.fullmatch(parts[1]):
+        return f"Medication/{parts[1]}"
+    return None
+
+
+def _read_medications(out: Gathered, client: Any, fhir_server: str, token: str | None, deadline: float) -> None:
+    """Read the Medications that the gathered medication resources reference but nobody sent
+    (a server or EHR that ignores ``_include``), from the same allowed fhirServer with the same
+    token, within the same deadline, at most ``MAX_MEDICATION_READS``. A read that fails, or a
+    reference not read, leaves the product unknown (the mapper reads it so, never as absent)."""
+    wanted: list[str] = []
+    unread = 0
+    for ref in unresolved_medication_references(out.resources):
+        path = _readable(ref, fhir_server)
+        if path is None or path in wanted:
+            unread += path is None
+            continue
+        wanted.append(path)
+    if len(wanted) > MAX_MEDICATION_READS:
+        unread += len(wanted) - MAX_MEDICATION_READS
+        wanted = wanted[:MAX_MEDICATION_READS]
+    failed = unread > 0
+    if wanted:
+        results = client.read_many(fhir_server, dict(enumerate(wanted)), token=token, deadline=deadline)
+        for i, path in enumerate(wanted):
+            result = results[i]
+            if result.ok and isinstance(result.resource, dict):
+                out.resources.append(result.resource)
+                out.medications_read.append(path)
+            else:
+                failed = True
+                log.warning("fhir medication read failed", extra={"reason": result.error, "status": result.status})
+    if failed:
+        log.warning("medication references left unresolved", extra={"count": unread + len(wanted)
+                                                                   - len(out.medications_read)})
+        if "Medication" not in out.failed:
+            out.failed.append("Medication")

@@ -6,7 +6,8 @@ A defect while mapping raises :class:`MappingError` (never "not recorded" facts)
 """
 from .errors import MappingError
 from .mapper import ENV_EXTRA_MAPPINGS, MappingSettings, build_facts, load_tables
+from .references import unresolved_medication_references
 from .tables import TerminologyError, load_terminology
 
 __all__ = ["ENV_EXTRA_MAPPINGS", "MappingError", "MappingSettings", "TerminologyError", "build_facts",
-           "load_tables", "load_terminology"]
+           "load_tables", "load_terminology", "unresolved_medication_references"]

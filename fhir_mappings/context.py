@@ -122,6 +122,7 @@ class MappingContext:
     conditions: list[ConditionRecord] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     medications: list[Medication] = field(default_factory=list)
+    unknown_products: list[str] = field(default_factory=list)  # medication resources whose drug class is unknown
     allergies: list[Allergy] = field(default_factory=list)
     patient: Resource | None = None
     _condition_set: set[ConditionRecord] = field(default_factory=set)

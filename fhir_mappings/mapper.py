@@ -85,6 +85,19 @@ def _patient(ctx: MappingContext, facts: PatientFacts) -> None:
     facts.sex = g.lower() if g else None
 
 
+#: the searches whose absence-reading a medication of unknown drug class makes unknown
+_MEDICATION_SEARCHES = ("MedicationRequest", "MedicationStatement", "MedicationAdministration", "MedicationOrder")
+
+
+def _unknown_products(ctx: MappingContext, facts: PatientFacts) -> None:
+    """A counted medication whose product is unknown (unresolved reference, G-Standaard-only
+    code) could be any drug: "no corticosteroid" cannot be read, so the medication searches
+    count as failed (the facts are unknown, never false)."""
+    if ctx.unknown_products:
+        for rtype in _MEDICATION_SEARCHES:
+            facts.searches[rtype] = SearchStatus.FAILED
+
+
 def build_facts(resources: Iterable[Any], *, searches: Mapping[str, SearchStatus], now: datetime,
                 patient_id: str | None = None, draft_orders: Any = None,
                 selections: Iterable[str] | None = None,
@@ -116,6 +129,7 @@ def build_facts(resources: Iterable[Any], *, searches: Mapping[str, SearchStatus
     facts.conditions = ctx.conditions
     facts.events = ctx.events
     facts.medications = ctx.medications
+    _unknown_products(ctx, facts)
     facts.allergies = ctx.allergies
     ctx.guard("resolution", None, resolve, ctx, facts)
     ctx.guard("resolution", None, finish_cancers, ctx, facts)

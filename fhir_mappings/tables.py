@@ -289,7 +289,7 @@ def _validate_rules(rules: Any, where: str) -> dict[str, Any]:
             raise _err(where, f"units.{canon}: expected {{unit: factor}}")
     for key in ("system_aliases", "ignored_status", "condition", "event_done_status", "event_planned_status",
                 "medication_active_status", "systemic_therapy_given_status", "cancer_text_hints", "spine_texts",
-                "administration_recent", "medication_start_extensions", "order_done"):
+                "administration_recent", "medication_start_extensions", "order_done", "pain_score_methods"):
         if not isinstance(rules.get(key), dict):
             raise _err(where, f"{key} missing")
     for key in ("prefix_systems", "histology_extension_urls", "whole_spine_texts", "unmapped_product_systems"):

@@ -179,12 +179,30 @@ def test_defect8_cpt_region_mri_order_gets_the_mri_order_check():
     assert "mri-order" in {x.topic for x in findings}
 
 
-def test_a_region_body_site_makes_a_snomed_mri_one_segment_not_the_whole_spine():
+def test_a_region_body_site_makes_a_site_mri_code_one_segment_not_the_whole_spine(tmp_path):
+    # No verified standard code is a spine MRI whose extent comes from the bodySite (the SNOMED codes once
+    # used, 241645008 / 431985004, are refused); a site's own code can still say so with dependsOn bodySite.
+    import json
+
+    from fhir_mappings import MappingSettings, load_tables
+    site_map = {"resourceType": "ConceptMap", "url": "https://hospital.example/fhir/ConceptMap/mri",
+                "targetUri": "https://spine-cds.org/fhir/ValueSet/order", "status": "active",
+                "group": [{"source": "https://hospital.example/orders", "element": [{"code": "MRI-WK", "target": [
+                    {"code": "mri-whole-spine", "equivalence": "equivalent",
+                     "dependsOn": [{"property": "bodySite", "value": "whole-spine-or-none"}]},
+                    {"code": "mri-segment", "equivalence": "equivalent",
+                     "dependsOn": [{"property": "bodySite", "value": "level"}]}]}]}]}
+    path = tmp_path / "site.json"
+    path.write_text(json.dumps(site_map), encoding="utf-8")
+    settings = MappingSettings.from_env({"SPINE_CDS_EXTRA_MAPPINGS": str(path)})
+    load_tables(settings)
     order = {"resourceType": "ServiceRequest", "id": "mri-1", "status": "draft", "intent": "order",
-             "code": cc(SCT, "241645008"), "bodySite": [cc(SCT, "122496007")]}
-    assert [o.kind for o in facts(draft_orders=drafts(order)).draft_orders] == ["mri-segment"]
+             "code": cc("https://hospital.example/orders", "MRI-WK"), "bodySite": [cc(SCT, "122496007")]}
+    assert [o.kind for o in facts(draft_orders=drafts(order), settings=settings).draft_orders] == ["mri-segment"]
     order["bodySite"] = [{"text": "lumbale wervelkolom"}]
-    assert [o.kind for o in facts(draft_orders=drafts(order)).draft_orders] == ["mri-segment"]
+    assert [o.kind for o in facts(draft_orders=drafts(order), settings=settings).draft_orders] == ["mri-segment"]
+    del order["bodySite"]
+    assert [o.kind for o in facts(draft_orders=drafts(order), settings=settings).draft_orders] == ["mri-whole-spine"]
 
 
 # ------------------------------------------------------------------ defect 4: MedicationAdministration, which steroid

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from fhir_mappings import build_facts
-from spine_guideline.facts import SearchStatus
+from spine_guideline.facts import SearchStatus, Unknown
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 SCT = "http://snomed.info/sct"
@@ -155,6 +155,28 @@ def test_nl_core_pain_score_like_its_twin():
     del twin_res["valueBoolean"]
     twin = facts({**twin_res, "valueInteger": 7})
     assert coded.obs("pain-score").value == 7 == twin.obs("pain-score").value
+
+
+PIJN_METHODE = "urn:oid:2.16.840.1.113883.2.4.3.11.60.40.4.9.1"
+
+
+@pytest.mark.parametrize("method,raw,expected", [
+    ("NRS", {"valueInteger": 7}, 7),
+    ("VAS10", {"valueInteger": 4}, 4),
+    (None, {"valueInteger": 7}, 7),                          # no method: the 0-10 reading
+    ("VAS100", {"valueInteger": 7}, None),                   # 7 of 100 is not 7 of 10
+    ("VAS100", {"valueInteger": 70}, None),
+    ("VAS100", {"valueQuantity": {"value": 70}}, None),      # zib2017 shape: valueQuantity without a unit
+    ("XYZ", {"valueInteger": 7}, None),                      # an unknown method: scale unknown
+])
+def test_pain_score_method_decides_the_scale(method, raw, expected):
+    extra = {"method": {"coding": [coding(PIJN_METHODE, method)]}} if method else {}
+    f = facts(nl_obs("o1", coding(SCT, "225908003", "pijnscore"), "nl-core-PainScore", **raw, **extra))
+    fact = f.obs("pain-score")
+    assert fact.value == expected
+    if expected is None:
+        assert fact.unknown is Unknown.UNREADABLE and method in (fact.note or "")
+        assert any("pain-score" in w and method in w for w in f.warnings)
 
 
 @pytest.mark.parametrize("answer,expected", [("165245003", True), ("16581000146103", True), ("282145008", False)])

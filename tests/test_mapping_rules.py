@@ -28,7 +28,7 @@ def local_obs(name, value, rid="o1", date="2026-11-22", site=None, components=No
     ("clinicalStatus", {"coding": [{"code": "active"}]}, True),
 ])
 def test_condition_status_filters(field, value, kept):
-    f = facts(condition(SCT, "71286001", **{field: value}))
+    f = facts(condition(ICD, "G95.2", **{field: value}))
     assert bool(f.condition_records("cord-compression")) is kept
 
 
@@ -46,7 +46,7 @@ def test_suspected_vs_confirmed(verification, suspected):
 @pytest.mark.parametrize("clinical", ["inactive", "resolved", "remission"])
 def test_clinical_status_history(clinical):
     f = facts(condition(ICD, "C61", clinicalStatus={"coding": [{"code": clinical}]}),
-              condition(SCT, "71286001", rid="c2", clinicalStatus=clinical))
+              condition(ICD, "G95.2", rid="c2", clinicalStatus=clinical))
     assert [(c.cancer_type, c.active) for c in f.cancers] == [("prostate", False)]
     assert f.primary_cancers(include_history=True) and not f.primary_cancers(include_history=False)
     assert f.condition("cord-compression").is_false  # history is not a present problem
@@ -303,7 +303,7 @@ def test_histology_observation_focus_applies_to_its_condition():
 
 # ------------------------------------------------------------------ allergies
 def test_refuted_and_resolved_allergies_are_ignored():
-    base = {"resourceType": "AllergyIntolerance", "code": cc(SCT, "427811002")}
+    base = {"resourceType": "AllergyIntolerance", "code": cc(LOCAL, "bone-cement")}
     f = facts({**base, "id": "a1", "verificationStatus": {"coding": [{"code": "refuted"}]}},
               {**base, "id": "a2", "clinicalStatus": "resolved"})
     assert f.allergies == [] and f.allergy("bone-cement").is_false
@@ -348,7 +348,7 @@ def test_bundles_pages_duplicates_and_junk():
     obs = observation(LOINC, "72514-3", {"valueInteger": 4})
     page1 = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": obs}, "junk", {"x": 1}]}
     page2 = {"resourceType": "Bundle", "entry": [{"resource": obs}, {"resource": {
-        "resourceType": "Bundle", "entry": [{"resource": condition(SCT, "71286001")}]}}]}
+        "resourceType": "Bundle", "entry": [{"resource": condition(ICD, "G95.2")}]}}]}
     f = facts(page1, page2, None, 3, [None, "x"], {"resourceType": "OperationOutcome"})
     assert f.obs("pain-score").value == 4 and len(f.obs("pain-score").sources) == 1
     assert f.condition("cord-compression").is_true
@@ -378,7 +378,7 @@ def test_string_numbers_are_read():
 
 
 def test_other_patients_resources_are_skipped():
-    other = condition(SCT, "71286001", subject={"reference": "Patient/someone-else"})
+    other = condition(ICD, "G95.2", subject={"reference": "Patient/someone-else"})
     f = facts(other)
     assert f.conditions == [] and any("another patient" in w for w in f.warnings)
 

@@ -16,7 +16,7 @@ VERIFY_CODES = [
     ("condition", ICD, "D16.6"), ("condition", SCT, "203241002"), ("condition", SCT, "91302008"),
     ("observation", LOINC, "5902-2"), ("observation", LOINC, "2951-2"), ("observation", LOINC, "2823-3"),
     ("observation", LOINC, "2160-0"), ("event", SCT, "29303009"), ("event", SCT, "399208008"),
-    ("order", SCT, "392010000"), ("allergy", SCT, "716186003"),
+    ("allergy", SCT, "716186003"),
 ]
 
 

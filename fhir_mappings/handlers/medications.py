@@ -10,6 +10,7 @@ from spine_guideline.facts import Event, Medication
 
 from ..context import MappingContext, Resource, safe_id
 from ..fhirutil import as_dict, as_list, cc_text, codings, ref_type_id, reference, status_code
+from ..references import medication_references
 
 MEDICATION_TYPES = ("MedicationRequest", "MedicationOrder", "MedicationStatement", "MedicationAdministration")
 
@@ -65,7 +66,7 @@ def map_medication(ctx: MappingContext, res: Resource) -> None:
             code, ingredient = classes.get(t.code, (f"{coding[0] or ''}|{coding[1]}", None))
             classes[t.code] = (code, ingredient or t.product.get("ingredient"))
     if not classes:
-        _report_unrecognised_product(ctx, res, concepts)
+        _report_unknown_product(ctx, res, concepts, status)
         return
     period = as_dict(res.get("effectivePeriod"))
     started = medication_started(ctx, res)
@@ -82,17 +83,32 @@ def map_medication(ctx: MappingContext, res: Resource) -> None:
             ctx.events.append(Event(cls, src, "done", None, date_str))
 
 
-def _report_unrecognised_product(ctx: MappingContext, res: Resource, concepts: list[Any]) -> None:
-    """A product coded only in a system no table reads for drug classes (the G-Standaard:
-    no public table to ATC) is reported, never guessed; a site can map it."""
+def _report_unknown_product(ctx: MappingContext, res: Resource, concepts: list[Any], status: str | None) -> None:
+    """A product whose drug class cannot be known is reported, never guessed, and makes the
+    medication facts unknown (``ctx.unknown_products``) when the resource would have counted:
+    a product coded only in a system no table reads for drug classes (the G-Standaard: no
+    public table to ATC; a site can map it), or a referenced Medication that is not in the
+    request (not fetched, or its read failed) or carries no code."""
+    rtype, rid = res["resourceType"], safe_id(res.get("id"))
     systems = ctx.rules["unmapped_product_systems"]
+    why = None
     for cc in concepts:
         cods = codings(cc)
         if cods and all(ctx.term.system(s) in systems for s, _c, _d in cods):
             s, c, _d = cods[0]
-            ctx.warn(res["resourceType"], safe_id(res.get("id")), f"unrecognised product code {s}|{c}: "
-                     "drug class not known; add it (or its ATC code) to the site's mapping file")
-            return
+            why = (f"unrecognised product code {s}|{c}: drug class not known; add it (or its ATC code) "
+                   "to the site's mapping file")
+            break
+    if why is None and not any(codings(cc) for cc in concepts) and medication_references(res):
+        why = "referenced Medication not in the request nor read from the FHIR server: drug class not known"
+    if why is None:
+        return
+    ctx.warn(rtype, rid, why)
+    rules = ctx.rules
+    if status in rules["medication_active_status"].get(rtype, []) \
+            or status in rules["systemic_therapy_given_status"].get(rtype, []) \
+            or _recent_administration(ctx, res, status):
+        ctx.unknown_products.append(f"{rtype}/{rid}" if rid else rtype)
 
 
 def medication_started(ctx: MappingContext, res: Resource) -> str | None:

@@ -79,6 +79,8 @@ def map_observation(ctx: MappingContext, res: Resource) -> None:
     for name in names:
         d = ctx.term.obs_defs[name]
         value, unknown, note = read_value(ctx, res, d)
+        if name == "pain-score":
+            value, unknown, note = _pain_method(ctx, res, (value, unknown, note))
         if unknown is Unknown.UNREADABLE:
             ctx.warn("Observation", rid, f"{name}: value could not be read ({note})")
         attrs = _components(ctx, res, name, src, rid) if "component" in res else {}
@@ -94,6 +96,21 @@ def map_observation(ctx: MappingContext, res: Resource) -> None:
             unknown, note = Unknown.NOT_RECORDED, "components only"
         ctx.obs.append(ObsRecord(record_name, list(site.levels), when[0] if when else None,
                                  when[1] if when else False, value, unknown, attrs, src, note, focus, site.regions))
+
+
+def _pain_method(ctx: MappingContext, res: Resource, reading: Reading) -> Reading:
+    """nl-core-PainScore ``method`` (PijnMeetmethode): NRS / VAS10 are the 0-10 score read;
+    VAS100 is 0-100 and is not converted (no source says how): unknown, with the reason."""
+    rules = ctx.rules["pain_score_methods"]
+    for system, c, _d in codings(res.get("method")):
+        if ctx.term.system(system) not in rules["systems"]:
+            continue
+        if c in rules["zero_to_ten"]:
+            return reading
+        if c in rules["not_zero_to_ten"]:
+            return None, Unknown.UNREADABLE, f"method {c}: a 0-100 scale, not the 0-10 pain score"
+        return None, Unknown.UNREADABLE, f"method {str(c)[:20]!r} not known: scale unknown"
+    return reading
 
 
 def _coded_components(ctx: MappingContext, res: Resource) -> list[tuple[str, Resource]]:
