@@ -16,13 +16,13 @@ from importlib import resources
 from typing import Any
 
 from spine_guideline import GUIDELINE_VERSION, RULES_VERSION
-from spine_guideline.facts import Fact, Source
+from spine_guideline.facts import Fact, Source, Unknown
 from spine_guideline.findings import Criterion, Finding, Indicator, Message, Status
 
 from .guideline import rule_url
 from .i18n import Catalogs, SafeText, escape_text, format_date, format_number
 from .ids import new_uuid
-from .suggestions import SuggestionContext, render_suggestion
+from .suggestions import SuggestionContext, render_suggestion, verdict_suggestions, with_level
 
 TOPIC_SYSTEM = "https://spine-cds.org/fhir/CodeSystem/card-topic"
 OVERRIDE_SYSTEM = "https://spine-cds.org/fhir/CodeSystem/override-reason"
@@ -180,8 +180,10 @@ def _grouped_lines(criteria: list[Criterion], status: Status, ctx: RenderContext
 
 
 def _informative(crit: Criterion) -> bool:
-    """Whether an unknown criterion has evidence beyond "not recorded" (a record, a search)."""
-    return any(fact.sources or fact.value is not None for fact in crit.facts)
+    """Whether an unknown criterion has evidence beyond "not recorded" (a record, a search,
+    a reason such as stale or search failed)."""
+    return any(fact.sources or fact.value is not None
+               or (fact.unknown is not None and fact.unknown is not Unknown.NOT_RECORDED) for fact in crit.facts)
 
 
 def _missing_lines(f: Finding, ctx: RenderContext, *, compact: bool) -> list[str]:
@@ -213,18 +215,33 @@ def _text_or(c: Catalogs, key: str, lang: str, fallback: str) -> str:
     return c.text(key, lang) if c.has(key, lang) else fallback
 
 
-def _static_line(f: Finding, ctx: RenderContext, static: list[tuple[str, str]], *, one_link: bool = False) -> str:
-    """The static explanation of a card as one line of links to the rule pages (``one_link``:
-    what it is about, and one link to the card's rule page)."""
-    if one_link:
-        return ctx.catalogs.text("common.static.one-link", ctx.lang, url=SafeText(rule_url(ctx.base_url, f.rules[0])))
-    links: dict[str, None] = {}
+def _static_topics(f: Finding, ctx: RenderContext, static: list[tuple[str, str]]) -> dict[str, str]:
+    """The static explanation of a card (label -> rule), each label once."""
+    out: dict[str, str] = {}
     for key, rule in static:
         found = f"static.{key}"
         label = ctx.catalogs.text(found if ctx.catalogs.has(found, ctx.lang) else "common.static.explanation",
                                   ctx.lang)
-        links[f"[{label}]({rule_url(ctx.base_url, rule)})"] = None
-    return ctx.catalogs.text("common.static.more", ctx.lang, links=SafeText(", ".join(links)))
+        out.setdefault(label, rule)
+    return out
+
+
+def _static_line(f: Finding, ctx: RenderContext, static: list[tuple[str, str]]) -> str:
+    """The static explanation as one short line; the rule pages are the card's links (no live
+    link in ``detail``, which renders request data)."""
+    topics = _static_topics(f, ctx, static)
+    return ctx.catalogs.text("common.static.more", ctx.lang, topics=SafeText(", ".join(topics)))
+
+
+def static_links(f: Finding, ctx: RenderContext) -> list[dict[str, str]]:
+    """One card link per rule page that holds the card's static explanation."""
+    static_keys = LAYOUT["static"].get(f.topic, {})
+    static = [(n.key, static_keys[n.key]) for n in f.notes if n.key in static_keys]
+    links: dict[str, str] = {}
+    for label, rule in _static_topics(f, ctx, static).items():
+        url = rule_url(ctx.base_url, rule)
+        links[url] = f"{links[url]}, {label}" if url in links else f"{label} ({rule})"
+    return [{"label": label[:1].upper() + label[1:], "url": url, "type": "absolute"} for url, label in links.items()]
 
 
 def _note_text(n: Message, f: Finding, ctx: RenderContext) -> str:
@@ -281,7 +298,8 @@ def _detail(f: Finding, ctx: RenderContext, *, compact: bool) -> str:
         "open-criteria": "\n".join([*_open_lines(open_criteria, ctx, compact=compact), *unknown_lines]) or None,
         "met-criteria": "\n".join(met_lines) or None,
         "notes": "\n\n".join(dict.fromkeys(_note_text(n, f, ctx) for n in notes)) or None,
-        "static": (_static_line(f, ctx, static, one_link=compact)) if static else None,
+        "static": (c.text("common.static.compact", ctx.lang) if compact else _static_line(f, ctx, static))
+                  if static else None,
         "rules": None if compact else
                  f"_{c.text('common.rules', ctx.lang, rules=', '.join(dict.fromkeys(f.rules)))}_",
     }
@@ -355,6 +373,9 @@ def result_payload(f: Finding, ctx: RenderContext) -> dict[str, Any]:
 def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = ()) -> dict[str, Any]:
     c = ctx.catalogs
     summary = c.render(f.summary, ctx.lang, markdown=False).strip() or c.text(f"topic.{f.topic}", ctx.lang)
+    blocker = _blocker(f, ctx)
+    if blocker:  # the ordered technique first (it is the ask); a contraindication after the verdict
+        summary = f"{blocker[1]} · {summary}" if blocker[0] == "technique" else f"{summary}; {blocker[1]}"
     if len(summary) > SUMMARY_LIMIT:
         summary = summary[: SUMMARY_LIMIT - 1].rstrip() + "…"
     detail = render_detail(f, ctx)
@@ -373,7 +394,8 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
         },
         "links": [{"label": ctx.source_link, "url": page, "type": "absolute"}]
                  + [{"label": c.render(link.label, ctx.lang, markdown=False), "url": link.url, "type": "absolute"}
-                    for link in f.links],
+                    for link in f.links]
+                 + static_links(f, ctx),
         "extension": {RESULT_EXTENSION: result_payload(f, ctx)},
     }
     # --- issue 18: links to the data-capture app (cds_service/capture/links.py); the one call site
@@ -381,6 +403,9 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
     card["links"].extend(capture_links(f, ctx))
     # --- end issue 18
     suggestions = [s for s in (render_suggestion(s, ctx.suggestions) for s in f.suggestions) if s]
+    suggestions += verdict_suggestions(f.topic, f.result, {s.kind for s in f.suggestions}, ctx.suggestions)
+    if f.topic == "vpbk-eligibility" and isinstance(f.result.get("vertebra"), str):
+        with_level(suggestions, f.result["vertebra"], ctx.suggestions)
     if suggestions:
         card["suggestions"] = suggestions
         # One suggestion: take it or not. Several (e.g. one order per missing lab) are
@@ -392,6 +417,31 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
             {"system": OVERRIDE_SYSTEM, "code": code, "display": _override_display(code, ctx)}
             for code in dict.fromkeys(reasons)]
     return card
+
+
+def _level_text(level: str, ctx: RenderContext) -> str:
+    return ctx.plain_lookup("vpbk.level.", level) or escape_text(level, markdown=False)
+
+
+def _blocker(f: Finding, ctx: RenderContext) -> tuple[str, str] | None:
+    """What blocks the order, for the summary: the ordered technique impossible at the level,
+    or an absolute contraindication (VP/BK eligibility)."""
+    if f.topic != "vpbk-eligibility":
+        return None
+    r, c = f.result, ctx.catalogs
+    ordered, allowed, level = r.get("orderedTechnique"), r.get("technique") or [], r.get("vertebra")
+    if isinstance(ordered, str) and ordered not in allowed and level:
+        key = "summary.blocked.technique" if allowed else "summary.blocked.technique-none"
+        return "technique", c.text(key, ctx.lang, markdown=False,
+                                   ordered=SafeText(escape_text(ordered, markdown=False)),
+                                   level=SafeText(_level_text(str(level), ctx)), allowed=SafeText(", ".join(allowed)))
+    absolute = r.get("absoluteContraindications") or []
+    if absolute:
+        names = [_PARENS.sub("", c.text(f"vpbk.code.{code}", ctx.lang)).strip() if c.has(f"vpbk.code.{code}", ctx.lang)
+                 else code for code in absolute]
+        return "absolute", c.text("summary.blocked.absolute", ctx.lang, markdown=False,
+                                  names=SafeText(", ".join(names)))
+    return None
 
 
 def _override_display(code: str, ctx: RenderContext) -> str:
