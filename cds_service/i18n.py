@@ -59,11 +59,12 @@ _MARKDOWN = str.maketrans({**_CONTROLS, **_INLINE})
 _LEADING = re.compile(r"^(?:[#+=\-]|\d{1,9}(?=[.)]))")
 _AUTOLINK = re.compile(r"(?<=[0-9A-Za-z])\.(?=[A-Za-z])|:(?=//)")
 _SPACES = re.compile(r"  +")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T[0-9:.+\-Z]*)?$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})[0-9:.+\-Z]*)?$")
+_DECIMAL = re.compile(r"^\d+\.\d+$")
 _MONTHS = {"nl": ("jan.", "feb.", "mrt.", "apr.", "mei", "jun.", "jul.", "aug.", "sep.", "okt.", "nov.", "dec."),
            "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")}
-#: what the rules pass for "no value" (a parameter of exactly "-"); never shown as such
-PLACEHOLDER = "-"
+#: what the rules pass for "no value" (a parameter of exactly "-" or "?"); never shown as such
+PLACEHOLDERS = frozenset(("-", "?"))
 _HOLE = "\x00"  # stands in for a placeholder while a template renders
 _HOLE_IN_PARENS = re.compile(r" ?\((?:[^()]*\x00[^()]*)\)")
 _HOLE_WITH_UNIT = re.compile(r"\x00(?: (?:points|punten|days|dagen|months|maanden|years|jaar))?")
@@ -77,7 +78,8 @@ def format_date(value: str, lang: str) -> str | None:
     year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
     if not 1 <= month <= 12 or not 1 <= day <= 31:
         return None
-    return f"{day} {_MONTHS.get(lang, _MONTHS['en'])[month - 1]} {year}"
+    text = f"{day} {_MONTHS.get(lang, _MONTHS['en'])[month - 1]} {year}"
+    return f"{text} {m.group(4)}:{m.group(5)}" if m.group(4) and " " in value else text
 
 
 def format_number(value: float | int, lang: str) -> str:
@@ -189,12 +191,14 @@ class Catalogs:
         """A parameter as it goes into a template: strings escaped, messages rendered (their
         own parameters escaped), lists joined, integral floats without ``.0``."""
         if isinstance(value, str):
-            if value == PLACEHOLDER:
+            if value in PLACEHOLDERS:
                 return SafeText(_HOLE)
             if not isinstance(value, SafeText):
                 when = format_date(value, lang)
                 if when is not None:
                     return SafeText(when)
+                if _DECIMAL.match(value):  # a number the rules passed as text ("9.0")
+                    return SafeText(format_number(float(value), lang))
             return escape_text(value, markdown=markdown)
         if isinstance(value, Message):
             return SafeText(self.render(value, lang, markdown=markdown))
