@@ -50,7 +50,7 @@ class RenderContext:
         object.__setattr__(self, "status_label", {s: status.get(s.value, s.value) for s in Status})
         object.__setattr__(self, "unknown_text", self.catalogs.plain_with_prefix(self.lang, "unknown."))
         object.__setattr__(self, "missing_text", self.catalogs.plain_with_prefix(self.lang, "missing."))
-        object.__setattr__(self, "source_label", self.catalogs.text("source.label", self.lang,
+        object.__setattr__(self, "source_label", self.catalogs.text("source.label", self.lang, markdown=False,
                                                                     version=GUIDELINE_VERSION))
         object.__setattr__(self, "source_link", self.catalogs.text("source.link", self.lang))
         object.__setattr__(self, "type_words", self.catalogs.plain_with_prefix(self.lang, "common.type."))
@@ -158,25 +158,63 @@ def _met_label(crit: Criterion, ctx: RenderContext) -> str:
     if ctx.catalogs.has(short, ctx.lang):
         return ctx.catalogs.text(short, ctx.lang)
     text = ctx.catalogs._render(crit.key, crit.params, ctx.lang)
-    text = _PARENS.sub("", text).strip().rstrip(":;,.")
-    if len(text) > _MET_LABEL_MAX:
-        text = text[:_MET_LABEL_MAX].rsplit(" ", 1)[0].rstrip(":;,./-") + "…"
+    return _short(_lower_first(_PARENS.sub("", text).strip().rstrip(":;,.")))
+
+
+def _lower_first(text: str) -> str:
     if len(text) > 1 and not text[1].isupper():  # "Histology" -> "histology"; "SINS", "MRI" stay
-        text = text[0].lower() + text[1:]
+        return text[0].lower() + text[1:]
     return text
 
 
-def _grouped_lines(criteria: list[Criterion], status: Status, ctx: RenderContext) -> list[str]:
+def _short(text: str, most: int = _MET_LABEL_MAX) -> str:
+    if len(text) <= most:
+        return text
+    return text[:most].rsplit(" ", 1)[0].rstrip(":;,./-") + "…"
+
+
+def _joined(labels: list[str]) -> str:
+    """Labels joined by "; ", a prefix several share ("contraindication absent: ...") said once."""
+    heads: dict[str, int] = {}
+    for label in labels:
+        head, sep, _rest = label.partition(": ")
+        if sep:
+            heads[head] = heads.get(head, 0) + 1
+    out: dict[str, None] = {}
+    said: set[str] = set()
+    for label in labels:
+        head, sep, rest = label.partition(": ")
+        if sep and heads.get(head, 0) > 1:
+            out[f"{head}: {_short(rest)}" if head not in said else _short(rest)] = None
+            said.add(head)
+        else:
+            out[_short(label)] = None
+    return "; ".join(out)
+
+
+def _grouped_lines(criteria: list[Criterion], status: Status, ctx: RenderContext,
+                   most: int | None = None) -> list[str]:
     """Criteria of one status, one line per rule: ``✔ Met (VPBK-M-2): histology; whole-spine MRI``."""
-    by_rule: dict[str | None, dict[str, None]] = {}
+    by_rule: dict[str | None, list[str]] = {}
     for crit in criteria:
-        by_rule.setdefault(crit.rule, {})[_met_label(crit, ctx)] = None
+        by_rule.setdefault(crit.rule, []).append(_full_label(crit, ctx))
     label = ctx.status_label[status]
     lines = []
     for rule, labels in by_rule.items():
         where = f" ({rule})" if rule else ""
-        lines.append(f"- {_STATUS_MARK[status]} **{label}**{where}: {'; '.join(labels)}")
+        text = _joined(labels if most is None else labels[:most])
+        if most is not None and len(labels) > most:
+            text += f" +{len(labels) - most}"
+        lines.append(f"- {_STATUS_MARK[status]} **{label}**{where}: {text}")
     return lines
+
+
+def _full_label(crit: Criterion, ctx: RenderContext) -> str:
+    short = f"{crit.key}.short"
+    if ctx.catalogs.has(short, ctx.lang):
+        return ctx.catalogs.text(short, ctx.lang)
+    text = ctx.catalogs._render(crit.key, crit.params, ctx.lang)
+    return _lower_first(_PARENS.sub("", text).strip().rstrip(":;,."))
 
 
 def _informative(crit: Criterion) -> bool:
@@ -206,7 +244,8 @@ def _missing_lines(f: Finding, ctx: RenderContext, *, compact: bool) -> list[str
         how = ctx.missing_text.get(m.code) or _text_or(c, f"missing.{m.code}", ctx.lang, m.code)
         why = ctx.unknown_text.get(m.why) or _text_or(c, f"unknown.{m.why}", ctx.lang, m.why)
         level = f"{escape_text(m.level)}: " if m.level else ""  # a code from the rules; the level may be data
-        lines[f"- {level}{how} — {why}"] = None
+        # "not recorded" is what the heading says; any other reason (stale, search failed) is told
+        lines[f"- {level}{how}" if m.why == "not-recorded" else f"- {level}{how} — {why}"] = None
     return list(lines)
 
 
@@ -263,16 +302,21 @@ def render_detail(f: Finding, ctx: RenderContext) -> str:
     recorded, and the met ones, one line per rule); the notes; the static explanation as
     one line of links; the rules that fired. A detail over the layout's budget gives the
     missing data by name in one line (the capture links say how to record them)."""
-    detail = _detail(f, ctx, compact=False)
-    if len(detail) > _BUDGET:
-        detail = _detail(f, ctx, compact=True)
+    detail = _detail(f, ctx, level=0)
+    for level in (1, 2, 3):
+        if len(detail) <= _BUDGET:
+            break
+        detail = _detail(f, ctx, level=level)
     return detail
 
 
-def _detail(f: Finding, ctx: RenderContext, *, compact: bool) -> str:
-    """The detail in full, or ``compact`` (over the budget): the missing data by name in one
-    line, the unknown and met criteria counted per status (their rules named), generic
-    explanations (notes without patient data) as links to the rule page, no rules line."""
+def _detail(f: Finding, ctx: RenderContext, *, level: int) -> str:
+    """The detail in full (``level`` 0) or, over the budget, compacted: at level 1 the missing
+    data by name in one line, the unknown criteria without evidence counted, the criteria not
+    met in a few words with one piece of evidence, generic explanations (notes without patient
+    data) and the static text as one line pointing to the card's links, no rules line; at
+    level 2 the met criteria at most two per rule, at level 3 counted as well."""
+    compact = level >= 1
     c = ctx.catalogs
     static_keys = LAYOUT["static"].get(f.topic, {})
     main_rule = f.rules[0]
@@ -286,8 +330,10 @@ def _detail(f: Finding, ctx: RenderContext, *, compact: bool) -> str:
     unknown = [cr for cr in f.criteria if cr.status is Status.UNKNOWN and cr not in open_criteria]
     met = [cr for cr in f.criteria if cr.status is Status.MET]
     if compact:
-        unknown_lines = [_counted_line(unknown, Status.UNKNOWN, ctx)] if unknown else []
-        met_lines = [_counted_line(met, Status.MET, ctx)] if met else []
+        unknown_lines = ([_counted_line(unknown, Status.UNKNOWN, ctx)] if len(unknown) > 2
+                         else _grouped_lines(unknown, Status.UNKNOWN, ctx))
+        met_lines = ([_counted_line(met, Status.MET, ctx)] if met else []) if level >= 3 \
+            else _grouped_lines(met, Status.MET, ctx, most=2 if level == 2 else None)
     else:
         unknown_lines = _grouped_lines(unknown, Status.UNKNOWN, ctx)
         met_lines = _grouped_lines(met, Status.MET, ctx)
