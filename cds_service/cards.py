@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -42,6 +42,13 @@ class RenderContext:
     suggestions: SuggestionContext
     base_url: str = DEFAULT_BASE_URL  # public base URL of this service, no trailing slash (rule pages)
     policy_hash: str | None = None    # of the site policy file, when one is loaded (result ``policyHash``)
+    # derived in __post_init__ (per request, from the catalogs' per-language tables)
+    status_label: Mapping[Status, str] = field(init=False, repr=False, compare=False)
+    unknown_text: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    missing_text: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    source_label: str = field(init=False, repr=False, compare=False)
+    source_link: str = field(init=False, repr=False, compare=False)
+    type_words: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Texts every criterion line needs, looked up once per request, not once per line.
@@ -142,7 +149,7 @@ def _criterion_evidence(crit: Criterion, ctx: RenderContext, most: int = _EVIDEN
 def _criterion_line(crit: Criterion, ctx: RenderContext, *, compact: bool = False) -> str:
     c = ctx.catalogs
     status = ctx.status_label[crit.status]
-    text = _met_label(crit, ctx) if compact else c._render(crit.key, crit.params, ctx.lang)
+    text = _met_label(crit, ctx) if compact else c._render(crit.key, _params(crit, ctx), ctx.lang)
     line = f"- {_STATUS_MARK[crit.status]} **{status}**: {text}"
     if crit.rule:
         line += f" ({crit.rule})"
@@ -157,8 +164,19 @@ def _met_label(crit: Criterion, ctx: RenderContext) -> str:
     short = f"{crit.key}.short"
     if ctx.catalogs.has(short, ctx.lang):
         return ctx.catalogs.text(short, ctx.lang)
-    text = ctx.catalogs._render(crit.key, crit.params, ctx.lang)
+    text = ctx.catalogs._render(crit.key, _params(crit, ctx), ctx.lang)
     return _short(_lower_first(_PARENS.sub("", text).strip().rstrip(":;,.")))
+
+
+def _params(crit: Criterion, ctx: RenderContext) -> Mapping[str, Any]:
+    """The criterion's parameters, a FHIR element name the rules pass (``onset_field``:
+    ``onsetDateTime``) said in words of the card language."""
+    field_name = crit.params.get("onset_field")
+    if isinstance(field_name, str):
+        words = ctx.plain_lookup("common.field.", field_name)
+        if words:
+            return {**crit.params, "onset_field": SafeText(words)}
+    return crit.params
 
 
 def _lower_first(text: str) -> str:
@@ -213,7 +231,7 @@ def _full_label(crit: Criterion, ctx: RenderContext) -> str:
     short = f"{crit.key}.short"
     if ctx.catalogs.has(short, ctx.lang):
         return ctx.catalogs.text(short, ctx.lang)
-    text = ctx.catalogs._render(crit.key, crit.params, ctx.lang)
+    text = ctx.catalogs._render(crit.key, _params(crit, ctx), ctx.lang)
     return _lower_first(_PARENS.sub("", text).strip().rstrip(":;,."))
 
 
