@@ -242,7 +242,7 @@ def _informative(crit: Criterion) -> bool:
                or (fact.unknown is not None and fact.unknown is not Unknown.NOT_RECORDED) for fact in crit.facts)
 
 
-def _missing_lines(f: Finding, ctx: RenderContext, *, compact: bool) -> list[str]:
+def _missing_lines(f: Finding, ctx: RenderContext, *, compact: bool, capture_link: bool = False) -> list[str]:
     """The missing data, each with how to record it; ``compact``: by name only, in one line."""
     c = ctx.catalogs
     if compact:
@@ -256,7 +256,8 @@ def _missing_lines(f: Finding, ctx: RenderContext, *, compact: bool) -> list[str
         shown = list(names)[:_MISSING_NAMES_MAX]
         if len(names) > len(shown):
             shown.append(c.text("common.missing.more", ctx.lang, count=len(names) - len(shown)))
-        return [c.text("common.missing.compact", ctx.lang, count=len(names), names=SafeText("; ".join(shown)))]
+        key = "common.missing.compact" if capture_link else "common.missing.compact-no-link"
+        return [c.text(key, ctx.lang, count=len(names), names=SafeText("; ".join(shown)))]
     lines: dict[str, None] = {}
     for m in f.missing:
         how = ctx.missing_text.get(m.code) or _text_or(c, f"missing.{m.code}", ctx.lang, m.code)
@@ -313,22 +314,22 @@ def _note_text(n: Message, f: Finding, ctx: RenderContext) -> str:
     return ctx.catalogs.render(n, ctx.lang)
 
 
-def render_detail(f: Finding, ctx: RenderContext) -> str:
+def render_detail(f: Finding, ctx: RenderContext, *, capture_link: bool = False) -> str:
     """The card's Markdown detail, sections in the order of data/card-layout.json: the
     conclusion; the missing data, each with how to record it; the criteria not met, and
     unknown with evidence, each with its evidence in words (unknown ones resting on nothing
     recorded, and the met ones, one line per rule); the notes; the static explanation as
     one line of links; the rules that fired. A detail over the layout's budget gives the
     missing data by name in one line (the capture links say how to record them)."""
-    detail = _detail(f, ctx, level=0)
+    detail = _detail(f, ctx, level=0, capture_link=capture_link)
     for level in (1, 2, 3):
         if len(detail) <= _BUDGET:
             break
-        detail = _detail(f, ctx, level=level)
+        detail = _detail(f, ctx, level=level, capture_link=capture_link)
     return detail
 
 
-def _detail(f: Finding, ctx: RenderContext, *, level: int) -> str:
+def _detail(f: Finding, ctx: RenderContext, *, level: int, capture_link: bool) -> str:
     """The detail in full (``level`` 0) or, over the budget, compacted: at level 1 the missing
     data by name in one line, the unknown criteria without evidence counted, the criteria not
     met in a few words with one piece of evidence, generic explanations (notes without patient
@@ -358,7 +359,7 @@ def _detail(f: Finding, ctx: RenderContext, *, level: int) -> str:
     sections: dict[str, str | None] = {
         "conclusion": f"**{c.render(f.conclusion, ctx.lang)}**",
         "missing": (f"**{c.text('common.heading.missing', ctx.lang)}**\n\n"
-                    + "\n".join(_missing_lines(f, ctx, compact=compact))) if f.missing else None,
+                    + "\n".join(_missing_lines(f, ctx, compact=compact, capture_link=capture_link))) if f.missing else None,
         "open-criteria": "\n".join([*_open_lines(open_criteria, ctx, compact=compact), *unknown_lines]) or None,
         "met-criteria": "\n".join(met_lines) or None,
         "notes": "\n\n".join(dict.fromkeys(_note_text(n, f, ctx) for n in notes)) or None,
@@ -442,7 +443,11 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
         summary = f"{blocker[1]} · {summary}" if blocker[0] == "technique" else f"{summary}; {blocker[1]}"
     if len(summary) > SUMMARY_LIMIT:
         summary = summary[: SUMMARY_LIMIT - 1].rstrip() + "…"
-    detail = render_detail(f, ctx)
+    # --- issue 18: links to the data-capture app (cds_service/capture/links.py); the one call site
+    from .capture.links import capture_links
+    capture = capture_links(f, ctx)
+    # --- end issue 18
+    detail = render_detail(f, ctx, capture_link=bool(capture))
     for note in extra_notes:
         detail += "\n\n" + note
     page = rule_url(ctx.base_url, f.rules[0])  # the card's main rule
@@ -462,10 +467,7 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
                  + static_links(f, ctx),
         "extension": {RESULT_EXTENSION: result_payload(f, ctx)},
     }
-    # --- issue 18: links to the data-capture app (cds_service/capture/links.py); the one call site
-    from .capture.links import capture_links
-    card["links"].extend(capture_links(f, ctx))
-    # --- end issue 18
+    card["links"].extend(capture)  # issue 18: the capture app's links (above)
     suggestions = [s for s in (render_suggestion(s, ctx.suggestions) for s in f.suggestions) if s]
     suggestions += verdict_suggestions(f.topic, f.result, {s.kind for s in f.suggestions}, ctx.suggestions)
     if f.topic == "vpbk-eligibility" and isinstance(f.result.get("vertebra"), str):
