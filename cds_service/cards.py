@@ -104,11 +104,14 @@ def _fact_label(fact: Fact, ctx: RenderContext) -> str | None:
 def _source_words(s: Source, fact: Fact, ctx: RenderContext, *, with_value: bool) -> str:
     """One source as a person reads it: what (the code's display, else the fact, else the
     kind of record), the value when it is a number, and the date: ``KPS 70, 1 dec. 2026``."""
-    what = escape_text(s.display) if s.display else (_fact_label(fact, ctx) or ctx.type_words.get(
-        s.resource_type, escape_text(s.resource_type)))
+    what = escape_text(s.display) if s.display else _fact_label(fact, ctx)
+    when = _when(s.date, ctx.lang)
+    if what is None:  # nothing to name it by: when it was recorded, else what kind of record
+        if when:
+            return ctx.catalogs.text("common.evidence.recorded", ctx.lang, when=SafeText(when))
+        return ctx.type_words.get(s.resource_type, escape_text(s.resource_type))
     if with_value and isinstance(fact.value, (int, float)) and not isinstance(fact.value, bool):
         what = f"{what} {format_number(fact.value, ctx.lang)}"
-    when = _when(s.date, ctx.lang)
     return f"{what}, {when}" if when else what
 
 
@@ -251,7 +254,7 @@ def _missing_lines(f: Finding, ctx: RenderContext, *, compact: bool, capture_lin
             label = next((t for p in _FACT_LABEL_PREFIXES if (t := ctx.plain_lookup(p, m.code))), None)
             if label is None:
                 how = ctx.missing_text.get(m.code) or _text_or(c, f"missing.{m.code}", ctx.lang, m.code)
-                label = _PARENS.sub("", how).strip()
+                label = _lower_first(_PARENS.sub("", how).strip())
             names[f"{label} ({escape_text(m.level)})" if m.level else label] = None
         shown = list(names)[:_MISSING_NAMES_MAX]
         if len(names) > len(shown):
