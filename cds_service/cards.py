@@ -1,10 +1,18 @@
 """Renders guideline findings as CDS Hooks cards (Dutch or English).
 
-Card layout (api-contract.md): summary < 140 characters; detail in Markdown
-with the conclusion first, then each criterion as met / not met / unknown
-with the data it rests on, then the missing data and notes; source with
-label, url and topic; overrideReasons on warning/critical cards; the
-machine-readable result in ``extension["org.spine-cds.result"]``.
+Card layout (issue 16, cards a clinician reads in ten seconds): ``summary`` under
+140 characters with the decision and the ask, naming what blocks an order; ``detail``
+in Markdown with its sections in the order of ``data/card-layout.json``: the
+conclusion, the missing data with how to record each, the criteria not met or
+unknown with their evidence in words (never a raw reference), the met criteria one
+line per rule, the notes, and static explanation as one line pointing to the card's
+links to the rule pages; compacted in steps when over the layout's budget. ``source``
+with label, url (the main rule's page) and topic; overrideReasons on warning/critical
+cards; the machine-readable result in ``extension["org.spine-cds.result"]`` with, per
+criterion, the references its evidence rests on (``evidence``).
+
+Every value from a request reaches card text escaped: through ``Catalogs`` (template
+parameters) or ``escape_text`` here.
 """
 from __future__ import annotations
 
