@@ -117,7 +117,8 @@ def _source_words(s: Source, fact: Fact, ctx: RenderContext, *, with_value: bool
     if what is None:  # nothing to name it by: when it was recorded, else what kind of record
         if when:
             return ctx.catalogs.text("common.evidence.recorded", ctx.lang, when=SafeText(when))
-        return ctx.type_words.get(s.resource_type, escape_text(s.resource_type))
+        return ctx.plain_lookup("common.record.", s.resource_type) or ctx.type_words.get(
+            s.resource_type, escape_text(s.resource_type))
     if with_value and isinstance(fact.value, (int, float)) and not isinstance(fact.value, bool):
         what = f"{what} {format_number(fact.value, ctx.lang)}"
     return f"{what}, {when}" if when else what
@@ -131,7 +132,7 @@ def evidence_words(fact: Fact, ctx: RenderContext, *, named: bool = False) -> li
     if fact.value is None:
         reason = fact.unknown.value if fact.unknown else "not-recorded"
         why = ctx.unknown_text.get(reason) or c.text(f"unknown.{reason}", ctx.lang)
-        if fact.sources:
+        if fact.sources and reason != "not-recorded":  # stale, conflicting, unreadable: which records
             seen = list(dict.fromkeys(_source_words(s, fact, ctx, with_value=False) for s in fact.sources))
             return [f"{why}: {'; '.join(seen[:_EVIDENCE_MAX])}"]
         label = _fact_label(fact, ctx) if named else None
