@@ -1,25 +1,36 @@
 """Renders guideline findings as CDS Hooks cards (Dutch or English).
 
-Card layout (api-contract.md): summary < 140 characters; detail in Markdown
-with the conclusion first, then each criterion as met / not met / unknown
-with the data it rests on, then the missing data and notes; source with
-label, url and topic; overrideReasons on warning/critical cards; the
-machine-readable result in ``extension["org.spine-cds.result"]``.
+Card layout (issue 16, cards a clinician reads in ten seconds): ``summary`` under
+140 characters with the decision and the ask, naming what blocks an order; ``detail``
+in Markdown with its sections in the order of ``data/card-layout.json``: the
+conclusion, the missing data with how to record each, the criteria not met or
+unknown with their evidence in words (never a raw reference), the met criteria one
+line per rule, the notes, and static explanation as one line pointing to the card's
+links to the rule pages; compacted in steps when over the layout's budget. ``source``
+with label, url (the main rule's page) and topic; overrideReasons on warning/critical
+cards; the machine-readable result in ``extension["org.spine-cds.result"]`` with, per
+criterion, the references its evidence rests on (``evidence``).
+
+Every value from a request reaches card text escaped: through ``Catalogs`` (template
+parameters) or ``escape_text`` here.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 from spine_guideline import GUIDELINE_VERSION, RULES_VERSION
-from spine_guideline.facts import Fact, Source
-from spine_guideline.findings import Criterion, Finding, Indicator, Status
+from spine_guideline.facts import Fact, Source, Unknown
+from spine_guideline.findings import Criterion, Finding, Indicator, Message, Status
 
 from .guideline import rule_url
-from .i18n import Catalogs, SafeText, escape_text
+from .i18n import Catalogs, SafeText, escape_text, format_date, format_number
 from .ids import new_uuid
-from .suggestions import SuggestionContext, render_suggestion
+from .suggestions import SuggestionContext, render_suggestion, verdict_suggestions, with_level
 
 TOPIC_SYSTEM = "https://spine-cds.org/fhir/CodeSystem/card-topic"
 OVERRIDE_SYSTEM = "https://spine-cds.org/fhir/CodeSystem/override-reason"
@@ -39,6 +50,13 @@ class RenderContext:
     suggestions: SuggestionContext
     base_url: str = DEFAULT_BASE_URL  # public base URL of this service, no trailing slash (rule pages)
     policy_hash: str | None = None    # of the site policy file, when one is loaded (result ``policyHash``)
+    # derived in __post_init__ (per request, from the catalogs' per-language tables)
+    status_label: Mapping[Status, str] = field(init=False, repr=False, compare=False)
+    unknown_text: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    missing_text: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    source_label: str = field(init=False, repr=False, compare=False)
+    source_link: str = field(init=False, repr=False, compare=False)
+    type_words: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Texts every criterion line needs, looked up once per request, not once per line.
@@ -47,72 +65,219 @@ class RenderContext:
         object.__setattr__(self, "status_label", {s: status.get(s.value, s.value) for s in Status})
         object.__setattr__(self, "unknown_text", self.catalogs.plain_with_prefix(self.lang, "unknown."))
         object.__setattr__(self, "missing_text", self.catalogs.plain_with_prefix(self.lang, "missing."))
-        object.__setattr__(self, "source_label", self.catalogs.text("source.label", self.lang,
+        object.__setattr__(self, "source_label", self.catalogs.text("source.label", self.lang, markdown=False,
                                                                     version=GUIDELINE_VERSION))
         object.__setattr__(self, "source_link", self.catalogs.text("source.link", self.lang))
-        object.__setattr__(self, "based_on", {})  # refs -> "based on" text, this request only
-        object.__setattr__(self, "fact_data", {})  # see _fact_data_once; this request only
+        object.__setattr__(self, "type_words", self.catalogs.plain_with_prefix(self.lang, "common.type."))
+
+    def plain_lookup(self, prefix: str, name: str) -> str | None:
+        """The field-less catalog text ``prefix + name`` of this language, or None."""
+        return self.catalogs.plain_with_prefix(self.lang, prefix).get(name)
 
 
-def _fact_data(fact: Fact, ctx: RenderContext) -> str:
+def _load_layout() -> dict[str, Any]:
+    return json.loads((resources.files("cds_service") / "data" / "card-layout.json").read_text("utf-8"))
+
+
+#: the order of a card's sections and the static notes per topic (data/card-layout.json)
+LAYOUT = _load_layout()
+_SECTIONS = tuple(LAYOUT["sections"])
+_MET_LABEL_MAX = int(LAYOUT["metLabelMax"])
+_EVIDENCE_MAX = int(LAYOUT["evidenceMax"])
+_BUDGET = int(LAYOUT["detailBudget"])
+_MISSING_NAMES_MAX = int(LAYOUT["compactMissingNames"])
+_PARENS = re.compile(r" ?\([^()]*\)")
+_FACT_LABEL_PREFIXES = ("vpbk.fact.", "dx.fact.", "tx.fact.")
+
+
+def _when(date: str | None, lang: str) -> str | None:
+    return format_date(date[:10], lang) if date else None
+
+
+def _types_in_words(searched: str, ctx: RenderContext) -> str:
+    """``"MedicationRequest, MedicationStatement"`` -> ``"medicatie"``: each type once, in words."""
+    words = ctx.type_words
+    return ", ".join(dict.fromkeys(words.get(t.strip(), escape_text(t.strip())) for t in searched.split(",")
+                                   if t.strip()))
+
+
+def _fact_label(fact: Fact, ctx: RenderContext) -> str | None:
+    for prefix in _FACT_LABEL_PREFIXES:
+        label = ctx.plain_lookup(prefix, fact.name)
+        if label:
+            return label
+    return None
+
+
+def _source_words(s: Source, fact: Fact, ctx: RenderContext, *, with_value: bool) -> str:
+    """One source as a person reads it: what (the code's display, else the fact, else the
+    kind of record), the value when it is a number, and the date: ``KPS 70, 1 dec. 2026``."""
+    what = escape_text(s.display) if s.display else _fact_label(fact, ctx)
+    when = _when(s.date, ctx.lang)
+    if what is None:  # nothing to name it by: when it was recorded, else what kind of record
+        if when:
+            return ctx.catalogs.text("common.evidence.recorded", ctx.lang, when=SafeText(when))
+        return ctx.plain_lookup("common.record.", s.resource_type) or ctx.type_words.get(
+            s.resource_type, escape_text(s.resource_type))
+    if with_value and isinstance(fact.value, (int, float)) and not isinstance(fact.value, bool):
+        what = f"{what} {format_number(fact.value, ctx.lang)}"
+    return f"{what}, {when}" if when else what
+
+
+def evidence_words(fact: Fact, ctx: RenderContext, *, named: bool = False) -> list[str]:
+    """What ``fact`` rests on, in words, never a reference: each source (what, value, date),
+    "not recorded" and why, or "none recorded (searched: conditions)". ``named``: a
+    source-less text starts with the fact's name (several facts in one line)."""
     c = ctx.catalogs
-    if fact.value is None:  # unknown
+    if fact.value is None:
         reason = fact.unknown.value if fact.unknown else "not-recorded"
         why = ctx.unknown_text.get(reason) or c.text(f"unknown.{reason}", ctx.lang)
-        refs = _refs(fact.sources)
-        return f"{why} ({refs})" if refs else why
-    if not fact.sources and fact.searched:
-        return c.text("common.data.searched", ctx.lang, searched=fact.searched)
-    return _refs(fact.sources) or c.text("common.data.none", ctx.lang)
+        if fact.sources and reason != "not-recorded":  # stale, conflicting, unreadable: which records
+            seen = list(dict.fromkeys(_source_words(s, fact, ctx, with_value=False) for s in fact.sources))
+            return [f"{why}: {'; '.join(seen[:_EVIDENCE_MAX])}"]
+        label = _fact_label(fact, ctx) if named else None
+        return [f"{label}: {why}" if label else why]
+    if not fact.sources:
+        if fact.searched:
+            return [c.text("common.evidence.none-found", ctx.lang,
+                           searched=SafeText(_types_in_words(fact.searched, ctx)))]
+        return []
+    one = len(fact.sources) == 1
+    return list(dict.fromkeys(_source_words(s, fact, ctx, with_value=one) for s in fact.sources))
 
 
-def _ref(s: Source) -> str:
-    ref = f"{s.resource_type}/{s.resource_id}" if s.resource_id else s.resource_type  # Source.reference
-    return f"{ref}, {s.date[:10]}" if s.date else ref
+def _criterion_evidence(crit: Criterion, ctx: RenderContext, most: int = _EVIDENCE_MAX) -> list[str]:
+    named = len(crit.facts) > 1
+    lines: dict[str, None] = {}
+    for fact in crit.facts:
+        for line in evidence_words(fact, ctx, named=named):
+            lines[line] = None
+    out = list(lines)
+    if len(out) > most:
+        out = out[:most] + ([f"+{len(out) - most}"] if most > 1 else [])
+    return out
 
 
-def _refs(sources: tuple[Source, ...]) -> SafeText:
-    """The references (and dates) of ``sources``: request data, so escaped (``escape_text``)."""
-    parts = [escape_text(_ref(s)) for s in sources[:4]]
-    if len(sources) > 4:
-        parts.append(SafeText(f"+{len(sources) - 4}"))
-    return SafeText("; ".join(parts))
-
-
-def _fact_data_once(fact: Fact, ctx: RenderContext, seen: dict[tuple, str]) -> str:
-    """``_fact_data``; for a fact without sources (most unknown / none-recorded facts) the
-    text depends only on whether it is unknown, why and what was searched, so it is
-    rendered once per request for each such combination. (Facts with sources are rarely
-    shared between criteria: memoising them by identity measured as more work, not less.)"""
-    if fact.sources:
-        return _fact_data(fact, ctx)
-    key = (fact.value is None, fact.unknown, fact.searched)
-    data = seen.get(key)
-    if data is None:
-        data = seen[key] = _fact_data(fact, ctx)
-    return data
-
-
-def _criterion_line(crit: Criterion, ctx: RenderContext) -> str:
+def _criterion_line(crit: Criterion, ctx: RenderContext, *, compact: bool = False) -> str:
     c = ctx.catalogs
     status = ctx.status_label[crit.status]
-    text = c._render(crit.key, crit.params, ctx.lang)  # as c.text(key, lang, **params), without the copy
+    text = _met_label(crit, ctx) if compact else c._render(crit.key, _params(crit, ctx), ctx.lang)
     line = f"- {_STATUS_MARK[crit.status]} **{status}**: {text}"
     if crit.rule:
         line += f" ({crit.rule})"
-    seen = ctx.fact_data
-    data: dict[str, None] = {}  # each text once, in order
-    for fact in crit.facts:
-        d = _fact_data_once(fact, ctx, seen)
-        if d:
-            data[d] = None
-    if data:
-        refs = SafeText("; ".join(data))  # each part escaped by _refs or from a template
-        based_on = ctx.based_on.get(refs)
-        if based_on is None:  # the same few data texts recur across a request's criteria
-            based_on = ctx.based_on[refs] = c.text("common.data.based-on", ctx.lang, refs=refs)
-        line += " — " + based_on
+    evidence = _criterion_evidence(crit, ctx, 1 if compact else _EVIDENCE_MAX)
+    if evidence:
+        line += " — " + "; ".join(evidence)
     return line
+
+
+def _met_label(crit: Criterion, ctx: RenderContext) -> str:
+    """A met criterion in a few words: its text without parentheses, cut at a word."""
+    short = f"{crit.key}.short"
+    if ctx.catalogs.has(short, ctx.lang):
+        return ctx.catalogs.text(short, ctx.lang)
+    text = ctx.catalogs._render(crit.key, _params(crit, ctx), ctx.lang)
+    return _short(_lower_first(_PARENS.sub("", text).strip().rstrip(":;,.")))
+
+
+def _params(crit: Criterion, ctx: RenderContext) -> Mapping[str, Any]:
+    """The criterion's parameters, a FHIR element name the rules pass (``onset_field``:
+    ``onsetDateTime``) said in words of the card language."""
+    field_name = crit.params.get("onset_field")
+    if isinstance(field_name, str):
+        words = ctx.plain_lookup("common.field.", field_name)
+        if words:
+            return {**crit.params, "onset_field": SafeText(words)}
+    return crit.params
+
+
+def _lower_first(text: str) -> str:
+    if len(text) > 1 and not text[1].isupper():  # "Histology" -> "histology"; "SINS", "MRI" stay
+        return text[0].lower() + text[1:]
+    return text
+
+
+def _short(text: str, most: int = _MET_LABEL_MAX) -> str:
+    if len(text) <= most:
+        return text
+    return text[:most].rsplit(" ", 1)[0].rstrip(":;,./-") + "…"
+
+
+def _joined(labels: list[str]) -> str:
+    """Labels joined by "; ", a prefix several share ("contraindication absent: ...") said once."""
+    heads: dict[str, int] = {}
+    for label in labels:
+        head, sep, _rest = label.partition(": ")
+        if sep:
+            heads[head] = heads.get(head, 0) + 1
+    out: dict[str, None] = {}
+    said: set[str] = set()
+    for label in labels:
+        head, sep, rest = label.partition(": ")
+        if sep and heads.get(head, 0) > 1:
+            out[f"{head}: {_short(rest)}" if head not in said else _short(rest)] = None
+            said.add(head)
+        else:
+            out[_short(label)] = None
+    return "; ".join(out)
+
+
+def _grouped_lines(criteria: list[Criterion], status: Status, ctx: RenderContext,
+                   most: int | None = None) -> list[str]:
+    """Criteria of one status, one line per rule: ``✔ Met (VPBK-M-2): histology; whole-spine MRI``."""
+    by_rule: dict[str | None, list[str]] = {}
+    for crit in criteria:
+        by_rule.setdefault(crit.rule, []).append(_full_label(crit, ctx))
+    label = ctx.status_label[status]
+    lines = []
+    for rule, labels in by_rule.items():
+        where = f" ({rule})" if rule else ""
+        text = _joined(labels if most is None else labels[:most])
+        if most is not None and len(labels) > most:
+            text += f" +{len(labels) - most}"
+        lines.append(f"- {_STATUS_MARK[status]} **{label}**{where}: {text}")
+    return lines
+
+
+def _full_label(crit: Criterion, ctx: RenderContext) -> str:
+    short = f"{crit.key}.short"
+    if ctx.catalogs.has(short, ctx.lang):
+        return ctx.catalogs.text(short, ctx.lang)
+    text = ctx.catalogs._render(crit.key, _params(crit, ctx), ctx.lang)
+    return _lower_first(_PARENS.sub("", text).strip().rstrip(":;,."))
+
+
+def _informative(crit: Criterion) -> bool:
+    """Whether an unknown criterion has evidence beyond "not recorded" (a record, a search,
+    a reason such as stale or search failed)."""
+    return any(fact.sources or fact.value is not None
+               or (fact.unknown is not None and fact.unknown is not Unknown.NOT_RECORDED) for fact in crit.facts)
+
+
+def _missing_lines(f: Finding, ctx: RenderContext, *, compact: bool, capture_link: bool = False) -> list[str]:
+    """The missing data, each with how to record it; ``compact``: by name only, in one line."""
+    c = ctx.catalogs
+    if compact:
+        names: dict[str, None] = {}
+        for m in f.missing:
+            label = next((t for p in _FACT_LABEL_PREFIXES if (t := ctx.plain_lookup(p, m.code))), None)
+            if label is None:
+                how = ctx.missing_text.get(m.code) or _text_or(c, f"missing.{m.code}", ctx.lang, m.code)
+                label = _lower_first(_PARENS.sub("", how).strip())
+            names[f"{label} ({escape_text(m.level)})" if m.level else label] = None
+        shown = list(names)[:_MISSING_NAMES_MAX]
+        if len(names) > len(shown):
+            shown.append(c.text("common.missing.more", ctx.lang, count=len(names) - len(shown)))
+        key = "common.missing.compact" if capture_link else "common.missing.compact-no-link"
+        return [c.text(key, ctx.lang, count=len(names), names=SafeText("; ".join(shown)))]
+    lines: dict[str, None] = {}
+    for m in f.missing:
+        how = ctx.missing_text.get(m.code) or _text_or(c, f"missing.{m.code}", ctx.lang, m.code)
+        why = ctx.unknown_text.get(m.why) or _text_or(c, f"unknown.{m.why}", ctx.lang, m.why)
+        level = f"{escape_text(m.level)}: " if m.level else ""  # a code from the rules; the level may be data
+        # "not recorded" is what the heading says; any other reason (stale, search failed) is told
+        lines[f"- {level}{how}" if m.why == "not-recorded" else f"- {level}{how} — {why}"] = None
+    return list(lines)
 
 
 def _text_or(c: Catalogs, key: str, lang: str, fallback: str) -> str:
@@ -120,29 +285,145 @@ def _text_or(c: Catalogs, key: str, lang: str, fallback: str) -> str:
     return c.text(key, lang) if c.has(key, lang) else fallback
 
 
-def render_detail(f: Finding, ctx: RenderContext) -> str:
+def _static_topics(f: Finding, ctx: RenderContext, static: list[tuple[str, str]]) -> dict[str, str]:
+    """The static explanation of a card (label -> rule), each label once."""
+    out: dict[str, str] = {}
+    for key, rule in static:
+        found = f"static.{key}"
+        label = ctx.catalogs.text(found if ctx.catalogs.has(found, ctx.lang) else "common.static.explanation",
+                                  ctx.lang)
+        out.setdefault(label, rule)
+    return out
+
+
+def _static_line(f: Finding, ctx: RenderContext, static: list[tuple[str, str]]) -> str:
+    """The static explanation as one short line; the rule pages are the card's links (no live
+    link in ``detail``, which renders request data)."""
+    topics = _static_topics(f, ctx, static)
+    return ctx.catalogs.text("common.static.more", ctx.lang, topics=SafeText(", ".join(topics)))
+
+
+def static_links(f: Finding, ctx: RenderContext) -> list[dict[str, str]]:
+    """One card link per rule page that holds the card's static explanation."""
+    static_keys = LAYOUT["static"].get(f.topic, {})
+    static = [(n.key, static_keys[n.key]) for n in f.notes if n.key in static_keys]
+    links: dict[str, str] = {}
+    for label, rule in _static_topics(f, ctx, static).items():
+        url = rule_url(ctx.base_url, rule)
+        links[url] = f"{links[url]}, {label}" if url in links else f"{label} ({rule})"
+    return [{"label": label[:1].upper() + label[1:], "url": url, "type": "absolute"} for url, label in links.items()]
+
+
+def _note_text(n: Message, f: Finding, ctx: RenderContext) -> str:
+    if n.key == "tx.aftercare.note.answered" and f.result.get("answeredBy"):
+        # the rule's parameter carries the references; the card says the deadline and the date
+        # (the references stay in the result's ``answeredBy``)
+        parts = []
+        for a in f.result["answeredBy"]:
+            when = _when(a.get("date"), ctx.lang)
+            parts.append(f"{escape_text(str(a.get('deadline')))} ({when})" if when else escape_text(str(a.get("deadline"))))
+        return ctx.catalogs.text(n.key, ctx.lang, deadlines=SafeText(", ".join(parts)))
+    return ctx.catalogs.render(n, ctx.lang)
+
+
+def render_detail(f: Finding, ctx: RenderContext, *, capture_link: bool = False) -> str:
+    """The card's Markdown detail, sections in the order of data/card-layout.json: the
+    conclusion; the missing data, each with how to record it; the criteria not met, and
+    unknown with evidence, each with its evidence in words (unknown ones resting on nothing
+    recorded, and the met ones, one line per rule); the notes; the static explanation as
+    one line of links; the rules that fired. A detail over the layout's budget gives the
+    missing data by name in one line (the capture links say how to record them)."""
+    detail = _detail(f, ctx, level=0, capture_link=capture_link)
+    for level in (1, 2, 3):
+        if len(detail) <= _BUDGET:
+            break
+        detail = _detail(f, ctx, level=level, capture_link=capture_link)
+    return detail
+
+
+def _detail(f: Finding, ctx: RenderContext, *, level: int, capture_link: bool) -> str:
+    """The detail in full (``level`` 0) or, over the budget, compacted: at level 1 the missing
+    data by name in one line, the unknown criteria without evidence counted, the criteria not
+    met in a few words with one piece of evidence, generic explanations (notes without patient
+    data) and the static text as one line pointing to the card's links, no rules line; at
+    level 2 the met criteria at most two per rule, at level 3 counted as well."""
+    compact = level >= 1
     c = ctx.catalogs
-    parts = [f"**{c.render(f.conclusion, ctx.lang)}**"]
-    if f.criteria:
-        parts.append(f"**{c.text('common.heading.criteria', ctx.lang)}**\n\n"
-                     + "\n".join(_criterion_line(cr, ctx) for cr in f.criteria))
-    if f.missing:
-        lines = []
-        seen = set()
-        for m in f.missing:
-            ident = (m.code, m.level, m.why)
-            if ident in seen:
-                continue
-            seen.add(ident)
-            how = ctx.missing_text.get(m.code) or _text_or(c, f"missing.{m.code}", ctx.lang, m.code)
-            why = ctx.unknown_text.get(m.why) or _text_or(c, f"unknown.{m.why}", ctx.lang, m.why)
-            level = f" [{escape_text(m.level)}]" if m.level else ""  # a code from the rules; the level may be data
-            lines.append(f"- `{m.code}`{level}: {how} ({why})")
-        parts.append(f"**{c.text('common.heading.missing', ctx.lang)}**\n\n" + "\n".join(lines))
-    if f.notes:
-        parts.append("\n\n".join(c.render(n, ctx.lang) for n in f.notes))
-    parts.append(f"_{c.text('common.rules', ctx.lang, rules=', '.join(dict.fromkeys(f.rules)))}_")
-    return "\n\n".join(parts)
+    static_keys = LAYOUT["static"].get(f.topic, {})
+    main_rule = f.rules[0]
+    static = [(n.key, static_keys[n.key]) for n in f.notes if n.key in static_keys]
+    notes = [n for n in f.notes if n.key not in static_keys]
+    if compact:
+        static += [(n.key, main_rule) for n in notes if not n.params]
+        notes = [n for n in notes if n.params]
+    open_criteria = [cr for cr in f.criteria if cr.status is Status.NOT_MET
+                     or (cr.status is Status.UNKNOWN and _informative(cr) and not compact)]
+    unknown = [cr for cr in f.criteria if cr.status is Status.UNKNOWN and cr not in open_criteria]
+    met = [cr for cr in f.criteria if cr.status is Status.MET]
+    if compact:
+        unknown_lines = ([_counted_line(unknown, Status.UNKNOWN, ctx)] if len(unknown) > 2
+                         else _grouped_lines(unknown, Status.UNKNOWN, ctx))
+        met_lines = ([_counted_line(met, Status.MET, ctx)] if met else []) if level >= 3 \
+            else _grouped_lines(met, Status.MET, ctx, most=2 if level == 2 else None)
+    else:
+        unknown_lines = _grouped_lines(unknown, Status.UNKNOWN, ctx)
+        met_lines = _grouped_lines(met, Status.MET, ctx)
+    sections: dict[str, str | None] = {
+        "conclusion": f"**{c.render(f.conclusion, ctx.lang)}**",
+        "missing": (f"**{c.text('common.heading.missing', ctx.lang)}**\n\n"
+                    + "\n".join(_missing_lines(f, ctx, compact=compact, capture_link=capture_link))) if f.missing else None,
+        "open-criteria": "\n".join([*_open_lines(open_criteria, ctx, compact=compact), *unknown_lines]) or None,
+        "met-criteria": "\n".join(met_lines) or None,
+        "notes": "\n\n".join(dict.fromkeys(_note_text(n, f, ctx) for n in notes)) or None,
+        "static": (c.text("common.static.compact", ctx.lang) if compact else _static_line(f, ctx, static))
+                  if static else None,
+        "rules": None if compact else
+                 f"_{c.text('common.rules', ctx.lang, rules=', '.join(dict.fromkeys(f.rules)))}_",
+    }
+    return "\n\n".join(text for name in _SECTIONS if (text := sections[name]))
+
+
+def _open_lines(criteria: list[Criterion], ctx: RenderContext, *, compact: bool) -> list[str]:
+    """Each criterion not met (or unknown with evidence) with its evidence; ``compact``: a rule
+    with several not met gives them in one line (the notes and the conclusion say why)."""
+    if not compact:
+        return [_criterion_line(cr, ctx) for cr in criteria]
+    per_rule: dict[str | None, list[Criterion]] = {}
+    for cr in criteria:
+        per_rule.setdefault(cr.rule, []).append(cr)
+    lines = []
+    for group in per_rule.values():
+        if len(group) == 1:
+            lines.append(_criterion_line(group[0], ctx, compact=True))
+        else:
+            lines.extend(_grouped_lines(group, Status.NOT_MET, ctx))
+    return lines
+
+
+def _counted_line(criteria: list[Criterion], status: Status, ctx: RenderContext) -> str:
+    text = ctx.catalogs.text(f"common.counted.{status.value}", ctx.lang, count=len(criteria))
+    return f"- {_STATUS_MARK[status]} **{ctx.status_label[status]}**: {text}"
+
+
+def evidence_payload(f: Finding) -> list[dict[str, Any]]:
+    """Per criterion, the references (and searches) its evidence rests on: the machine-readable
+    twin of the words on the card (result ``evidence``), so an integrator can trace each line."""
+    out = []
+    for crit in f.criteria:
+        refs = list(dict.fromkeys(s.reference for fact in crit.facts for s in fact.sources))
+        searched = list(dict.fromkeys(t.strip() for fact in crit.facts if fact.searched and not fact.sources
+                                      for t in fact.searched.split(",") if t.strip()))
+        unknown = list(dict.fromkeys((fact.unknown.value if fact.unknown else "not-recorded")
+                                     for fact in crit.facts if fact.value is None))
+        item: dict[str, Any] = {"criterion": crit.key, "status": crit.status.value, "references": refs}
+        if crit.rule:
+            item["rule"] = crit.rule
+        if searched:
+            item["searched"] = searched
+        if unknown:
+            item["unknown"] = unknown
+        out.append(item)
+    return out
 
 
 def missing_names(f: Finding) -> list[str]:
@@ -158,6 +439,8 @@ def result_payload(f: Finding, ctx: RenderContext) -> dict[str, Any]:
     (unless the topic sets its own), ``rulesVersion`` and, with a site policy, ``policyHash``."""
     out = f.machine_result()
     out.setdefault("missing", missing_names(f))
+    if f.criteria:
+        out.setdefault("evidence", evidence_payload(f))
     out["rulesVersion"] = RULES_VERSION
     if ctx.policy_hash:
         out["policyHash"] = ctx.policy_hash
@@ -167,9 +450,16 @@ def result_payload(f: Finding, ctx: RenderContext) -> dict[str, Any]:
 def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = ()) -> dict[str, Any]:
     c = ctx.catalogs
     summary = c.render(f.summary, ctx.lang, markdown=False).strip() or c.text(f"topic.{f.topic}", ctx.lang)
+    blocker = _blocker(f, ctx)
+    if blocker:  # the ordered technique first (it is the ask); a contraindication after the verdict
+        summary = f"{blocker[1]} · {summary}" if blocker[0] == "technique" else f"{summary}; {blocker[1]}"
     if len(summary) > SUMMARY_LIMIT:
         summary = summary[: SUMMARY_LIMIT - 1].rstrip() + "…"
-    detail = render_detail(f, ctx)
+    # --- issue 18: links to the data-capture app (cds_service/capture/links.py); the one call site
+    from .capture.links import capture_links
+    capture = capture_links(f, ctx)
+    # --- end issue 18
+    detail = render_detail(f, ctx, capture_link=bool(capture))
     for note in extra_notes:
         detail += "\n\n" + note
     page = rule_url(ctx.base_url, f.rules[0])  # the card's main rule
@@ -185,14 +475,15 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
         },
         "links": [{"label": ctx.source_link, "url": page, "type": "absolute"}]
                  + [{"label": c.render(link.label, ctx.lang, markdown=False), "url": link.url, "type": "absolute"}
-                    for link in f.links],
+                    for link in f.links]
+                 + static_links(f, ctx),
         "extension": {RESULT_EXTENSION: result_payload(f, ctx)},
     }
-    # --- issue 18: links to the data-capture app (cds_service/capture/links.py); the one call site
-    from .capture.links import capture_links
-    card["links"].extend(capture_links(f, ctx))
-    # --- end issue 18
+    card["links"].extend(capture)  # issue 18: the capture app's links (above)
     suggestions = [s for s in (render_suggestion(s, ctx.suggestions) for s in f.suggestions) if s]
+    suggestions += verdict_suggestions(f.topic, f.result, {s.kind for s in f.suggestions}, ctx.suggestions)
+    if f.topic == "vpbk-eligibility" and isinstance(f.result.get("vertebra"), str):
+        with_level(suggestions, f.result["vertebra"], ctx.suggestions)
     if suggestions:
         card["suggestions"] = suggestions
         # One suggestion: take it or not. Several (e.g. one order per missing lab) are
@@ -204,6 +495,31 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
             {"system": OVERRIDE_SYSTEM, "code": code, "display": _override_display(code, ctx)}
             for code in dict.fromkeys(reasons)]
     return card
+
+
+def _level_text(level: str, ctx: RenderContext) -> str:
+    return ctx.plain_lookup("vpbk.level.", level) or escape_text(level, markdown=False)
+
+
+def _blocker(f: Finding, ctx: RenderContext) -> tuple[str, str] | None:
+    """What blocks the order, for the summary: the ordered technique impossible at the level,
+    or an absolute contraindication (VP/BK eligibility)."""
+    if f.topic != "vpbk-eligibility":
+        return None
+    r, c = f.result, ctx.catalogs
+    ordered, allowed, level = r.get("orderedTechnique"), r.get("technique") or [], r.get("vertebra")
+    if isinstance(ordered, str) and ordered not in allowed and level:
+        key = "summary.blocked.technique" if allowed else "summary.blocked.technique-none"
+        return "technique", c.text(key, ctx.lang, markdown=False,
+                                   ordered=SafeText(escape_text(ordered, markdown=False)),
+                                   level=SafeText(_level_text(str(level), ctx)), allowed=SafeText(", ".join(allowed)))
+    absolute = r.get("absoluteContraindications") or []
+    if absolute:
+        names = [_PARENS.sub("", c.text(f"vpbk.code.{code}", ctx.lang)).strip() if c.has(f"vpbk.code.{code}", ctx.lang)
+                 else code for code in absolute]
+        return "absolute", c.text("summary.blocked.absolute", ctx.lang, markdown=False,
+                                  names=SafeText(", ".join(names)))
+    return None
 
 
 def _override_display(code: str, ctx: RenderContext) -> str:

@@ -59,6 +59,35 @@ _MARKDOWN = str.maketrans({**_CONTROLS, **_INLINE})
 _LEADING = re.compile(r"^(?:[#+=\-]|\d{1,9}(?=[.)]))")
 _AUTOLINK = re.compile(r"(?<=[0-9A-Za-z])\.(?=[A-Za-z])|:(?=//)")
 _SPACES = re.compile(r"  +")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})[0-9:.+\-Z]*)?$")
+_DECIMAL = re.compile(r"^\d+\.\d+$")
+_MONTHS = {"nl": ("jan.", "feb.", "mrt.", "apr.", "mei", "jun.", "jul.", "aug.", "sep.", "okt.", "nov.", "dec."),
+           "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")}
+#: what the rules pass for "no value" (a parameter of exactly "-" or "?"); never shown as such
+PLACEHOLDERS = frozenset(("-", "?"))
+_HOLE = "\x00"  # stands in for a placeholder while a template renders
+_HOLE_IN_PARENS = re.compile(r" ?\((?:[^()]*\x00[^()]*)\)")
+_HOLE_WITH_UNIT = re.compile(r"\x00(?: (?:points|punten|days|dagen|months|maanden|years|jaar))?")
+
+
+def format_date(value: str, lang: str) -> str | None:
+    """An ISO date(time) as people write it: ``1 dec. 2026`` (nl), ``1 Dec 2026`` (en); None if not one."""
+    m = _ISO_DATE.match(value)
+    if not m:
+        return None
+    year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    if not 1 <= month <= 12 or not 1 <= day <= 31:
+        return None
+    text = f"{day} {_MONTHS.get(lang, _MONTHS['en'])[month - 1]} {year}"
+    return f"{text} {m.group(4)}:{m.group(5)}" if m.group(4) and " " in value else text
+
+
+def format_number(value: float | int, lang: str) -> str:
+    """A number as the language writes it: a decimal comma in Dutch, no trailing ``.0``."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text.replace(".", ",") if lang == "nl" else text
 
 
 def _backslashed(m: re.Match[str]) -> str:
@@ -136,10 +165,20 @@ class Catalogs:
         values = {k: self._param(v, lang, markdown) for k, v in params.items()}
         try:
             # format_map on the dict itself: a missing field raises KeyError, no strict-dict copy needed
-            return template.format_map(values)
+            text = template.format_map(values)
         except (KeyError, IndexError, ValueError) as exc:
             log.error("message render failed", extra={"key": key, "lang": lang, "error": str(exc)})
             return template
+        if _HOLE in text:
+            text = self._fill_holes(text, lang)
+        return text
+
+    def _fill_holes(self, text: str, lang: str) -> str:
+        """A text rendered with "no value" placeholders: a parenthesis around one is left
+        out (``(missing: -)``, ``(now - days)``), anywhere else the value reads "unknown"."""
+        text = _HOLE_IN_PARENS.sub("", text)
+        unknown = self.messages.get(lang, _NONE).get("common.value.unknown", "?")
+        return _HOLE_WITH_UNIT.sub(unknown, text)
 
     def text(self, key: str, lang: str, *, markdown: bool = True, **params: Any) -> str:
         if not params:  # the common case: a text without fields, rendered once at start-up
@@ -152,15 +191,23 @@ class Catalogs:
         """A parameter as it goes into a template: strings escaped, messages rendered (their
         own parameters escaped), lists joined, integral floats without ``.0``."""
         if isinstance(value, str):
+            if value in PLACEHOLDERS:
+                return SafeText(_HOLE)
+            if not isinstance(value, SafeText):
+                when = format_date(value, lang)
+                if when is not None:
+                    return SafeText(when)
+                if _DECIMAL.match(value):  # a number the rules passed as text ("9.0")
+                    return SafeText(format_number(float(value), lang))
             return escape_text(value, markdown=markdown)
         if isinstance(value, Message):
             return SafeText(self.render(value, lang, markdown=markdown))
         if isinstance(value, (list, tuple, set, frozenset)):
             return SafeText(", ".join(str(self._param(v, lang, markdown)) for v in value))
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, (int, float)):
+        if isinstance(value, bool):
             return value
+        if isinstance(value, (int, float)):
+            return SafeText(format_number(value, lang))
         return escape_text(str(value), markdown=markdown)
 
 

@@ -204,6 +204,71 @@ BUILDERS: dict[str, Callable[[Suggestion, SuggestionContext], list[dict[str, Any
 }
 
 
+def _level_site(level: str, ctx: SuggestionContext) -> dict[str, Any]:
+    return {"text": ctx.catalogs.text(f"vpbk.level.{level}", ctx.lang) if ctx.catalogs.has(f"vpbk.level.{level}", ctx.lang)
+            else level}
+
+
+def _ir_referral(result: Mapping[str, Any], ctx: SuggestionContext) -> dict[str, Any]:
+    """A referral to interventional radiology for VP/BK at the card's level, with the technique(s)."""
+    level, techniques = str(result["vertebra"]), list(result.get("technique") or [])
+    names = [ctx.catalogs.text(f"fhir.technique.{t}", ctx.lang) for t in techniques]
+    text = ctx.catalogs.text("fhir.ir-referral", ctx.lang, level=_level_site(level, ctx)["text"],
+                             techniques=" / ".join(techniques))
+    spec = _ORDERABLES["orders"]["ir-referral"]
+    res = _service_request(ctx, "ir-referral", text,
+                           orderDetail=[{"coding": [dict(_ORDERABLES["techniques"][t], display=n)], "text": n}
+                                        for t, n in zip(techniques, names, strict=True)],
+                           bodySite=[_level_site(level, ctx)],
+                           performerType={"text": ctx.catalogs.text("fhir.ir-referral.performer", ctx.lang)},
+                           reasonCode=[{"text": ctx.catalogs.text(f"fhir.ir-referral.reason.{result['verdict']}",
+                                                                  ctx.lang)}])
+    res["code"]["coding"] = [dict(c, display=text) for c in spec["coding"]]
+    return {"label": ctx.catalogs.text("fhir.action.create", ctx.lang, what=text)[:200], "uuid": new_uuid(),
+            "isRecommended": True,
+            "actions": [{"type": "create", "description": ctx.catalogs.text("fhir.action.create", ctx.lang, what=text),
+                         "resource": res}]}
+
+
+def _mdo_review(result: Mapping[str, Any], ctx: SuggestionContext) -> dict[str, Any]:
+    """The MDO referral for the judgement VPBK-M-1 asks at the card's level."""
+    level = str(result["vertebra"])
+    text = ctx.catalogs.text("fhir.mdo-referral", ctx.lang)
+    reason = ctx.catalogs.text("fhir.mdo-referral.vpbk-reason", ctx.lang, level=_level_site(level, ctx)["text"])
+    res = _service_request(ctx, "mdo-referral", text, bodySite=[_level_site(level, ctx)],
+                           reasonCode=[{"text": reason}])
+    return {"label": ctx.catalogs.text("fhir.action.create", ctx.lang, what=text)[:200], "uuid": new_uuid(),
+            "isRecommended": True,
+            "actions": [{"type": "create", "description": reason, "resource": res}]}
+
+
+def with_level(suggestions: list[dict[str, Any]], level: str, ctx: SuggestionContext) -> None:
+    """Gives each created ServiceRequest of a card about one vertebra that vertebra as bodySite."""
+    for sug in suggestions:
+        for action in sug.get("actions", []):
+            res = action.get("resource")
+            if action.get("type") == "create" and isinstance(res, dict) and res.get("resourceType") == "ServiceRequest":
+                res.setdefault("bodySite", [_level_site(level, ctx)])
+
+
+def verdict_suggestions(topic: str, result: Mapping[str, Any], kinds: set[str],
+                        ctx: SuggestionContext) -> list[dict[str, Any]]:
+    """Suggestions that follow from a VP/BK verdict itself (issue 16): an eligible verdict
+    (with or without relative contraindications) suggests the referral to interventional
+    radiology for the level and technique, unless an order for it is already on the table
+    (order hooks: ``orderedTechnique``); ``mdo-review-needed`` suggests the MDO referral,
+    unless the finding already suggests one. ``kinds``: the finding's own suggestion kinds."""
+    if topic != "vpbk-eligibility" or not result.get("vertebra"):
+        return []
+    verdict = result.get("verdict")
+    if verdict in ("eligible", "eligible-relative-contraindications") and result.get("technique") \
+            and not result.get("orderedTechnique"):
+        return [_ir_referral(result, ctx)]
+    if verdict == "mdo-review-needed" and "create-mdo-referral" not in kinds:
+        return [_mdo_review(result, ctx)]
+    return []
+
+
 def render_suggestion(s: Suggestion, ctx: SuggestionContext) -> dict[str, Any] | None:
     """A CDS Hooks suggestion, or None when it cannot be built (e.g. the draft order is gone)."""
     builder = BUILDERS.get(s.kind)

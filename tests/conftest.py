@@ -17,7 +17,7 @@ from .support.sample_cards import sample_cards
 
 #: test-infrastructure variables (which PostgreSQL port/data directory the suite's own
 #: server uses), not service settings: kept so parallel checkouts do not collide
-_INFRA_VARIABLES = {"SPINE_CDS_PGPORT", "SPINE_CDS_PGDATA"}
+_INFRA_VARIABLES = {"SPINE_CDS_PGPORT", "SPINE_CDS_PGDATA", "SPINE_CDS_UPDATE_DOCS_SCREENSHOT"}
 
 
 @pytest.fixture(autouse=True)

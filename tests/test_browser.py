@@ -129,7 +129,9 @@ def check_rendered(page, cards: list[dict], lang: str) -> None:
         assert article.locator(".detail strong").count() >= 1  # the bold conclusion, rendered
         assert "**" not in article.locator(".detail").text_content()
         if card.get("overrideReasons"):
-            assert article.locator("select.override-reason option").count() == len(card["overrideReasons"])
+            # one option per reason, after an empty first one (issue 16: no reason is preselected)
+            assert article.locator("select.override-reason option").count() == len(card["overrideReasons"]) + 1
+            assert article.locator("select.override-reason").input_value() == ""
         assert article.locator("button.suggestion").count() == len(card.get("suggestions", []))
 
 
@@ -152,13 +154,36 @@ def assert_expected(sample_id: str, cards: list[dict], topics: tuple[str, ...]) 
         assert any(all(r.get(k) == v for k, v in expect[topic].items()) for r in results), (topic, results)
 
 
+#: the screenshots the README's demo section shows (docs/), refreshed with SPINE_CDS_UPDATE_DOCS_SCREENSHOT=1
+DOCS_SCREENSHOTS = ("demo.png", "demo-vpbk-nl.png", "demo-order-select-bk-t3.png")
+
+
 def screenshot(page, name: str = "demo.png") -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
     page.screenshot(path=str(path), full_page=False)
-    if os.environ.get("SPINE_CDS_UPDATE_DOCS_SCREENSHOT") == "1" and name == "demo.png":
-        shutil.copyfile(path, ROOT / "docs" / "demo.png")
+    if os.environ.get("SPINE_CDS_UPDATE_DOCS_SCREENSHOT") == "1" and name in DOCS_SCREENSHOTS:
+        shutil.copyfile(path, ROOT / "docs" / name)
     return path
+
+
+def check_banner(page, sample_id: str, lang: str) -> None:
+    """Issue 16: a patient banner (name, age, sex, key problems), not the scenario text."""
+    sample = samples.get_sample(sample_id)
+    banner = page.locator("#banner")
+    patient = next(r for r in samples.resources(sample_id) if r["resourceType"] == "Patient")
+    name = " ".join([*patient["name"][0].get("given", []), patient["name"][0]["family"]])
+    assert banner.locator(".banner-name").text_content() == name
+    facts = banner.locator(".banner-facts").text_content()
+    assert (" jaar" if lang == "nl" else " years") in facts
+    assert {"male": {"nl": "man", "en": "male"}, "female": {"nl": "vrouw", "en": "female"}}[patient["gender"]][lang] \
+        in facts
+    assert banner.locator(".banner-problems").text_content().count(",") >= 0
+    problems = banner.locator(".banner-problems").text_content()
+    assert any(c["code"].get("text", "") in problems for c in samples.resources(sample_id)
+               if c["resourceType"] == "Condition")
+    description = sample.description_nl if lang == "nl" else sample.description
+    assert description not in page.locator("body").text_content()
 
 
 # ------------------------------------------------------------------ the sample patients
@@ -173,7 +198,11 @@ def test_mri_12h_patient_via_fhir_fallback_and_override_feedback(page, service):
     article = page.locator(f"article.card[data-uuid='{mri['uuid']}']")
     assert "Critical" in article.locator(".badge").text_content()
 
+    check_banner(page, "mescc-12h", "en")
     reasons = mri["overrideReasons"]
+    # no reason chosen: the override cannot be sent and nothing is stored
+    assert article.locator("button.override-button").is_disabled()
+    assert stored_feedback(service, mri["uuid"]) == []
     article.locator("select.override-reason").select_option(str(len(reasons) - 1))
     article.locator("input.override-comment").fill("MRI already booked at the referring hospital")
     article.locator("button.override-button").click()
@@ -204,6 +233,7 @@ def test_vpbk_patient_via_prefetch_in_dutch_and_suggestion_by_keyboard(page, ser
     # its cards suggests an order; the keyboard is tried on the patient whose MDO review is to come
     cards = run_hook(page, "vpbk-mdo-review-needed", "patient-view", "nl", prefetch=True)
     check_rendered(page, cards, "nl")
+    check_banner(page, "vpbk-mdo-review-needed", "nl")
     with_suggestion = [c for c in cards if c.get("suggestions")]
     assert with_suggestion, "no card with a suggestion for this sample"
     card = with_suggestion[0]
@@ -227,6 +257,18 @@ def test_order_select_bk_at_t3_and_order_sign_mri(page, service):
     check_rendered(page, cards, "en")
     assert_expected("bk-order-t3", cards, ("vpbk-eligibility",))
     assert "bk-t3" in page.text_content("#draft-order")
+    assert "Balloon kyphoplasty T3" in page.text_content("#draft-order")  # in the card language
+    check_banner(page, "bk-order-t3", "en")
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "demo-order-select-bk-t3.png")
+    page.select_option("#lang", "nl")
+    assert "Ballonkyfoplastiek Th3" in page.text_content("#draft-order")
+    # the raw JSON scrolls in its own box: opening it does not stretch the cards
+    height = page.evaluate("document.getElementById('cards').scrollHeight")
+    page.locator("#raw-details summary").click()
+    assert page.evaluate("document.getElementById('cards').scrollHeight") == height
+    assert page.evaluate("document.getElementById('raw').scrollHeight > document.getElementById('raw').clientHeight")
+    assert page.evaluate("document.getElementById('raw').clientHeight") < 1000
 
     cards = run_hook(page, "mri-order-routine-mescc", "order-sign", "en", prefetch=True)
     check_rendered(page, cards, "en")

@@ -66,17 +66,24 @@ def test_card_is_valid_and_complete(lang):
     assert card["source"]["topic"] == {"system": "https://spine-cds.org/fhir/CodeSystem/card-topic",
                                        "code": "mri-urgency", "display": CATALOGS.messages[lang]["topic.mri-urgency"]}
     # rules 2026.12 (api-contract): every result also carries missing and rulesVersion
-    assert card["extension"]["org.spine-cds.result"] == {"windowHours": 12, "rule": "DX-2a", "rules": ["DX-1", "DX-2a"],
-                                                         "missing": ["onset"], "rulesVersion": "2026.12"}
+    # issue 16: the references each criterion rests on stay in the result (``evidence``), not in the text
+    assert card["extension"]["org.spine-cds.result"] == {
+        "windowHours": 12, "rule": "DX-2a", "rules": ["DX-1", "DX-2a"], "missing": ["onset"], "rulesVersion": "2026.12",
+        "evidence": [{"criterion": "t.crit", "status": "met", "references": ["Observation/obs-1"], "rule": "DX-1"},
+                     {"criterion": "t.crit2", "status": "unknown", "references": [], "rule": "DX-2a",
+                      "unknown": ["stale"]}]}
     assert card["overrideReasons"] and all(r["display"] for r in card["overrideReasons"])
     assert card["selectionBehavior"] == "at-most-one"
 
 
-def test_detail_states_conclusion_then_criteria_with_data_then_missing():
+def test_detail_states_conclusion_then_missing_then_open_criteria_then_met():
+    # issue 16: the conclusion, then what to record, then what is not met / unknown with its
+    # evidence, then the met criteria compressed per rule; no raw reference in the text
     detail = render(finding())["detail"]
-    assert detail.index("Order an MRI now.") < detail.index("Deficit present") < detail.index("Missing data")
-    assert "Observation/obs-1, 2026-11-20" in detail
-    assert "✔ **Met**: Deficit present (DX-1)" in detail
+    assert (detail.index("Order an MRI now.") < detail.index("Missing data") < detail.index("Onset known")
+            < detail.index("deficit present"))
+    assert "Observation/obs-1" not in detail
+    assert "✔ **Met** (DX-1): deficit present" in detail
     assert "? **Unknown**: Onset known (DX-2a)" in detail
     assert "recorded too long ago" in detail
     assert "Record the onset as a component" in detail
@@ -85,7 +92,7 @@ def test_detail_states_conclusion_then_criteria_with_data_then_missing():
 def test_absent_condition_reads_as_none_recorded_with_what_was_searched():
     f = finding(criteria=[Criterion("t.crit", Status.NOT_MET, "DX-1",
                                     (Fact("vertebral-infection", False, searched="Condition"),))])
-    assert "none recorded (searched Condition)" in render(f)["detail"]
+    assert "none recorded (searched: conditions)" in render(f)["detail"]
 
 
 def test_long_summary_is_cut_below_140():

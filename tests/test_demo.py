@@ -199,6 +199,28 @@ def test_api_samples_lists_every_sample_with_its_draft_orders(demo):
         assert [r["id"] for r in item["draftOrders"]] == [r["id"] for r in sample.draft_orders]
 
 
+def test_api_samples_give_a_patient_banner_and_order_texts_per_language(demo):
+    """Issue 16: the page shows a patient banner (name, age, sex, key problems), not the
+    scenario text, and the draft order in the card language."""
+    listed = {s["id"]: s for s in demo.get("/demo/api/samples").get_json()["samples"]}
+    for item in listed.values():
+        b = item["banner"]
+        assert b["name"] and b["sex"] in ("male", "female", "other", "unknown")
+        assert isinstance(b["age"], int) and 0 < b["age"] < 120
+        assert b["problems"], item["id"]
+        assert len(item["draftOrderTexts"]) == len(item["draftOrders"])
+    bk = listed["bk-order-t3"]
+    assert bk["banner"]["name"] == "Cornelis Brouwer"
+    assert bk["draftOrderTexts"] == [{"nl": "Ballonkyfoplastiek Th3", "en": "Balloon kyphoplasty T3"}]
+
+
+def test_order_hooks_are_offered_where_an_order_makes_sense():
+    """Issue 16: every VP/BK and MRI-deadline sample can play the order hooks with a draft order."""
+    for sample in SAMPLES:
+        if sample.id.startswith(("vpbk-", "mri-", "mescc-", "bk-", "osteoporotic-")):
+            assert {"order-select", "order-sign"} & set(sample.hooks) and sample.draft_orders, sample.id
+
+
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.id)
 def test_api_prefetch_has_exactly_the_service_keys(demo, service):
     body = demo.get(f"/demo/api/prefetch/{SAMPLES[0].id}?service={service.id}").get_json()

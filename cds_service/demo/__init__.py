@@ -127,12 +127,82 @@ def page():
     return bp.send_static_file("demo.html")
 
 
+#: draft orders' local codes -> catalog key of their name (the order text in the card language)
+_ORDER_NAMES = {"percutaneous-vertebroplasty": "fhir.technique.VP", "balloon-kyphoplasty": "fhir.technique.BK",
+                "mri-whole-spine": "fhir.mri-whole-spine"}
+_LOINC_MRI = {"24935-9": {"nl": "MRI lumbale wervelkolom", "en": "MRI lumbar spine"}}
+
+
+def _age(birth: Any, today: date) -> int | None:
+    try:
+        born = date.fromisoformat(str(birth)[:10])
+    except ValueError:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def _concept_text(cc: Any) -> str | None:
+    if not isinstance(cc, dict):
+        return None
+    codings = [c for c in cc.get("coding") or [] if isinstance(c, dict)]
+    text = cc.get("text") or next((c.get("display") for c in codings if c.get("display")), None)
+    return str(text) if text else None
+
+
+def banner(resources: Iterable[dict[str, Any]], today: date) -> dict[str, Any]:
+    """The patient banner of a sample: name, age, sex and the key problems (active Conditions)."""
+    resources = list(resources)
+    patient = next((r for r in resources if r.get("resourceType") == "Patient"), {})
+    names = patient.get("name") or [{}]
+    name = names[0].get("text") or " ".join([*names[0].get("given", []), names[0].get("family", "")]).strip()
+    problems: dict[str, None] = {}
+    for res in resources:
+        if res.get("resourceType") != "Condition":
+            continue
+        status = ((res.get("clinicalStatus") or {}).get("coding") or [{}])[0].get("code")
+        if status in ("resolved", "inactive", "remission"):
+            continue
+        text = _concept_text(res.get("code"))
+        if text:
+            problems[text] = None
+    return {"name": name or None, "age": _age(patient.get("birthDate"), today), "sex": patient.get("gender"),
+            "birthDate": patient.get("birthDate"), "problems": list(problems)[:4]}
+
+
+def order_texts(order: dict[str, Any]) -> dict[str, str]:
+    """A draft order's name in each card language, with its level: ``{"nl": ..., "en": ...}``."""
+    from ..i18n import LANGUAGES
+    catalogs = current_app.extensions["spine_cds"].catalogs
+    codings = [c for c in (order.get("code") or {}).get("coding") or [] if isinstance(c, dict)]
+    sites = [s.get("text") or ((s.get("coding") or [{}])[0].get("code")) for s in order.get("bodySite") or []
+             if isinstance(s, dict)]
+    out = {}
+    for lang in LANGUAGES:
+        name = None
+        for c in codings:
+            key = _ORDER_NAMES.get(str(c.get("code")))
+            if key and catalogs.has(key, lang):
+                name = catalogs.text(key, lang)
+            elif str(c.get("code")) in _LOINC_MRI:
+                name = _LOINC_MRI[str(c["code"])][lang]
+            if name:
+                break
+        name = name or _concept_text(order.get("code")) or order.get("resourceType", "?")
+        level = next((catalogs.text(f"vpbk.level.{x}", lang) for x in sites if x and catalogs.has(f"vpbk.level.{x}", lang)),
+                     None)
+        out[lang] = f"{name} {level}" if level else name
+    return out
+
+
 @bp.get("/api/samples")
 def api_samples():
     from .. import samples
+    today = datetime.now().date()
     return jsonify({"samples": [{
         "id": s.id, "description": s.description, "description_nl": s.description_nl,
         "patientId": s.patient_id, "hooks": list(s.hooks), "draftOrders": list(s.draft_orders),
+        "draftOrderTexts": [order_texts(o) for o in s.draft_orders],
+        "banner": banner(samples.resources(s.id), today),
     } for s in samples.list_samples()]})
 
 

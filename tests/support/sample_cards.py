@@ -34,3 +34,28 @@ def sample_cards(now: datetime, langs: tuple[str, ...] = ("nl", "en"),
                     out.extend({"sample": sample.id, "hook": hook, "service": service.id, "lang": lang, **card}
                                for card in outcome.cards)
     return out
+
+
+def case_cards(langs: tuple[str, ...] = ("nl", "en"),
+               base_url: str = "http://127.0.0.1:8080") -> list[dict[str, Any]]:
+    """[{"sample": "file:case id", "hook", "service", "lang", **card}] for every table-driven case
+    (tests/cases), through ``pipeline.run`` for every service of the case's hook."""
+    from spine_guideline.facts import SearchStatus
+
+    from .cases import SEARCHED_TYPES, load_cases, parse_now
+
+    policy, catalogs = load_policy(), load_catalogs()
+    out: list[dict[str, Any]] = []
+    for cid, case in load_cases():
+        hook = case.get("hook", "patient-view")
+        searches = {t: SearchStatus.OK for t in SEARCHED_TYPES}
+        searches.update({k: SearchStatus(v) for k, v in case.get("searches", {}).items()})
+        for service in (s for s in SERVICES if s.hook == hook):
+            for lang in langs:
+                outcome = pipeline.run(service, resources=case["resources"], searches=searches, now=parse_now(case),
+                                       patient_id=case.get("patientId", "p1"), lang=lang, policy=policy,
+                                       catalogs=catalogs, draft_orders=case.get("draftOrders"),
+                                       selections=case.get("selections"), base_url=base_url)
+                out.extend({"sample": cid, "hook": hook, "service": service.id, "lang": lang, **card}
+                           for card in outcome.cards)
+    return out

@@ -54,7 +54,12 @@
       "ready": "Choose a patient and a hook, then run the hook.",
       "patient-id": "Patient/{id} (sample {sample})",
       "outcome.accepted": "accepted",
-      "outcome.overridden": "overridden"
+      "outcome.overridden": "overridden",
+      "choose-reason": "Choose a reason…",
+      "reason-needed": "Choose a reason for overriding first.",
+      "sex.male": "male", "sex.female": "female", "sex.other": "other", "sex.unknown": "sex unknown",
+      "age": "{n} years",
+      "problems": "Problems"
     },
     nl: {
       "title": "spine-cds demo",
@@ -99,7 +104,12 @@
       "ready": "Kies een patiënt en een hook en voer de hook uit.",
       "patient-id": "Patient/{id} (voorbeeld {sample})",
       "outcome.accepted": "geaccepteerd",
-      "outcome.overridden": "afgeweken"
+      "outcome.overridden": "afgeweken",
+      "choose-reason": "Kies een reden…",
+      "reason-needed": "Kies eerst een reden om af te wijken.",
+      "sex.male": "man", "sex.female": "vrouw", "sex.other": "anders", "sex.unknown": "geslacht onbekend",
+      "age": "{n} jaar",
+      "problems": "Problemen"
     }
   };
 
@@ -312,8 +322,9 @@
     const keep = select.value;
     select.textContent = "";
     for (const s of state.samples) {
-      const description = state.lang === "nl" ? (s.description_nl || s.description) : s.description;
-      select.appendChild(el("option", { value: s.id, text: description }));
+      const b = s.banner || {};
+      const first = Array.isArray(b.problems) && b.problems.length ? " — " + b.problems[0] : "";
+      select.appendChild(el("option", { value: s.id, text: (b.name || s.patientId) + first }));
     }
     if (keep) select.value = keep;
   }
@@ -323,6 +334,7 @@
     const hookSelect = $("hook");
     if (!sample) return;
     $("patient-description").textContent = t("patient-id", { id: sample.patientId, sample: sample.id });
+    renderBanner(sample);
     const hasDraft = Array.isArray(sample.draftOrders) && sample.draftOrders.length > 0;
     for (const option of hookSelect.options) {
       option.disabled = option.value !== "patient-view" && !hasDraft;
@@ -338,12 +350,31 @@
     }
     const draft = $("draft-order");
     if (hasDraft) {
-      draft.textContent = sample.draftOrders.map(function (r) {
-        return t("draft-order", { text: orderText(r) });
+      const texts = Array.isArray(sample.draftOrderTexts) ? sample.draftOrderTexts : [];
+      draft.textContent = sample.draftOrders.map(function (r, i) {
+        const named = texts[i] && texts[i][state.lang];
+        return t("draft-order", { text: named ? named + (r.id ? " (" + r.id + ")" : "") : orderText(r) });
       }).join("; ");
     } else {
       draft.textContent = t("no-draft");
     }
+  }
+
+  function renderBanner(sample) {
+    const box = $("banner");
+    const b = sample.banner || {};
+    box.textContent = "";
+    const facts = [];
+    if (typeof b.age === "number") facts.push(t("age", { n: b.age }));
+    if (b.sex) facts.push(t("sex." + b.sex));
+    if (b.birthDate) facts.push(String(b.birthDate));
+    box.appendChild(el("div", { className: "banner-name", text: b.name || sample.patientId }));
+    box.appendChild(el("div", { className: "banner-facts", text: facts.join(" · ") }));
+    const problems = Array.isArray(b.problems) ? b.problems : [];
+    box.appendChild(el("div", { className: "banner-problems" }, [
+      el("span", { className: "banner-label", text: t("problems") + ": " }),
+      el("span", { text: problems.join(", ") || "—" })
+    ]));
   }
 
   // ------------------------------------------------------------------ the CDS Hooks call
@@ -541,14 +572,23 @@
       const selectId = idBase + "-reason";
       const commentId = idBase + "-comment";
       const select = el("select", { id: selectId, className: "override-reason" });
+      // starts empty: no click may record a reason nobody picked
+      select.appendChild(el("option", { value: "", text: t("choose-reason") }));
       reasons.forEach(function (r, i) {
         select.appendChild(el("option", { value: String(i), text: String(r.display || r.code || "?") }));
       });
       const comment = el("input", { id: commentId, type: "text", maxlength: "500", className: "override-comment" });
-      const button = el("button", { type: "button", className: "override-button", text: t("override") });
+      // disabled until a reason is chosen
+      const button = el("button", { type: "button", className: "override-button", text: t("override"),
+                                    disabled: true, title: t("reason-needed") });
+      select.addEventListener("change", function () {
+        button.disabled = select.value === "";
+        button.title = button.disabled ? t("reason-needed") : "";
+      });
       button.addEventListener("click", function () {
+        if (select.value === "") return;
         button.disabled = true;
-        const reason = reasons[Number(select.value)] || reasons[0];
+        const reason = reasons[Number(select.value)];
         const overrideReason = { reason: { system: reason.system, code: reason.code, display: reason.display } };
         if (comment.value.trim()) overrideReason.userComment = comment.value.trim();
         sendFeedback(serviceId, card, { outcome: "overridden", overrideReason: overrideReason }, result);
