@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 from importlib import resources
 
 import pytest
@@ -74,3 +75,13 @@ def test_samples_and_cases_use_no_refused_code(path):
     refused = set(REFUSED)
     used = set(_codings(json.loads(path.read_text(encoding="utf-8"))))
     assert not used & refused, f"{path.name} codes with refused {sorted(used & refused)}"
+
+
+def test_no_card_text_tells_a_clinician_to_record_a_refused_code():
+    """A how-to-record text naming a code the mapping ignores would send the record nowhere."""
+    catalogs = sorted((ROOT / "cds_service" / "messages").glob("*/*.json"))
+    assert catalogs
+    found = [(path.parent.name, path.name, key, code) for path in catalogs
+             for key, text in json.loads(path.read_text(encoding="utf-8")).items()
+             for _, code in REFUSED if isinstance(text, str) and re.search(rf"(?<![\w.-]){re.escape(code)}(?![\w-])", text)]
+    assert not found
