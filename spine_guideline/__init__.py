@@ -21,4 +21,4 @@ Every guideline module exposes::
 
 GUIDELINE_NAME = "Richtlijn Wervelmetastasen (NVvN/IKNL) + Protocol VP/BK bij wervelmetastasen"
 RULES_VERSION = "2026.12"
-GUIDELINE_VERSION = f"spine-cds rules {RULES_VERSION} (guideline.md)"
+GUIDELINE_VERSION = f"spine-cds rules {RULES_VERSION}"
