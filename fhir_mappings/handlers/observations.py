@@ -282,46 +282,68 @@ def _components(ctx: MappingContext, res: Resource, name: str, src: Source, rid:
     return attrs
 
 
-def _component_value(ctx: MappingContext, cname: str, comp: Resource) -> tuple[Any, bool]:
-    key = value_key(comp) or ""
-    raw = comp.get(key)
-    if cname == "onset":
-        val = raw if key != "valuePeriod" else as_dict(raw).get("start")
-        p = ctx.dt(val)
-        if not p:
-            return None, False
-        end = partial_date_end(val, p[0], ctx.now)
-        return (end if end is not None else p[0]), True
-    if cname == "progressive":
-        b = as_bool(raw) if key in ("valueBoolean", "valueString") else None
-        return b, b is not None
-    if cname == "reason":
-        s = as_str(raw) if key == "valueString" else (cc_text(raw) or next(
-            (c for _s, c, _d in codings(raw) if c), None))
-        return s, s is not None
-    if cname in ("laterality", "treatment"):
-        if key == "valueCodeableConcept":
-            for system, c, _d in codings(raw):
-                ans = ctx.term.answer(cname, system, c)
-                if ans is not None:
-                    return ans, True
-            return None, False
-        s = as_str(raw)
-        return (s, True) if s in ctx.term.allowed_codes.get(cname, frozenset()) else (None, False)
-    # SINS component: points or category
-    top = ctx.term.answer_max.get(cname, 0)
-    if key == "valueCodeableConcept":
-        for system, c, _d in codings(raw):
-            ans = ctx.term.answer(cname, system, c)
-            if ans is not None:
-                return int(ans), True
+def _onset_component(ctx: MappingContext, key: str, raw: Any) -> tuple[Any, bool]:
+    """Onset: a date(time) or period start; a year or month reads as its last possible day."""
+    val = raw if key != "valuePeriod" else as_dict(raw).get("start")
+    p = ctx.dt(val)
+    if not p:
         return None, False
+    end = partial_date_end(val, p[0], ctx.now)
+    return (end if end is not None else p[0]), True
+
+
+def _reason_component(key: str, raw: Any) -> tuple[Any, bool]:
+    """Reason: a string, else the text or first code of a CodeableConcept."""
+    s = as_str(raw) if key == "valueString" else (cc_text(raw) or next(
+        (c for _s, c, _d in codings(raw) if c), None))
+    return s, s is not None
+
+
+def _coded_answer(ctx: MappingContext, cname: str, raw: Any) -> str | None:
+    """The answer map's value of the first coding of ``raw`` that has one."""
+    for system, c, _d in codings(raw):
+        ans = ctx.term.answer(cname, system, c)
+        if ans is not None:
+            return ans
+    return None
+
+
+def _answer_component(ctx: MappingContext, cname: str, key: str, raw: Any) -> tuple[Any, bool]:
+    """Laterality / treatment: a mapped coding, or one of the allowed local codes as a string."""
+    if key == "valueCodeableConcept":
+        ans = _coded_answer(ctx, cname, raw)
+        return ans, ans is not None
+    s = as_str(raw)
+    return (s, True) if s in ctx.term.allowed_codes.get(cname, frozenset()) else (None, False)
+
+
+def _sins_component(ctx: MappingContext, cname: str, key: str, raw: Any) -> tuple[Any, bool]:
+    """A SINS component: its points (a mapped category, or a whole number from 0 to the maximum)."""
+    if key == "valueCodeableConcept":
+        ans = _coded_answer(ctx, cname, raw)
+        return (int(ans), True) if ans is not None else (None, False)
+    top = ctx.term.answer_max.get(cname, 0)
     num = as_number(raw) if key in ("valueInteger", "valueString", "valueDecimal") else None
     if key == "valueQuantity":
         num = as_number(as_dict(raw).get("value"))
     if num is None or num != int(num) or not 0 <= num <= top:
         return None, False
     return int(num), True
+
+
+def _component_value(ctx: MappingContext, cname: str, comp: Resource) -> tuple[Any, bool]:
+    key = value_key(comp) or ""
+    raw = comp.get(key)
+    if cname == "onset":
+        return _onset_component(ctx, key, raw)
+    if cname == "progressive":
+        b = as_bool(raw) if key in ("valueBoolean", "valueString") else None
+        return b, b is not None
+    if cname == "reason":
+        return _reason_component(key, raw)
+    if cname in ("laterality", "treatment"):
+        return _answer_component(ctx, cname, key, raw)
+    return _sins_component(ctx, cname, key, raw)
 
 
 def partial_date_end(raw: Any, start: datetime, now: datetime) -> datetime | None:
