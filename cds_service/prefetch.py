@@ -47,12 +47,8 @@ def _query(template: str, patient_id: str) -> str:
     return template.replace("{{context.patientId}}", quote(patient_id, safe=""))
 
 
-def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
-           fhir_server_allowed: Callable[[str], bool], budget_seconds: float) -> Gathered:
-    out = Gathered()
-    prefetch = body.get("prefetch")
-    if not isinstance(prefetch, dict):
-        prefetch = {}
+def _read_prefetch(service: ServiceDef, prefetch: dict[str, Any], out: Gathered) -> dict[str, str]:
+    """Use the prefetch keys that are present; the absent ones (key -> resource type) are returned."""
     missing: dict[str, str] = {}
     for key in service.prefetch_keys:
         rtype = _KEY_TYPES[key]
@@ -71,18 +67,11 @@ def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
         else:
             _merge_status(out.searches, rtype, SearchStatus.FAILED)
             out.failed.append(rtype)
-    fhir_server = body.get("fhirServer")
-    if not missing:
-        # Nothing to fetch, but a fhirServer this caller may not name is still an error
-        # (api-contract.md: 400; 412 below when the data is needed).
-        if fhir_server is not None and not (isinstance(fhir_server, str) and fhir_server_allowed(fhir_server)):
-            raise ServiceError(400, "This service may not fetch from the fhirServer named in the request.",
-                               expression=["$.fhirServer"])
-        return out
+    return missing
 
-    context = body.get("context") or {}
-    patient_id = context.get("patientId")
-    keys = ", ".join(sorted(missing))
+
+def _check_fhir_server(fhir_server: Any, keys: str, fhir_server_allowed: Callable[[str], bool]) -> str:
+    """The fhirServer to fetch the missing keys from (412 when there is none to use)."""
     if not isinstance(fhir_server, str) or not fhir_server:
         raise ServiceError(412, f"Prefetch data is missing ({keys}) and the request names no fhirServer.",
                            expression=["$.prefetch"])
@@ -92,6 +81,12 @@ def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
     if not fhir_server_allowed(fhir_server):
         raise ServiceError(412, f"Prefetch data is missing ({keys}) and this service may not fetch from the "
                                 "fhirServer named in the request.", expression=["$.fhirServer"])
+    return fhir_server
+
+
+def _fetch(body: dict[str, Any], patient_id: Any, missing: dict[str, str], client: Any, fhir_server: str,
+           budget_seconds: float) -> dict[str, Any]:
+    """Fetch the missing keys from the FHIR server within one time budget: key -> result."""
     auth = body.get("fhirAuthorization")
     token = auth.get("access_token") if isinstance(auth, dict) else None
     deadline = time.monotonic() + budget_seconds
@@ -101,28 +96,51 @@ def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
     if "patient" in missing:
         results["patient"] = client.read(fhir_server, _query(TEMPLATES["patient"], patient_id),
                                          token=token, deadline=deadline)
-    ok_any = False
-    for key, result in results.items():
-        rtype = missing[key]
-        if result.ok:
-            ok_any = True
-            out.fetched.append(key)
-            if key == "patient":
-                out.resources.append(result.resource)
-            else:
-                out.resources.extend(result.bundles)
-            if getattr(result, "incomplete", False):
-                # What came is used; what did not come is unknown, never "none recorded".
-                out.incomplete.append(key)
-                out.failed.append(rtype)
-                _merge_status(out.searches, rtype, SearchStatus.FAILED)
-            else:
-                _merge_status(out.searches, rtype, SearchStatus.OK)
-        else:
-            _merge_status(out.searches, rtype, SearchStatus.FAILED)
-            out.failed.append(rtype)
-            log.warning("fhir fetch failed", extra={"key": key, "reason": result.error, "status": result.status})
-    if not ok_any:
+    return results
+
+
+def _use_result(out: Gathered, key: str, rtype: str, result: Any) -> bool:
+    """Add one fetch result to ``out``; whether it succeeded."""
+    if not result.ok:
+        _merge_status(out.searches, rtype, SearchStatus.FAILED)
+        out.failed.append(rtype)
+        log.warning("fhir fetch failed", extra={"key": key, "reason": result.error, "status": result.status})
+        return False
+    out.fetched.append(key)
+    if key == "patient":
+        out.resources.append(result.resource)
+    else:
+        out.resources.extend(result.bundles)
+    if getattr(result, "incomplete", False):
+        # What came is used; what did not come is unknown, never "none recorded".
+        out.incomplete.append(key)
+        out.failed.append(rtype)
+        _merge_status(out.searches, rtype, SearchStatus.FAILED)
+    else:
+        _merge_status(out.searches, rtype, SearchStatus.OK)
+    return True
+
+
+def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
+           fhir_server_allowed: Callable[[str], bool], budget_seconds: float) -> Gathered:
+    out = Gathered()
+    prefetch = body.get("prefetch")
+    missing = _read_prefetch(service, prefetch if isinstance(prefetch, dict) else {}, out)
+    fhir_server = body.get("fhirServer")
+    if not missing:
+        # Nothing to fetch, but a fhirServer this caller may not name is still an error
+        # (api-contract.md: 400; 412 below when the data is needed).
+        if fhir_server is not None and not (isinstance(fhir_server, str) and fhir_server_allowed(fhir_server)):
+            raise ServiceError(400, "This service may not fetch from the fhirServer named in the request.",
+                               expression=["$.fhirServer"])
+        return out
+    context = body.get("context") or {}
+    patient_id = context.get("patientId")
+    keys = ", ".join(sorted(missing))
+    server = _check_fhir_server(fhir_server, keys, fhir_server_allowed)
+    results = _fetch(body, patient_id, missing, client, server, budget_seconds)
+    ok = [_use_result(out, key, missing[key], result) for key, result in results.items()]
+    if not any(ok):
         raise ServiceError(412, f"Prefetch data is missing ({keys}) and could not be retrieved from the FHIR "
                                 "server (unreachable, unauthorised or failing).", expression=["$.prefetch"])
     return out
