@@ -22,7 +22,8 @@ from . import (
     augmentation_technique,
     sins,
 )
-from .augmentation_common import Assessment, Pathway, Technique, Verdict, level_msg, policy_value
+from .augmentation_common import Assessment, Pathway, Technique, Verdict, policy_value
+from .common import level_msg
 from .facts import ConditionRecord, DraftOrder, Fact, PatientFacts, sort_levels
 from .findings import Finding, Indicator, Link, Message, Suggestion, msg
 from .policy import Policy

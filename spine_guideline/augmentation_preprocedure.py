@@ -8,7 +8,8 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from .augmentation_common import bool_obs, num_obs, policy_value, why_of
+from .augmentation_common import bool_obs, num_obs, policy_value
+from .common import why
 from .facts import Fact, PatientFacts, SearchStatus, Unknown
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, Suggestion, msg
 from .policy import Policy
@@ -50,7 +51,7 @@ class _Checks:
                                        {"status": msg(f"vpbk.pre.status.{status.value}"), **params}))
 
     def lab(self, code: str, fact: Fact) -> None:
-        self.missing.append(Missing(code, why_of(fact)))
+        self.missing.append(Missing(code, why(fact)))
         self.suggestions.append(Suggestion("create-lab-order", msg(f"vpbk.suggestion.lab.{code}"),
                                            {"lab": code}))
 
@@ -75,7 +76,7 @@ def _anticoagulants(c: _Checks, facts: PatientFacts) -> None:
         status = Check.OK
     else:
         status = Check.UNKNOWN
-        c.missing.append(Missing("anticoagulant", why_of(anticoag)))
+        c.missing.append(Missing("anticoagulant", why(anticoag)))
     c.add("anticoagulants", status, "VPBK-P-2", "vpbk.pre.crit.anticoagulants", anticoag, plan)
 
 
@@ -112,7 +113,7 @@ def _ecg_chest(c: _Checks, facts: PatientFacts) -> None:
     status = Check.OK if ecg.is_true and cxr.is_true else Check.UNKNOWN
     for code, f in (("ecg", ecg), ("chest-xray", cxr)):
         if not f.is_true:
-            c.missing.append(Missing(code, why_of(f)))
+            c.missing.append(Missing(code, why(f)))
     c.add("ecg-chest-xray", status, "VPBK-P-3", "vpbk.pre.crit.ecg-chest-xray", ecg, cxr)
 
 
@@ -164,7 +165,7 @@ def _pregnancy(c: _Checks, facts: PatientFacts, policy: Policy) -> None:
         status = Check.OK
     else:
         status = Check.UNKNOWN
-        c.missing.append(Missing("pregnancy", why_of(obs)))
+        c.missing.append(Missing("pregnancy", why(obs)))
     key = "vpbk.pre.crit.pregnancy-not-applicable" if applies is False and pregnant is not True \
         else "vpbk.pre.crit.pregnancy"
     c.add("pregnancy", status, "VPBK-P-5", key, obs, cond, low=low, high=high)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .common import level_msg
 from .facts import Fact, PatientFacts, Unknown, sort_levels
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, msg
 from .policy import Policy
@@ -254,10 +255,6 @@ def missing_entries(a: SinsAssessment) -> list[Missing]:
     if a.recorded is None and all(a.components.get(c) is None for c in COMPONENTS[1:]):
         return [Missing("sins", a.why, a.vertebra)]
     return [Missing(c, Unknown.NOT_RECORDED.value, a.vertebra) for c in a.missing_components]
-
-
-def level_msg(level: str | None) -> Message:
-    return msg(f"vpbk.level.{level}") if level else msg("vpbk.level.unknown")
 
 
 def result_of(a: SinsAssessment) -> dict[str, Any]:
