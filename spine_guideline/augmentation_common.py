@@ -10,6 +10,7 @@ from typing import Any
 from .common import why as why_unknown
 from .facts import LEVELS, Fact, PatientFacts, Unknown, level_index, sort_levels
 from .findings import Criterion, Message, Missing, Status, Suggestion, msg
+from .keys import VPBK_FACT, VPBK_LEVEL, pick
 from .policy import Policy
 
 SECTION = "augmentation"
@@ -113,8 +114,8 @@ class Assessment:
             self.missing.append(Missing(code, reason, level))
             elsewhere = other_levels_of(why) if isinstance(why, Fact) else []
             if elsewhere:
-                self.notes.append(msg("vpbk.note.recorded-at-other-level", fact=msg(f"vpbk.fact.{code}"),
-                                      levels=[msg(f"vpbk.level.{x}") for x in elsewhere]))
+                self.notes.append(msg("vpbk.note.recorded-at-other-level", fact=pick(VPBK_FACT, code),
+                                      levels=[pick(VPBK_LEVEL, x) for x in elsewhere]))
         if blocks:
             self.insufficient = True
 

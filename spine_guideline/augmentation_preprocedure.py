@@ -12,6 +12,7 @@ from .augmentation_common import bool_obs, num_obs, policy_value
 from .common import why
 from .facts import Fact, PatientFacts, SearchStatus, Unknown
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, Suggestion, msg
+from .keys import VPBK_PRE_CHECK, VPBK_PRE_LAB, VPBK_PRE_STATUS, VPBK_SUGGEST_LAB, pick
 from .policy import Policy
 
 PREPROCEDURE_OVERRIDES = ["checked-outside-ehr", "procedure-postponed", "clinical-judgement"]
@@ -48,11 +49,11 @@ class _Checks:
             self.rules.append(rule)
         self.criteria.append(Criterion(key, _STATUS_OF_CHECK[status], rule,
                                        tuple(f for f in facts if f is not None),
-                                       {"status": msg(f"vpbk.pre.status.{status.value}"), **params}))
+                                       {"status": pick(VPBK_PRE_STATUS, status.value), **params}))
 
     def lab(self, code: str, fact: Fact) -> None:
         self.missing.append(Missing(code, why(fact)))
-        self.suggestions.append(Suggestion("create-lab-order", msg(f"vpbk.suggestion.lab.{code}"),
+        self.suggestions.append(Suggestion("create-lab-order", pick(VPBK_SUGGEST_LAB, code),
                                            {"lab": code}))
 
 
@@ -100,7 +101,7 @@ def _labs(c: _Checks, facts: PatientFacts) -> None:
         c.lab(code, fact)
     c.add("labs", Check.OK if not absent else Check.UNKNOWN, "VPBK-P-3", "vpbk.pre.crit.labs",
           aptt, pt, inr, sodium, potassium, creat,
-          absent=[msg(f"vpbk.pre.lab.{code}") for code, _ in absent] or "-")
+          absent=[pick(VPBK_PRE_LAB, code) for code, _ in absent] or "-")
 
 
 def _ecg_chest(c: _Checks, facts: PatientFacts) -> None:
@@ -189,7 +190,7 @@ def finding(facts: PatientFacts, policy: Policy, *, key: str | None) -> Finding:
     indicator = Indicator.WARNING if open_items else Indicator.INFO
     if open_items:
         summary = msg("vpbk.pre.summary.open", count=len(open_items))
-        conclusion = msg("vpbk.pre.conclusion.open", items=[msg(f"vpbk.pre.check.{x}") for x in open_items])
+        conclusion = msg("vpbk.pre.conclusion.open", items=[pick(VPBK_PRE_CHECK, x) for x in open_items])
     else:
         summary = msg("vpbk.pre.summary.ok")
         conclusion = msg("vpbk.pre.conclusion.ok")

@@ -13,6 +13,7 @@ from typing import Any
 
 from .facts import DraftOrder, Fact, Unknown
 from .findings import Indicator, Message, Missing, msg
+from .keys import VPBK_LEVEL, pick
 
 #: guideline.md: "Neurological deficit" means any of these true (the order is the
 #: order in which the cards list them)
@@ -75,7 +76,7 @@ def why(fact: Fact) -> str:
 
 def level_msg(level: str | None) -> Message:
     """The vertebra named in a card text (``unknown`` when the level is not known)."""
-    return msg(f"vpbk.level.{level}") if level else msg("vpbk.level.unknown")
+    return pick(VPBK_LEVEL, level) if level else msg("vpbk.level.unknown")
 
 
 def missing_of(fact: Fact, code: str | None = None) -> Missing:

@@ -17,6 +17,7 @@ from typing import Any
 from .common import level_msg
 from .facts import Fact, PatientFacts, Unknown, sort_levels
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, msg
+from .keys import SINS_BAND, SINS_CATEGORY, SINS_COMPONENT, pick
 from .policy import Policy
 
 #: a policy table of rows [lowest total, highest total, name]
@@ -286,8 +287,8 @@ def result_of(a: SinsAssessment) -> dict[str, Any]:
 def _summary_and_conclusion(a: SinsAssessment) -> tuple[Message, Message]:
     vertebra = level_msg(a.vertebra)
     low, high = a.range
-    bands = [msg(f"sins.band.{b}") for b in a.bands]
-    cats = [msg(f"sins.category.{c}") for c in a.categories]
+    bands = [pick(SINS_BAND, b) for b in a.bands]
+    cats = [pick(SINS_CATEGORY, c) for c in a.categories]
     if a.location_conflict and a.band is None and not (a.conflict and a.score is None):
         return (msg("sins.summary.location-conflict", vertebra=vertebra, recorded=a.recorded_location,
                     expected=a.level_location),
@@ -324,7 +325,7 @@ def _criteria(a: SinsAssessment) -> list[Criterion]:
             else "sins.crit.component"
         criteria.append(Criterion(key, Status.MET if pts is not None else Status.UNKNOWN, "VPBK-M-2",
                                   (sub,) if sub is not None else (),
-                                  {"component": msg(f"sins.component.{comp}"),
+                                  {"component": pick(SINS_COMPONENT, comp),
                                    "points": "-" if pts is None else pts}))
     if a.recorded is not None:
         criteria.append(Criterion("sins.crit.recorded-total", Status.MET, "VPBK-M-2", (a.fact,),
