@@ -8,8 +8,7 @@ import pytest
 from spine_guideline.engine import evaluate_hook
 from spine_guideline.policy import load_policy
 
-from .support.cases import load_cases
-from .support.cases import facts_for
+from .support.cases import facts_for, load_cases
 
 CASES = dict(load_cases())
 POLICY = load_policy()
