@@ -441,41 +441,33 @@ def iter_results(inputs: Inputs, *, hook: str, now: datetime, lang: str,
         yield evaluate_patient(inputs.patients[pid], hook=hook, now=now, lang=lang, engine=engine)
 
 
-def run(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Execute ``spine-cds evaluate`` with parsed ``args``; returns the exit code."""
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
-    prog = "spine-cds evaluate"
-    try:
-        now = parse_now(args.now)
-    except InputError as exc:
-        err.write(f"{prog}: {exc}\n")
-        return 2
+def _read_all(args: Any, now: datetime, err: TextIO, prog: str) -> Inputs | None:
+    """The patients of the PATHs and samples named, problems reported on ``err``; None when
+    there is nothing to evaluate (exit code 2)."""
     if not args.paths and not args.sample:
         err.write(f"{prog}: error: name a PATH or --sample NAME (--sample all: every bundled sample)\n")
-        return 2
+        return None
     inputs = read_inputs(args.paths)
     try:
         add_samples(inputs, args.sample or (), now)
     except InputError as exc:
         err.write(f"{prog}: error: {exc}\n")
-        return 2
+        return None
     for problem in inputs.problems:
         err.write(f"{prog}: {problem}\n")
     for problem in inputs.fatal:
         err.write(f"{prog}: error: {problem}\n")
     if not inputs.patients:
         err.write(f"{prog}: error: no patient data could be read\n")
-        return 2
+        return None
+    return inputs
 
-    from .config import ConfigError
-    try:
-        engine = load_engine()
-    except ConfigError as exc:
-        err.write(f"{prog}: configuration error: {exc}\n")
-        return 2
-    total = len(inputs.patients)
-    progress = Progress(total, err, enabled=not getattr(args, "quiet", False))
+
+def _evaluate_all(args: Any, inputs: Inputs, now: datetime, engine: Runtime, out: TextIO, err: TextIO,
+                  prog: str) -> list[dict]:
+    """Every patient's result (JSON Lines written as they come), with a progress bar and the
+    rules' log lines on ``err``."""
+    progress = Progress(len(inputs.patients), err, enabled=not getattr(args, "quiet", False))
     results: list[dict] = []
     skipped = 0
     handler = _LogToStderr(err, prog)
@@ -495,7 +487,31 @@ def run(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) -
     progress.close()
     if skipped:
         err.write(f"{prog}: {skipped} patient(s) without draft orders skipped ({args.hook} checks draft orders)\n")
+    return results
 
+
+def run(args: Any, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Execute ``spine-cds evaluate`` with parsed ``args``; returns the exit code."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    prog = "spine-cds evaluate"
+    try:
+        now = parse_now(args.now)
+    except InputError as exc:
+        err.write(f"{prog}: {exc}\n")
+        return 2
+    inputs = _read_all(args, now, err, prog)
+    if inputs is None:
+        return 2
+
+    from .config import ConfigError
+    try:
+        engine = load_engine()
+    except ConfigError as exc:
+        err.write(f"{prog}: configuration error: {exc}\n")
+        return 2
+    total = len(inputs.patients)
+    results = _evaluate_all(args, inputs, now, engine, out, err, prog)
     show_summary = args.summary if args.summary is not None else total > MANY
     if args.format == "table":
         write_table(table_rows(results), out)

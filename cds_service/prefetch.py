@@ -54,12 +54,8 @@ def _query(template: str, patient_id: str) -> str:
     return template.replace("{{context.patientId}}", quote(patient_id, safe=""))
 
 
-def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
-           fhir_server_allowed: Callable[[str], bool], budget_seconds: float) -> Gathered:
-    out = Gathered()
-    prefetch = body.get("prefetch")
-    if not isinstance(prefetch, dict):
-        prefetch = {}
+def _read_prefetch(service: ServiceDef, prefetch: dict[str, Any], out: Gathered) -> dict[str, str]:
+    """Use the prefetch keys that are present; the absent ones (key -> resource type) are returned."""
     missing: dict[str, str] = {}
     for key in service.prefetch_keys:
         rtype = _KEY_TYPES[key]
@@ -78,6 +74,62 @@ def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
         else:
             _merge_status(out.searches, rtype, SearchStatus.FAILED)
             out.failed.append(rtype)
+    return missing
+
+
+def _check_fhir_server(fhir_server: Any, keys: str, fhir_server_allowed: Callable[[str], bool]) -> str:
+    """The fhirServer to fetch the missing keys from (412 when there is none to use)."""
+    if not isinstance(fhir_server, str) or not fhir_server:
+        raise ServiceError(412, f"Prefetch data is missing ({keys}) and the request names no fhirServer.",
+                           expression=["$.prefetch"])
+    if not fhir_server.lower().startswith(("http://", "https://")):
+        raise ServiceError(412, "Prefetch data is missing and fhirServer is not an http(s) URL.",
+                           expression=["$.fhirServer"])
+    if not fhir_server_allowed(fhir_server):
+        raise ServiceError(412, f"Prefetch data is missing ({keys}) and this service may not fetch from the "
+                                "fhirServer named in the request.", expression=["$.fhirServer"])
+    return fhir_server
+
+
+def _fetch(patient_id: str, missing: dict[str, str], client: Any, fhir_server: str, token: str | None,
+           deadline: float) -> dict[str, Any]:
+    """Fetch the missing keys from the FHIR server before ``deadline``: key -> result."""
+    searches = {k: _query(TEMPLATES[k], patient_id) for k in missing if k != "patient"}
+    results: dict[str, Any] = client.search_many(fhir_server, searches, token=token, deadline=deadline) \
+        if searches else {}
+    if "patient" in missing:
+        results["patient"] = client.read(fhir_server, _query(TEMPLATES["patient"], patient_id),
+                                         token=token, deadline=deadline)
+    return results
+
+
+def _use_result(out: Gathered, key: str, rtype: str, result: Any) -> bool:
+    """Add one fetch result to ``out``; whether it succeeded."""
+    if not result.ok:
+        _merge_status(out.searches, rtype, SearchStatus.FAILED)
+        out.failed.append(rtype)
+        log.warning("fhir fetch failed", extra={"key": key, "reason": result.error, "status": result.status})
+        return False
+    out.fetched.append(key)
+    if key == "patient":
+        out.resources.append(result.resource)
+    else:
+        out.resources.extend(result.bundles)
+    if getattr(result, "incomplete", False):
+        # What came is used; what did not come is unknown, never "none recorded".
+        out.incomplete.append(key)
+        out.failed.append(rtype)
+        _merge_status(out.searches, rtype, SearchStatus.FAILED)
+    else:
+        _merge_status(out.searches, rtype, SearchStatus.OK)
+    return True
+
+
+def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
+           fhir_server_allowed: Callable[[str], bool], budget_seconds: float) -> Gathered:
+    out = Gathered()
+    prefetch = body.get("prefetch")
+    missing = _read_prefetch(service, prefetch if isinstance(prefetch, dict) else {}, out)
     fhir_server = body.get("fhirServer")
     if not missing:
         # Nothing to fetch, but a fhirServer this caller may not name is still an error
@@ -88,55 +140,20 @@ def gather(service: ServiceDef, body: dict[str, Any], *, client: Any,
         if isinstance(fhir_server, str) and fhir_server.lower().startswith(("http://", "https://")):
             _read_medications(out, client, fhir_server, _token(body), time.monotonic() + budget_seconds)
         return out
-
     context = body.get("context") or {}
     patient_id = context.get("patientId")
     keys = ", ".join(sorted(missing))
     if not isinstance(patient_id, str) or not patient_id:
         raise ServiceError(400, f"Prefetch data is missing ({keys}) and the context names no patientId to fetch it for.",
                            expression=["$.context.patientId"])
-    if not isinstance(fhir_server, str) or not fhir_server:
-        raise ServiceError(412, f"Prefetch data is missing ({keys}) and the request names no fhirServer.",
-                           expression=["$.prefetch"])
-    if not fhir_server.lower().startswith(("http://", "https://")):
-        raise ServiceError(412, "Prefetch data is missing and fhirServer is not an http(s) URL.",
-                           expression=["$.fhirServer"])
-    if not fhir_server_allowed(fhir_server):
-        raise ServiceError(412, f"Prefetch data is missing ({keys}) and this service may not fetch from the "
-                                "fhirServer named in the request.", expression=["$.fhirServer"])
-    token = _token(body)
-    deadline = time.monotonic() + budget_seconds
-    searches = {k: _query(TEMPLATES[k], patient_id) for k in missing if k != "patient"}
-    results: dict[str, Any] = client.search_many(fhir_server, searches, token=token, deadline=deadline) \
-        if searches else {}
-    if "patient" in missing:
-        results["patient"] = client.read(fhir_server, _query(TEMPLATES["patient"], patient_id),
-                                         token=token, deadline=deadline)
-    ok_any = False
-    for key, result in results.items():
-        rtype = missing[key]
-        if result.ok:
-            ok_any = True
-            out.fetched.append(key)
-            if key == "patient":
-                out.resources.append(result.resource)
-            else:
-                out.resources.extend(result.bundles)
-            if getattr(result, "incomplete", False):
-                # What came is used; what did not come is unknown, never "none recorded".
-                out.incomplete.append(key)
-                out.failed.append(rtype)
-                _merge_status(out.searches, rtype, SearchStatus.FAILED)
-            else:
-                _merge_status(out.searches, rtype, SearchStatus.OK)
-        else:
-            _merge_status(out.searches, rtype, SearchStatus.FAILED)
-            out.failed.append(rtype)
-            log.warning("fhir fetch failed", extra={"key": key, "reason": result.error, "status": result.status})
-    if not ok_any:
+    server = _check_fhir_server(fhir_server, keys, fhir_server_allowed)
+    token, deadline = _token(body), time.monotonic() + budget_seconds
+    results = _fetch(patient_id, missing, client, server, token, deadline)
+    ok = [_use_result(out, key, missing[key], result) for key, result in results.items()]
+    if not any(ok):
         raise ServiceError(412, f"Prefetch data is missing ({keys}) and could not be retrieved from the FHIR "
                                 "server (unreachable, unauthorised or failing).", expression=["$.prefetch"])
-    _read_medications(out, client, fhir_server, token, deadline)
+    _read_medications(out, client, server, token, deadline)
     return out
 
 

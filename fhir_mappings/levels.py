@@ -9,14 +9,15 @@ candidate levels (data-dictionary.md, Conditions).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from spine_guideline.facts import LEVELS, level_index
 
 from .fhirutil import as_list, as_str, codings
-from .tables import LOCAL_SYSTEM, Terminology
+from .tables import LOCAL_SYSTEM, Target, Terminology
 
 _REGION = r"(C|TH|T|D|L|S)"
 _TOKEN = re.compile(
@@ -113,40 +114,66 @@ def body_site(value: Any, term: Terminology) -> BodySite:
     return BodySite(tuple(dict.fromkeys(levels)), whole, frozenset(regions), spine, present)
 
 
-def _one_site(cc: Any, term: Terminology) -> tuple[list[str], set[str], bool, bool]:
-    """(levels, region letters, whole spine, spine without level) of one bodySite concept."""
-    found: list[str] = []
-    regions: set[str] = set()
-    whole = spine = False
-    cods = codings(cc)
+@dataclass
+class _SiteRead:
+    """What one bodySite concept says, as it is read."""
+
+    found: list[str] = field(default_factory=list)   # levels
+    regions: set[str] = field(default_factory=set)   # region letters
+    whole: bool = False                              # the whole spine
+    spine: bool = False                              # the spine, without a level
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.found or self.whole or self.spine or self.regions)
+
+
+def _add_mapped(read: _SiteRead, targets: Iterable[Target]) -> None:
+    """Body-site map targets: the whole spine, the spine, a region or a level."""
+    for t in targets:
+        if t.code == WHOLE_SPINE:
+            read.whole = True
+        elif t.code == SPINE:
+            read.spine = True
+        elif t.code in REGION_LETTERS:
+            read.regions.add(REGION_LETTERS[t.code])
+        else:
+            read.found.append(t.code)
+
+
+def _read_codings(read: _SiteRead, cods: list[tuple[str | None, str | None, str | None]], term: Terminology) -> None:
+    """Mapped codes; else levels in a local code, else in the coding's display."""
     for system, code, display in cods:
         mapped = term.lookup("body-site", system, code)
         if mapped:
-            for t in mapped:
-                if t.code == WHOLE_SPINE:
-                    whole = True
-                elif t.code == SPINE:
-                    spine = True
-                elif t.code in REGION_LETTERS:
-                    regions.add(REGION_LETTERS[t.code])
-                else:
-                    found.append(t.code)
+            _add_mapped(read, mapped)
             continue
         if not system or term.system(system) == LOCAL_SYSTEM:
-            found.extend(parse_levels(code))
-        if not found and display:
-            found.extend(parse_levels(display))
+            read.found.extend(parse_levels(code))
+        if not read.found and display:
+            read.found.extend(parse_levels(display))
+
+
+def _read_region_texts(read: _SiteRead, blob: str, term: Terminology) -> None:
+    """No level and no code: a region, the whole spine or the spine named in the texts."""
+    read.regions.update(REGION_LETTERS[name] for name, hints in term.spine_texts.items()
+                        if name in REGION_LETTERS and any(h in blob for h in hints))
+    if not read.regions:
+        read.whole = any(h in blob for h in term.rules["whole_spine_texts"])
+        read.spine = read.whole or any(h in blob for h in term.spine_texts.get(SPINE, ()))
+
+
+def _one_site(cc: Any, term: Terminology) -> tuple[list[str], set[str], bool, bool]:
+    """(levels, region letters, whole spine, spine without level) of one bodySite concept."""
+    read = _SiteRead()
+    cods = codings(cc)
+    _read_codings(read, cods, term)
     text = as_str(cc.get("text")) if isinstance(cc, dict) else as_str(cc)
-    if not found and text:
-        found.extend(parse_levels(text))
-    if not found and not whole and not spine and not regions:
-        blob = " ".join(filter(None, [text] + [d for _s, _c, d in cods])).lower()
-        regions.update(REGION_LETTERS[name] for name, hints in term.spine_texts.items()
-                       if name in REGION_LETTERS and any(h in blob for h in hints))
-        if not regions:
-            whole = any(h in blob for h in term.rules["whole_spine_texts"])
-            spine = whole or any(h in blob for h in term.spine_texts.get(SPINE, ()))
-    return found, regions, whole, spine
+    if not read.found and text:
+        read.found.extend(parse_levels(text))
+    if not read.anything:
+        _read_region_texts(read, " ".join(filter(None, [text] + [d for _s, _c, d in cods])).lower(), term)
+    return read.found, read.regions, read.whole, read.spine
 
 
 #: CPT has no whole-spine MRI code: these regions together are the whole spine

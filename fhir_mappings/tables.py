@@ -196,7 +196,8 @@ def _ext_flag(element: dict[str, Any], url: str) -> bool:
     return False
 
 
-def _add_conceptmap(term: Terminology, doc: Any, where: str) -> None:
+def _conceptmap_domain(doc: Any, where: str) -> str:
+    """The domain a ConceptMap maps into (last segment of its targetUri)."""
     if not isinstance(doc, dict) or doc.get("resourceType") != "ConceptMap":
         raise _err(where, "expected a ConceptMap")
     target_uri = doc.get("targetUri") or doc.get("targetCanonical") or ""
@@ -205,69 +206,106 @@ def _add_conceptmap(term: Terminology, doc: Any, where: str) -> None:
     domain = target_uri[len(VALUESET_PREFIX):]
     if domain not in DOMAINS:
         raise _err(where, f"unknown domain {domain!r} (one of {', '.join(DOMAINS)})")
+    return domain
+
+
+def _element_code(term: Terminology, system: str, e: Any, ew: str) -> tuple[str, bool]:
+    """The element's source code and whether it is a prefix (``*``: ICD-10 / ATC only)."""
+    if not isinstance(e, dict) or not isinstance(e.get("code"), str) or not e["code"].strip():
+        raise _err(ew, "needs a code")
+    code: str = e["code"].strip()
+    if not code.endswith("*"):
+        return code, False
+    code = code[:-1]
+    if system not in term.prefix_systems or not code:
+        raise _err(ew, f"prefix code {e['code']!r} only for {sorted(term.prefix_systems)}")
+    return code, True
+
+
+def _depends_and_product(t: dict[str, Any], ew: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A target's ``dependsOn`` conditions and ``product`` extra values, each checked."""
+    depends: dict[str, str] = {}
+    product: dict[str, str] = {}
+    for d in t.get("dependsOn") or []:
+        prop, val = (d or {}).get("property"), (d or {}).get("value")
+        if prop not in DEPENDS or val not in DEPENDS[prop]:
+            raise _err(ew, f"dependsOn {prop!r}={val!r} not understood")
+        depends[prop] = val
+    for p in t.get("product") or []:
+        prop, val = (p or {}).get("property"), (p or {}).get("value")
+        if prop not in PRODUCTS or not isinstance(val, str):
+            raise _err(ew, f"product {prop!r}={val!r} not understood")
+        product[prop] = val
+    return depends, product
+
+
+def _add_answer(term: Terminology, tcode: str, system: str, code: str, product: dict[str, str], ew: str) -> None:
+    """An answer map entry: its value (SINS points are integers; their maximum is kept)."""
+    if "value" not in product:
+        raise _err(ew, "an answer needs product value")
+    term.answers[(tcode, system, code)] = product["value"]
+    if tcode.startswith("sins-"):
+        try:
+            pts = int(product["value"])
+        except ValueError:
+            raise _err(ew, "SINS points must be integers") from None
+        term.answer_max[tcode] = max(term.answer_max.get(tcode, 0), pts)
+
+
+def _target(term: Terminology, domain: str, t: Any, ew: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """One target: a spine-cds code of the map's domain, with its conditions and products."""
+    if not isinstance(t, dict) or not isinstance(t.get("code"), str):
+        raise _err(ew, "target needs a code")
+    tcode: str = t["code"]
+    if tcode not in term.concepts:
+        raise _err(ew, f"target {tcode!r} is not a spine-cds code")
+    if domain != "answer" and domain not in term.concepts[tcode].get("domain", []):
+        raise _err(ew, f"target {tcode!r} is not a {domain} code")
+    depends, product = _depends_and_product(t, ew)
+    return tcode, depends, product
+
+
+def _add_element(term: Terminology, domain: str, system: str, e: Any, ew: str) -> None:
+    """One source code and its targets, into the exact or prefix table of the domain."""
+    code, is_prefix = _element_code(term, system, e, ew)
+    verify, policy = _ext_flag(e, VERIFY_URL), _ext_flag(e, POLICY_URL)
+    if not isinstance(e.get("target"), list) or not e["target"]:
+        raise _err(ew, "needs a target")
+    targets = []
+    for t in e["target"]:
+        tcode, depends, product = _target(term, domain, t, ew)
+        if domain == "answer":
+            _add_answer(term, tcode, system, code, product, ew)
+        targets.append(Target(tcode, depends, product, verify, policy))
+    key = (system, term.normalise(system, code))
+    table = term.prefix[domain] if is_prefix else term.exact[domain]
+    table[key] = tuple(table.get(key, ())) + tuple(targets)
+    if is_prefix:
+        lens = set(term.prefix_len.get((domain, system), ())) | {len(key[1])}
+        term.prefix_len[(domain, system)] = tuple(sorted(lens, reverse=True))
+
+
+def _add_group(term: Terminology, domain: str, g: Any, gw: str) -> None:
+    """One group: a source system mapped to the local code system."""
+    if not isinstance(g, dict) or not isinstance(g.get("source"), str) or not g["source"]:
+        raise _err(gw, "needs a source system")
+    if g.get("target", LOCAL_SYSTEM) != LOCAL_SYSTEM:
+        raise _err(gw, f"target must be {LOCAL_SYSTEM}")
+    system = term.system(g["source"])
+    elements = g.get("element")
+    if not isinstance(elements, list) or not elements:
+        raise _err(gw, "needs elements")
+    for ei, e in enumerate(elements):
+        _add_element(term, domain, system, e, f"{gw} element[{ei}]")
+
+
+def _add_conceptmap(term: Terminology, doc: Any, where: str) -> None:
+    domain = _conceptmap_domain(doc, where)
     groups = doc.get("group")
     if not isinstance(groups, list) or not groups:
         raise _err(where, "needs at least one group")
     for gi, g in enumerate(groups):
-        gw = f"{where} group[{gi}]"
-        if not isinstance(g, dict) or not isinstance(g.get("source"), str) or not g["source"]:
-            raise _err(gw, "needs a source system")
-        if g.get("target", LOCAL_SYSTEM) != LOCAL_SYSTEM:
-            raise _err(gw, f"target must be {LOCAL_SYSTEM}")
-        system = term.system(g["source"])
-        elements = g.get("element")
-        if not isinstance(elements, list) or not elements:
-            raise _err(gw, "needs elements")
-        for ei, e in enumerate(elements):
-            ew = f"{gw} element[{ei}]"
-            if not isinstance(e, dict) or not isinstance(e.get("code"), str) or not e["code"].strip():
-                raise _err(ew, "needs a code")
-            code = e["code"].strip()
-            is_prefix = code.endswith("*")
-            if is_prefix:
-                code = code[:-1]
-                if system not in term.prefix_systems or not code:
-                    raise _err(ew, f"prefix code {e['code']!r} only for {sorted(term.prefix_systems)}")
-            targets = []
-            verify, policy = _ext_flag(e, VERIFY_URL), _ext_flag(e, POLICY_URL)
-            if not isinstance(e.get("target"), list) or not e["target"]:
-                raise _err(ew, "needs a target")
-            for t in e["target"]:
-                if not isinstance(t, dict) or not isinstance(t.get("code"), str):
-                    raise _err(ew, "target needs a code")
-                tcode = t["code"]
-                if tcode not in term.concepts:
-                    raise _err(ew, f"target {tcode!r} is not a spine-cds code")
-                if domain != "answer" and domain not in term.concepts[tcode].get("domain", []):
-                    raise _err(ew, f"target {tcode!r} is not a {domain} code")
-                depends, product = {}, {}
-                for d in t.get("dependsOn") or []:
-                    prop, val = (d or {}).get("property"), (d or {}).get("value")
-                    if prop not in DEPENDS or val not in DEPENDS[prop]:
-                        raise _err(ew, f"dependsOn {prop!r}={val!r} not understood")
-                    depends[prop] = val
-                for p in t.get("product") or []:
-                    prop, val = (p or {}).get("property"), (p or {}).get("value")
-                    if prop not in PRODUCTS or not isinstance(val, str):
-                        raise _err(ew, f"product {prop!r}={val!r} not understood")
-                    product[prop] = val
-                if domain == "answer":
-                    if "value" not in product:
-                        raise _err(ew, "an answer needs product value")
-                    term.answers[(tcode, system, code)] = product["value"]
-                    if tcode.startswith("sins-"):
-                        try:
-                            pts = int(product["value"])
-                        except ValueError:
-                            raise _err(ew, "SINS points must be integers") from None
-                        term.answer_max[tcode] = max(term.answer_max.get(tcode, 0), pts)
-                targets.append(Target(tcode, depends, product, verify, policy))
-            key = (system, term.normalise(system, code))
-            table = term.prefix[domain] if is_prefix else term.exact[domain]
-            table[key] = tuple(table.get(key, ())) + tuple(targets)
-            if is_prefix:
-                lens = set(term.prefix_len.get((domain, system), ())) | {len(key[1])}
-                term.prefix_len[(domain, system)] = tuple(sorted(lens, reverse=True))
+        _add_group(term, domain, g, f"{where} group[{gi}]")
 
 
 def _validate_rules(rules: Any, where: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ Technique (VPBK-T) and pre-procedure checks (VPBK-P) never change a verdict.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from . import (
@@ -22,9 +23,11 @@ from . import (
     augmentation_technique,
     sins,
 )
-from .augmentation_common import Assessment, Pathway, Technique, Verdict, level_msg, policy_value
+from .augmentation_common import Assessment, Pathway, Technique, Verdict, policy_value
+from .common import level_msg
 from .facts import ConditionRecord, DraftOrder, Fact, PatientFacts, sort_levels
 from .findings import Finding, Indicator, Link, Message, Suggestion, msg
+from .keys import VPBK_CODE, VPBK_CONCLUSION, VPBK_FACT, VPBK_PATHWAY, VPBK_SUMMARY, VPBK_TECHNOTE, VPBK_TREATMENT, pick
 from .policy import Policy
 
 VPBK_ORDER_KINDS: dict[str, Technique] = {"vertebroplasty": Technique.VP, "balloon-kyphoplasty": Technique.BK}
@@ -182,8 +185,8 @@ def eligibility_result(a: Assessment) -> dict[str, Any]:
     return res
 
 
-def _codes(prefix: str, codes: list[str]) -> list[Message]:
-    return [msg(f"{prefix}.{c}") for c in codes]
+def _codes(table: Mapping[str, str], codes: list[str]) -> list[Message]:
+    return [pick(table, c) for c in codes]
 
 
 _RANGE_OF_TECHNOTE = {"level-outside-vp-range": "vp_level_range", "level-outside-bk-range": "bk_level_range"}
@@ -195,10 +198,10 @@ def _technote_msgs(codes: list[str], policy: Policy) -> list[Message]:
     for code in codes:
         key = _RANGE_OF_TECHNOTE.get(code)
         if key is None:
-            out.append(msg(f"vpbk.technote.{code}"))
+            out.append(pick(VPBK_TECHNOTE, code))
         else:
             low, high = policy_value(policy, key)
-            out.append(msg(f"vpbk.technote.{code}", low=level_msg(low), high=level_msg(high)))
+            out.append(pick(VPBK_TECHNOTE, code, low=level_msg(low), high=level_msg(high)))
     return out
 
 
@@ -220,17 +223,17 @@ def _summary(a: Assessment, vertebra: Message, pathway: Message) -> Message:
             and a.unmet_criteria == ["stepped-care-incomplete"]:
         # VPBK-M-4 the only reason: the summary names the treatments neither given nor waived
         return msg("vpbk.summary.not-eligible-stepped-care", vertebra=vertebra, pathway=pathway,
-                   treatments=[msg(f"vpbk.treatment.{t}") for t in a.stepped_care_missing])
-    key = "vpbk.summary.no-technique" if _no_technique(a) else f"vpbk.summary.{a.verdict.value}"
+                   treatments=[pick(VPBK_TREATMENT, t) for t in a.stepped_care_missing])
+    key = "vpbk.summary.no-technique" if _no_technique(a) else VPBK_SUMMARY[a.verdict.value]
     return msg(key, vertebra=vertebra, pathway=pathway)
 
 
 def _conclusion(a: Assessment, vertebra: Message, pathway: Message) -> Message:
-    return msg(f"vpbk.conclusion.{a.verdict.value}", vertebra=vertebra, pathway=pathway,
-               reasons=_codes("vpbk.code", a.absolute + a.unmet_conditions + a.unmet_criteria),
-               relative=_codes("vpbk.code", a.relative)
-               + [msg("vpbk.code.not-recorded", code=msg(f"vpbk.code.{c}")) for c in a.relative_unknown],
-               missing=_codes("vpbk.fact", list(dict.fromkeys(m.code for m in a.missing))))
+    return pick(VPBK_CONCLUSION, a.verdict.value, vertebra=vertebra, pathway=pathway,
+               reasons=_codes(VPBK_CODE, a.absolute + a.unmet_conditions + a.unmet_criteria),
+               relative=_codes(VPBK_CODE, a.relative)
+               + [msg("vpbk.code.not-recorded", code=pick(VPBK_CODE, c)) for c in a.relative_unknown],
+               missing=_codes(VPBK_FACT, list(dict.fromkeys(m.code for m in a.missing))))
 
 
 def _warning_only_on_order(a: Assessment, policy: Policy) -> bool:
@@ -242,7 +245,7 @@ def _notes_links_suggestions(facts: PatientFacts, a: Assessment, policy: Policy,
                              ) -> tuple[list[Message], list[Link], list[Suggestion]]:
     notes = list(a.notes)
     if a.mdo_overrides:
-        notes.append(msg("vpbk.note.mdo-override", conditions=_codes("vpbk.code", a.mdo_overrides)))
+        notes.append(msg("vpbk.note.mdo-override", conditions=_codes(VPBK_CODE, a.mdo_overrides)))
     notes.append(msg("vpbk.note.technique", techniques=", ".join(t.value for t in a.technique) or "-",
                      notes=_technote_msgs(a.technique_notes, policy) or "-"))
     if on_order and _warning_only_on_order(a, policy):
@@ -289,7 +292,7 @@ def _finding_key(a: Assessment, order: DraftOrder | None) -> str | None:
 def eligibility_finding(facts: PatientFacts, a: Assessment, policy: Policy, *,
                         order: DraftOrder | None = None) -> Finding:
     vertebra = level_msg(a.vertebra)
-    pathway = msg(f"vpbk.pathway.{a.pathway.value}")
+    pathway = pick(VPBK_PATHWAY, a.pathway.value)
     on_order = order is not None
     notes, links, suggestions = _notes_links_suggestions(facts, a, policy, on_order)
     indicator = _indicator(a, policy, on_order)

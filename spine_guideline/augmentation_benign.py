@@ -19,6 +19,7 @@ from .augmentation_metastatic import (
 )
 from .facts import CancerCategory, ConditionRecord, Fact, PatientFacts, tri_not
 from .findings import msg
+from .keys import VPBK_CANCER, VPBK_CRIT_O5, VPBK_KIND, VPBK_TRI, VPBK_WORKUP, pick
 from .policy import Policy
 
 #: lesion kinds at a level; "malignant": myeloma / other osteolytic lesions outside VPBK-M;
@@ -69,14 +70,14 @@ def _indication(a: Assessment, facts: PatientFacts, level: str, policy: Policy, 
                 records: list[ConditionRecord]) -> None:
     a.crit("vpbk.crit.o1-indication", True if kinds else None, "VPBK-O-1",
            *(Fact(r.name, True, (r.source,), level) for r in records),
-           kinds=[msg(f"vpbk.kind.{k}") for k in kinds] or "-")
+           kinds=[pick(VPBK_KIND, k) for k in kinds] or "-")
     if not kinds:
         a.miss("vertebral-fracture", level=level)
     if "malignant" in kinds:
         haem = [c for c in facts.cancers if c.category == CancerCategory.HAEMATOLOGICAL]
         if haem:
             a.notes.append(msg("vpbk.note.o1-haematological",
-                               cancers=[msg(f"vpbk.cancer.{c.cancer_type}") for c in haem]))
+                               cancers=[pick(VPBK_CANCER, c.cancer_type) for c in haem]))
     if "traumatic" in kinds:
         _magerl(a, facts, level, policy)
     _stable_fracture(a, facts, level, kinds)
@@ -117,7 +118,7 @@ def _selection(a: Assessment, facts: PatientFacts, level: str, policy: Policy, k
     _pain_at_level(a, facts, level)
     _no_radiating_pain(a, facts, level)
     lpp = bool_obs(facts, "local-pressure-pain", level)
-    a.notes.append(msg("vpbk.note.o2-local-pressure-pain", value=msg(f"vpbk.tri.{_tri(lpp.value)}")))
+    a.notes.append(msg("vpbk.note.o2-local-pressure-pain", value=pick(VPBK_TRI, _tri(lpp.value))))
 
 
 def _points(fact: Fact | None) -> int | None:
@@ -329,7 +330,7 @@ def _ci(a: Assessment, code: str, present: bool | None | Fact, *facts: Fact, mis
     if isinstance(present, Fact):
         facts = (present, *facts)
         present = present.value if isinstance(present.value, bool) else None
-    a.contraindication(f"vpbk.crit.o5-no-{code}", present, "VPBK-O-5", Contra.ABSOLUTE, code, *facts,
+    a.contraindication(VPBK_CRIT_O5[code], present, "VPBK-O-5", Contra.ABSOLUTE, code, *facts,
                        missing=missing, level=a.vertebra)
 
 
@@ -340,4 +341,4 @@ WORKUP = ("neurological-deficit", "vertebral-collapse", "pedicles", "posterior-w
 
 def _workup(a: Assessment) -> None:
     a.rule("VPBK-O-6")
-    a.notes.append(msg("vpbk.note.o6-workup", items=[msg(f"vpbk.workup.{w}") for w in WORKUP]))
+    a.notes.append(msg("vpbk.note.o6-workup", items=[pick(VPBK_WORKUP, w) for w in WORKUP]))

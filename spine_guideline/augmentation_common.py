@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from .common import why as why_unknown
 from .facts import LEVELS, Fact, PatientFacts, Unknown, level_index, sort_levels
 from .findings import Criterion, Message, Missing, Status, Suggestion, msg
+from .keys import VPBK_FACT, VPBK_LEVEL, pick
 from .policy import Policy
 
 SECTION = "augmentation"
@@ -50,10 +52,6 @@ class Contra(enum.Enum):
 
 #: verdict precedence (guideline.md): first wins
 VERDICTS: tuple[str, ...] = tuple(v.value for v in Verdict)
-
-
-def why_of(fact: Fact) -> str:
-    return (fact.unknown or Unknown.NOT_RECORDED).value
 
 
 @dataclass
@@ -111,13 +109,13 @@ class Assessment:
              level: str | None = None, blocks: bool = True) -> None:
         """A fact needed for the verdict is unknown. ``blocks``: the verdict
         becomes ``insufficient-data`` (else it is only listed)."""
-        reason = why_of(why) if isinstance(why, Fact) else why
+        reason = why_unknown(why) if isinstance(why, Fact) else why
         if not any(m.code == code and m.level == level for m in self.missing):
             self.missing.append(Missing(code, reason, level))
             elsewhere = other_levels_of(why) if isinstance(why, Fact) else []
             if elsewhere:
-                self.notes.append(msg("vpbk.note.recorded-at-other-level", fact=msg(f"vpbk.fact.{code}"),
-                                      levels=[msg(f"vpbk.level.{x}") for x in elsewhere]))
+                self.notes.append(msg("vpbk.note.recorded-at-other-level", fact=pick(VPBK_FACT, code),
+                                      levels=[pick(VPBK_LEVEL, x) for x in elsewhere]))
         if blocks:
             self.insufficient = True
 
@@ -283,10 +281,6 @@ def num_obs(facts: PatientFacts, name: str, level: str | None = None) -> Fact:
     if f.value is not None and (isinstance(f.value, bool) or not isinstance(f.value, (int, float))):
         return Fact(f.name, None, f.sources, f.level, Unknown.UNREADABLE, f.attrs)
     return f
-
-
-def level_msg(level: str | None) -> Message:
-    return msg(f"vpbk.level.{level}") if level else msg("vpbk.level.unknown")
 
 
 def whole_days(facts: PatientFacts, onset: date) -> int:

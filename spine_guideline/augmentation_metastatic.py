@@ -15,6 +15,7 @@ from .augmentation_common import (
 )
 from .facts import Cancer, CancerCategory, Fact, PatientFacts, tri_and, tri_not, tri_or
 from .findings import msg
+from .keys import VPBK_CANCER, VPBK_CODE, VPBK_CRIT_M4, VPBK_LESION, VPBK_LEVEL, VPBK_PREFERENCE, VPBK_TREATMENT, pick
 from .policy import Policy
 from .sins import SinsAssessment, missing_entries
 
@@ -68,7 +69,7 @@ def _origin(a: Assessment, facts: PatientFacts, level: str) -> None:
     cancers = [c for c in facts.cancers if c.category in (CancerCategory.SOLID, CancerCategory.HAEMATOLOGICAL)]
     a.crit("vpbk.crit.lesion-origin-unclear", None, "VPBK-O-1",
            *(Fact("cancer", True, (c.source,), note=_cancer_note(c)) for c in cancers),
-           cancers=[msg(f"vpbk.cancer.{c.cancer_type}") for c in cancers])
+           cancers=[pick(VPBK_CANCER, c.cancer_type) for c in cancers])
     a.miss("lesion-origin", level=level)
 
 
@@ -92,7 +93,7 @@ def _histology(a: Assessment, facts: PatientFacts) -> None:
     proofs = [c.histologically_proven for c in solid]
     a.require("vpbk.crit.m2-histology", tri_or(*proofs), "VPBK-M-2", "histology-not-proven", *proofs,
               missing="histologically-proven", why=next((p for p in proofs if p.unknown), proofs[0]),
-              cancers=[msg(f"vpbk.cancer.{c.cancer_type}") for c in solid])
+              cancers=[pick(VPBK_CANCER, c.cancer_type) for c in solid])
 
 
 def _metastasis_confirmed(a: Assessment, facts: PatientFacts, level: str) -> None:
@@ -126,7 +127,7 @@ def _sins_band_known(a: Assessment, level: str, sins: SinsAssessment) -> None:
     change the band (e.g. 13-16) is listed but does not block."""
     settled = sins.band is not None
     a.crit("vpbk.crit.m2-sins", True if settled else None, "VPBK-M-2", sins.fact,
-           vertebra=msg(f"vpbk.level.{level}"))
+           vertebra=pick(VPBK_LEVEL, level))
     for m in missing_entries(sins):
         a.miss(m.code, m.why, level=m.level, blocks=not settled)
 
@@ -252,7 +253,7 @@ def _lesion(a: Assessment, facts: PatientFacts, level: str, policy: Policy) -> N
         a.miss("lesion-type", lesion, level=level)
         return
     a.crit("vpbk.crit.m3-lesion", lesion.value in suitable, "VPBK-M-3", lesion,
-           type=msg(f"vpbk.lesion.{lesion.value}") if lesion.value in suitable + blastic
+           type=pick(VPBK_LESION, lesion.value) if lesion.value in suitable + blastic
            else str(lesion.value))
     if lesion.value in blastic:
         a.rule("VPBK-M-7")
@@ -267,12 +268,12 @@ def _preferences(a: Assessment, facts: PatientFacts, level: str, sins: SinsAsses
         lpe = bool_obs(facts, "local-progression-expected", level)
         a.preferences["local-progression-expected"] = _pref(lpe.value)
         a.notes.append(msg("vpbk.note.m3-pref-local-progression",
-                           value=msg(f"vpbk.preference.{_pref(lpe.value)}")))
+                           value=pick(VPBK_PREFERENCE, _pref(lpe.value))))
     elif sins.band == ">=10":
         value = tri_not(bool_obs(facts, "instability-beyond-augmentation", level))
         a.preferences["body-reinforcement-sufficient"] = _pref(value)
         a.notes.append(msg("vpbk.note.m3-pref-body-alone",
-                           value=msg(f"vpbk.preference.{_pref(value)}")))
+                           value=pick(VPBK_PREFERENCE, _pref(value))))
 
 
 def _pref(value: bool | None) -> str:
@@ -303,7 +304,7 @@ def _stepped_care(a: Assessment, facts: PatientFacts, level: str) -> None:
         reason = waiver.attr("reason")
         waived: bool | None = (True if reason.value else None) if waiver.is_true else False
         value = tri_or(given, waived)
-        a.crit(f"vpbk.crit.m4-{treatment}", value, "VPBK-M-4", given, waiver, reason=reason.value or "-")
+        a.crit(VPBK_CRIT_M4[treatment], value, "VPBK-M-4", given, waiver, reason=reason.value or "-")
         if value is False:
             a.fail("stepped-care-incomplete")
             a.stepped_care_missing.append(treatment)
@@ -320,7 +321,7 @@ def stepped_care_note(a: Assessment) -> None:
     on purpose is recorded as a waiver with its reason."""
     if a.stepped_care_missing:
         a.notes.append(msg("vpbk.note.m4-record-waiver",
-                           treatments=[msg(f"vpbk.treatment.{t}") for t in a.stepped_care_missing]))
+                           treatments=[pick(VPBK_TREATMENT, t) for t in a.stepped_care_missing]))
 
 
 def _or_fact(name: str, *facts: Fact) -> Fact:
@@ -409,7 +410,7 @@ def _unmet_or_override(a: Assessment, facts: PatientFacts, code: str, override_n
     override = facts.obs(override_name)
     if override.is_true:
         a.mdo_overrides.append(code)
-        a.crit("vpbk.crit.m5-override", True, "VPBK-M-5", override, condition=msg(f"vpbk.code.{code}"))
+        a.crit("vpbk.crit.m5-override", True, "VPBK-M-5", override, condition=pick(VPBK_CODE, code))
     else:
         a.add_unmet_condition(code)
 
@@ -471,7 +472,7 @@ def infection_elsewhere(a: Assessment, levels: list[str]) -> None:
     """An active spine infection at a non-adjacent level: the MDO judges whether
     it rules out VP/BK here (never shown as absent)."""
     a.add_absolute_unknown("vertebral-infection")
-    a.notes.append(msg("vpbk.note.infection-elsewhere", levels=[msg(f"vpbk.level.{x}") for x in levels]))
+    a.notes.append(msg("vpbk.note.infection-elsewhere", levels=[pick(VPBK_LEVEL, x) for x in levels]))
 
 
 def patient_wide_absolute(a: Assessment, facts: PatientFacts) -> None:
@@ -527,7 +528,7 @@ def _relative(a: Assessment, facts: PatientFacts, level: str, policy: Policy) ->
     _diffuse(a, facts, policy)
     if a.relative_unknown:
         a.notes.append(msg("vpbk.note.m7-relative-unknown",
-                           codes=[msg(f"vpbk.code.{c}") for c in a.relative_unknown]))
+                           codes=[pick(VPBK_CODE, c) for c in a.relative_unknown]))
 
 
 def _diffuse(a: Assessment, facts: PatientFacts, policy: Policy) -> None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from .augmentation_common import bool_obs, num_obs, policy_value, why_of
+from .augmentation_common import bool_obs, num_obs, policy_value
+from .common import why
 from .facts import Fact, PatientFacts, SearchStatus, Unknown
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, Suggestion, msg
+from .keys import VPBK_PRE_CHECK, VPBK_PRE_LAB, VPBK_PRE_STATUS, VPBK_SUGGEST_LAB, pick
 from .policy import Policy
 
 PREPROCEDURE_OVERRIDES = ["checked-outside-ehr", "procedure-postponed", "clinical-judgement"]
@@ -47,11 +49,11 @@ class _Checks:
             self.rules.append(rule)
         self.criteria.append(Criterion(key, _STATUS_OF_CHECK[status], rule,
                                        tuple(f for f in facts if f is not None),
-                                       {"status": msg(f"vpbk.pre.status.{status.value}"), **params}))
+                                       {"status": pick(VPBK_PRE_STATUS, status.value), **params}))
 
     def lab(self, code: str, fact: Fact) -> None:
-        self.missing.append(Missing(code, why_of(fact)))
-        self.suggestions.append(Suggestion("create-lab-order", msg(f"vpbk.suggestion.lab.{code}"),
+        self.missing.append(Missing(code, why(fact)))
+        self.suggestions.append(Suggestion("create-lab-order", pick(VPBK_SUGGEST_LAB, code),
                                            {"lab": code}))
 
 
@@ -75,7 +77,7 @@ def _anticoagulants(c: _Checks, facts: PatientFacts) -> None:
         status = Check.OK
     else:
         status = Check.UNKNOWN
-        c.missing.append(Missing("anticoagulant", why_of(anticoag)))
+        c.missing.append(Missing("anticoagulant", why(anticoag)))
     c.add("anticoagulants", status, "VPBK-P-2", "vpbk.pre.crit.anticoagulants", anticoag, plan)
 
 
@@ -99,7 +101,7 @@ def _labs(c: _Checks, facts: PatientFacts) -> None:
         c.lab(code, fact)
     c.add("labs", Check.OK if not absent else Check.UNKNOWN, "VPBK-P-3", "vpbk.pre.crit.labs",
           aptt, pt, inr, sodium, potassium, creat,
-          absent=[msg(f"vpbk.pre.lab.{code}") for code, _ in absent] or "-")
+          absent=[pick(VPBK_PRE_LAB, code) for code, _ in absent] or "-")
 
 
 def _ecg_chest(c: _Checks, facts: PatientFacts) -> None:
@@ -112,7 +114,7 @@ def _ecg_chest(c: _Checks, facts: PatientFacts) -> None:
     status = Check.OK if ecg.is_true and cxr.is_true else Check.UNKNOWN
     for code, f in (("ecg", ecg), ("chest-xray", cxr)):
         if not f.is_true:
-            c.missing.append(Missing(code, why_of(f)))
+            c.missing.append(Missing(code, why(f)))
     c.add("ecg-chest-xray", status, "VPBK-P-3", "vpbk.pre.crit.ecg-chest-xray", ecg, cxr)
 
 
@@ -164,7 +166,7 @@ def _pregnancy(c: _Checks, facts: PatientFacts, policy: Policy) -> None:
         status = Check.OK
     else:
         status = Check.UNKNOWN
-        c.missing.append(Missing("pregnancy", why_of(obs)))
+        c.missing.append(Missing("pregnancy", why(obs)))
     key = "vpbk.pre.crit.pregnancy-not-applicable" if applies is False and pregnant is not True \
         else "vpbk.pre.crit.pregnancy"
     c.add("pregnancy", status, "VPBK-P-5", key, obs, cond, low=low, high=high)
@@ -188,7 +190,7 @@ def finding(facts: PatientFacts, policy: Policy, *, key: str | None) -> Finding:
     indicator = Indicator.WARNING if open_items else Indicator.INFO
     if open_items:
         summary = msg("vpbk.pre.summary.open", count=len(open_items))
-        conclusion = msg("vpbk.pre.conclusion.open", items=[msg(f"vpbk.pre.check.{x}") for x in open_items])
+        conclusion = msg("vpbk.pre.conclusion.open", items=[pick(VPBK_PRE_CHECK, x) for x in open_items])
     else:
         summary = msg("vpbk.pre.summary.ok")
         conclusion = msg("vpbk.pre.conclusion.ok")

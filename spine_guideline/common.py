@@ -12,7 +12,8 @@ from datetime import date, datetime
 from typing import Any
 
 from .facts import DraftOrder, Fact, Unknown
-from .findings import Indicator, Message, Missing
+from .findings import Indicator, Message, Missing, msg
+from .keys import VPBK_LEVEL, pick
 
 #: guideline.md: "Neurological deficit" means any of these true (the order is the
 #: order in which the cards list them)
@@ -71,6 +72,11 @@ def as_number(fact: Fact) -> float | None:
 def why(fact: Fact) -> str:
     """Why the fact is unknown, as the wire code (``not-recorded`` when it does not say)."""
     return (fact.unknown or Unknown.NOT_RECORDED).value
+
+
+def level_msg(level: str | None) -> Message:
+    """The vertebra named in a card text (``unknown`` when the level is not known)."""
+    return pick(VPBK_LEVEL, level) if level else msg("vpbk.level.unknown")
 
 
 def missing_of(fact: Fact, code: str | None = None) -> Missing:

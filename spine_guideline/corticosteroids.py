@@ -2,13 +2,13 @@
 diagnosis, DX-7 progression despite corticosteroids; dose TX-1."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .common import MESCC, RADICULAR, SEVERE, Advice, MriState, after, max_indicator, missing_of, order_key
 from .context import Evaluation
-from .facts import DraftOrder, Fact, Medication, Unknown, tri_or
-from .findings import Criterion, Finding, Indicator, Missing, Status, Suggestion, msg
+from .facts import DraftOrder, Event, Fact, Medication, Unknown, tri_or
+from .findings import Criterion, Finding, Indicator, Message, Missing, Status, Suggestion, msg
 from .keys import DX_REASON, pick
 from .mri_window import mri_status
 
@@ -103,122 +103,154 @@ def despite(used: list[Fact], active: tuple[Medication, ...]) -> bool | None:
     return tri_or(*answers) if answers else False
 
 
-def evaluate_corticosteroids(ctx: Evaluation, order: DraftOrder | None = None) -> Finding | None:
-    facts, policy = ctx.facts, ctx.policy
-    severe = facts.obs(SEVERE)
-    mescc = facts.obs(MESCC)
-    # entry condition (guideline.md): severe-neurological-deficit or mescc-deficit true, or a
-    # corticosteroid draft order; only an order without such a deficit also needs the patient
-    # to be on the spinal-metastasis pathway (else any steroid order would get a card)
-    deficit = severe.is_true or mescc.is_true
+def _card_opens(ctx: Evaluation, order: DraftOrder | None) -> bool:
+    """Entry condition (guideline.md): severe-neurological-deficit or mescc-deficit true, or a
+    corticosteroid draft order; only an order without such a deficit also needs the patient
+    to be on the spinal-metastasis pathway (else any steroid order would get a card)."""
+    facts = ctx.facts
+    deficit = facts.obs(SEVERE).is_true or facts.obs(MESCC).is_true
     if not deficit:
         # DX-7 covers any deficit (source 002: "progressieve uitval ondanks corticosteroïden"):
         # a progressive (e.g. radicular) deficit while a corticosteroid is active also opens
         # the card, so the surgical escalation is never silent.
         progressive, _ = progressive_deficit(ctx)
         deficit = progressive is True and facts.medication("corticosteroid").is_true
-    if order is None and not deficit:
-        return None
-    if not deficit and not spinal_context(ctx):
-        return None
+    if deficit:
+        return True
+    return order is not None and spinal_context(ctx)
+
+
+@dataclass
+class _Advised:
+    """What one DX-3 / DX-6 branch says: advice, rules, indicator, texts, and what it adds."""
+
+    advice: Advice | None
+    rules: list[str]
+    indicator: Indicator
+    summary: Message
+    conclusion: Message
+    notes: list[Message] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)
+    suggestions: list[Suggestion] = field(default_factory=list)
+
+
+def _withhold(ctx: Evaluation, medication: Steroids, is_order: bool) -> _Advised:
+    """DX-6: no known primary (or doubt about it) and no biopsy yet: withhold for a tissue diagnosis."""
     prim = ctx.primary
-    biopsy = facts.events_of("spine-lesion-biopsy", status="done")
+    reasons = [pick(DX_REASON, r) for r in prim.reasons]
+    if is_order:
+        summary = msg("dx.steroids.summary.order-withhold")
+        conclusion = msg("dx.steroids.conclusion.order-withhold", reasons=reasons)
+    else:
+        summary = msg("dx.steroids.summary.withhold")
+        conclusion = msg("dx.steroids.conclusion.withhold", reasons=reasons)
+    out = _Advised(Advice.WITHHOLD, ["DX-4", "DX-6"] if prim.doubt is True else ["DX-6"],
+                   Indicator(ctx.dx("corticosteroid_advice_indicator")), summary, conclusion)
+    if medication.active:
+        out.notes.append(msg("dx.note.steroids-already-active-withhold"))
+    out.notes.append(msg("dx.note.dx7-escalation"))
+    return out
+
+
+def _start(ctx: Evaluation, medication: Steroids, is_order: bool, dose: Message) -> _Advised:
+    """DX-3 met (known primary or biopsy taken, severe deficit true): start dexamethasone (TX-1)."""
+    prim, severe, active = ctx.primary, ctx.facts.obs(SEVERE), medication.started
+    notes = [msg("dx.note.doubt-unknown-start")] if prim.doubt is None else []
+    if active.is_true or (active.is_unknown and medication.unnamed):
+        # dexamethasone started (or a corticosteroid whose ingredient is not recorded:
+        # no second loading dose is suggested; the card asks which it is)
+        out = _Advised(Advice.START, ["DX-3", "TX-1"], Indicator.INFO, msg("dx.steroids.summary.start-active"),
+                       msg("dx.steroids.conclusion.start-active", dose=dose), notes)
+    else:
+        indicator = Indicator.INFO if is_order else Indicator(ctx.dx("corticosteroid_advice_indicator"))
+        summary = msg("dx.steroids.summary.order-start" if is_order else "dx.steroids.summary.start")
+        # the text says "before the MRI" only while no MRI answers the current deficit,
+        # and "without doubt" only when doubt is decided false
+        mri_done = mri_status(ctx.facts, ctx.policy, [severe]).state is MriState.DONE
+        conclusion = msg(_START[(mri_done, prim.doubt is None)], dose=dose)
+        out = _Advised(Advice.START, ["DX-3", "TX-1"], indicator, summary, conclusion, notes)
+        if not is_order:
+            out.suggestions.append(Suggestion("create-dexamethasone", msg("dx.suggest.dexamethasone", dose=dose), {}))
+    if active.is_unknown:
+        out.missing.append(missing_of(active, "corticosteroid"))
+    return out
+
+
+def _dx3_not_met(ctx: Evaluation, is_order: bool, dose: Message) -> _Advised:
+    """Known primary, doubt not established, severe deficit not true: DX-3 not met (false)
+    or undecided (unknown); DX-6 does not apply. The entry condition holds, so a card,
+    never silence: it is also where DX-7 is shown."""
+    prim, severe = ctx.primary, ctx.facts.obs(SEVERE)
+    missing: list[Missing] = []
+    if severe.is_false:
+        summary_key, conclusion_key = _NOT_SEVERE[is_order]
+    else:
+        missing.append(missing_of(severe))
+        summary_key, conclusion_key = _ASSESS[is_order]
+        if prim.doubt is None and not is_order:
+            conclusion_key = "dx.steroids.conclusion.assess-severity.doubt-unknown"
+    notes = [msg("dx.note.doubt-unknown-no-start")] if prim.doubt is None else []
+    notes.append(msg("dx.note.dx7-escalation"))
+    return _Advised(None, ["DX-3"], Indicator.INFO, msg(summary_key), msg(conclusion_key, dose=dose), notes, missing)
+
+
+def _undecided() -> _Advised:
+    """Whether the primary is known is itself unknown: neither DX-3 nor DX-6 can be decided."""
+    return _Advised(None, ["DX-3", "DX-6"], Indicator.WARNING, msg("dx.steroids.summary.undecided"),
+                    msg("dx.steroids.conclusion.undecided"), [msg("dx.note.dx7-escalation")])
+
+
+def _advise(ctx: Evaluation, medication: Steroids, biopsy: bool, is_order: bool) -> _Advised:
+    """DX-6 before DX-3: the branch the primary tumour and the severity select."""
+    prim = ctx.primary
+    dose = msg("dx.steroids.dose", loading=ctx.dx("dexamethasone_loading_mg_iv"),
+               daily=ctx.dx("dexamethasone_daily_mg_oral"))
+    dx3_applies = prim.known.is_true or biopsy
+    if (prim.known.is_false or prim.doubt is True) and not biopsy:  # DX-6
+        return _withhold(ctx, medication, is_order)
+    if dx3_applies and ctx.facts.obs(SEVERE).is_true:  # doubt false or unknown, or the biopsy was taken (DX-3)
+        return _start(ctx, medication, is_order, dose)
+    if dx3_applies:
+        return _dx3_not_met(ctx, is_order, dose)
+    return _undecided()
+
+
+def _criteria(ctx: Evaluation, medication: Steroids, biopsy: list[Event]) -> list[Criterion]:
+    prim, severe, active = ctx.primary, ctx.facts.obs(SEVERE), medication.started
     tissue = prim.tissue_needed if not biopsy else False  # DX-6 ends once a biopsy was taken
-    medication = steroids(ctx)
-    active = medication.started
     criteria = [Criterion("dx.crit.severe-deficit", Status.of(severe.value), "DX-3", (severe,))]
     criteria += prim.criteria
     criteria.append(Criterion("dx.crit.tissue-needed", Status.of(tissue), "DX-6",
                               (prim.known,) + tuple(Fact("spine-lesion-biopsy", True, (e.source,)) for e in biopsy)))
     criteria.append(Criterion("dx.crit.dexamethasone-started", Status.of(active.value), "DX-3", (active,)))
-    missing = list(prim.missing)
-    notes = list(prim.notes)
+    return criteria
+
+
+def _notes(ctx: Evaluation, medication: Steroids, biopsy: list[Event]) -> list[Message]:
+    notes = list(ctx.primary.notes)
     if medication.others:
         notes.append(msg("dx.note.other-glucocorticoid",
                          drugs=[m.source.display or m.ingredient or m.source.reference for m in medication.others]))
-    if medication.unnamed and not active.is_true:
+    if medication.unnamed and not medication.started.is_true:
         notes.append(msg("dx.note.corticosteroid-ingredient-unknown",
                          refs=[m.source.reference for m in medication.unnamed]))
     if biopsy:
         notes.append(msg("dx.note.biopsy-done-pathology-pending", ref=biopsy[0].source.reference,
                          date=biopsy[0].date or "?"))
-    rules: list[str] = []
-    suggestions: list[Suggestion] = []
-    dose = msg("dx.steroids.dose", loading=ctx.dx("dexamethasone_loading_mg_iv"),
-               daily=ctx.dx("dexamethasone_daily_mg_oral"))
-    base_indicator = Indicator(ctx.dx("corticosteroid_advice_indicator"))
-    is_order = order is not None
-    advice: Advice | None
+    return notes
 
-    tissue_first = (prim.known.is_false or prim.doubt is True) and not biopsy
-    dx3_applies = prim.known.is_true or bool(biopsy)
-    if tissue_first:  # DX-6
-        advice = Advice.WITHHOLD
-        rules.extend(["DX-4", "DX-6"] if prim.doubt is True else ["DX-6"])
-        indicator = base_indicator
-        reasons = [pick(DX_REASON, r) for r in prim.reasons]
-        if is_order:
-            summary = msg("dx.steroids.summary.order-withhold")
-            conclusion = msg("dx.steroids.conclusion.order-withhold", reasons=reasons)
-        else:
-            summary = msg("dx.steroids.summary.withhold")
-            conclusion = msg("dx.steroids.conclusion.withhold", reasons=reasons)
-        if medication.active:
-            notes.append(msg("dx.note.steroids-already-active-withhold"))
-        notes.append(msg("dx.note.dx7-escalation"))
-    elif dx3_applies and severe.is_true:  # doubt false or unknown, or the biopsy was taken (DX-3)
-        advice = Advice.START
-        rules.extend(["DX-3", "TX-1"])
-        if prim.doubt is None:
-            notes.append(msg("dx.note.doubt-unknown-start"))
-        if active.is_true or (active.is_unknown and medication.unnamed):
-            # dexamethasone started (or a corticosteroid whose ingredient is not recorded:
-            # no second loading dose is suggested; the card asks which it is)
-            indicator = Indicator.INFO
-            summary = msg("dx.steroids.summary.start-active")
-            conclusion = msg("dx.steroids.conclusion.start-active", dose=dose)
-        else:
-            indicator = Indicator.INFO if is_order else base_indicator
-            summary = msg("dx.steroids.summary.order-start" if is_order else "dx.steroids.summary.start")
-            # the text says "before the MRI" only while no MRI answers the current deficit,
-            # and "without doubt" only when doubt is decided false
-            mri_done = mri_status(facts, policy, [severe]).state is MriState.DONE
-            conclusion = msg(_START[(mri_done, prim.doubt is None)], dose=dose)
-            if not is_order:
-                suggestions.append(Suggestion("create-dexamethasone", msg("dx.suggest.dexamethasone", dose=dose), {}))
-        if active.is_unknown:
-            missing.append(missing_of(active, "corticosteroid"))
-    elif dx3_applies:
-        # known primary, doubt not established, severe deficit not true: DX-3 not met (false)
-        # or undecided (unknown); DX-6 does not apply. The entry condition holds, so a card,
-        # never silence: it is also where DX-7 is shown.
-        advice = None
-        rules.append("DX-3")
-        indicator = Indicator.INFO
-        if severe.is_false:
-            summary_key, conclusion_key = _NOT_SEVERE[is_order]
-        else:
-            missing.append(missing_of(severe))
-            summary_key, conclusion_key = _ASSESS[is_order]
-            if prim.doubt is None and not is_order:
-                conclusion_key = "dx.steroids.conclusion.assess-severity.doubt-unknown"
-        summary = msg(summary_key)
-        conclusion = msg(conclusion_key, dose=dose)
-        if prim.doubt is None:
-            notes.append(msg("dx.note.doubt-unknown-no-start"))
-        notes.append(msg("dx.note.dx7-escalation"))
-    else:
-        advice = None
-        rules.extend(["DX-3", "DX-6"])
-        indicator = Indicator.WARNING
-        summary = msg("dx.steroids.summary.undecided")
-        conclusion = msg("dx.steroids.conclusion.undecided")
-        notes.append(msg("dx.note.dx7-escalation"))
 
+def evaluate_corticosteroids(ctx: Evaluation, order: DraftOrder | None = None) -> Finding | None:
+    if not _card_opens(ctx, order):
+        return None
+    biopsy = ctx.facts.events_of("spine-lesion-biopsy", status="done")
+    medication = steroids(ctx)
+    advised = _advise(ctx, medication, bool(biopsy), order is not None)
     finding = Finding(
-        topic="corticosteroids", rules=rules, indicator=indicator, summary=summary,
-        conclusion=conclusion, result={"advice": _wire(advice), "rule": _advice_rule(advice)},
-        criteria=criteria, missing=missing, notes=notes, suggestions=suggestions,
+        topic="corticosteroids", rules=advised.rules, indicator=advised.indicator, summary=advised.summary,
+        conclusion=advised.conclusion, result={"advice": _wire(advised.advice), "rule": _advice_rule(advised.advice)},
+        criteria=_criteria(ctx, medication, biopsy), missing=list(ctx.primary.missing) + advised.missing,
+        notes=_notes(ctx, medication, biopsy) + advised.notes, suggestions=advised.suggestions,
         key=order_key(order) if order is not None else None)
     _dx7(ctx, finding, medication)
     finding.override_reasons = list(OVERRIDE_STEROIDS) if finding.indicator != Indicator.INFO else []

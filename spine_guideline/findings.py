@@ -53,7 +53,7 @@ def msg(key: str, **params: Any) -> Message:
 class Criterion:
     """One criterion of a rule: met / not met / unknown, with the data it rests on."""
 
-    key: str                 # catalog key of the criterion's text, e.g. "dx.crit.alarm-symptom"
+    key: str                 # catalog key of the criterion's text, e.g. "dx.crit.severe-deficit"
     status: Status
     rule: str | None = None  # the rule ID it belongs to, e.g. "DX-1"
     facts: tuple[Fact, ...] = ()

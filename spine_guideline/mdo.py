@@ -2,6 +2,8 @@
 the spine surgeon joins."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .common import dedupe_missing, missing_of
 from .context import Evaluation
 from .facts import tri_and, tri_or
@@ -13,57 +15,80 @@ DISCIPLINES = ("treating-specialist", "radiation-oncology", "radiology", "neurol
 OVERRIDE_MDO = ("tx-mdo-already-discussed", "tx-patient-declined", "tx-data-incorrect")
 
 
-def evaluate_mdo_referral(ctx: Evaluation) -> Finding | None:
-    if ctx.mdo_answer is not None:
-        return None  # TX-3 answered by a held MDO: the aftercare card says which
-    facts = ctx.facts
-    base = list(ctx.tx("mdo_base_disciplines"))
-    deficit = ctx.deficit
-    tx5 = ctx.tx5
-    tx5_value = tri_and(*[c.value for c in tx5])
-    surg = ctx.surgery
-    any_surgery = tri_or(*[c.value for c in surg])
-    fit = facts.obs("fit-for-surgery")
+@dataclass(frozen=True)
+class _Surgeon:
+    """TX-5 / TX-7: whether the spine surgeon joins the meeting, and why."""
+
+    tx5: bool | None             # TX-5 (all its criteria)
+    any_surgery: bool | None     # any TX-7 surgical indication
+    surgery_unknown: bool        # an unknown TX-7 indication could still call for the surgeon
+
+    @property
+    def joins(self) -> bool:
+        return self.tx5 is True or self.any_surgery is True or self.tx5 is None or self.surgery_unknown
+
+
+def _surgeon(ctx: Evaluation) -> _Surgeon:
+    tx5 = tri_and(*[c.value for c in ctx.tx5])
+    any_surgery = tri_or(*[c.value for c in ctx.surgery])
     # an unknown TX-7 indication could still call for the surgeon, unless the patient is unfit
-    surgery_unknown = tx5_value is not True and any_surgery is None and not fit.is_false
-    with_surgeon = tx5_value is True or any_surgery is True or tx5_value is None or surgery_unknown
+    surgery_unknown = tx5 is not True and any_surgery is None and not ctx.facts.obs("fit-for-surgery").is_false
+    return _Surgeon(tx5, any_surgery, surgery_unknown)
 
-    disciplines = list(base)
-    if deficit.value is True:
+
+def _disciplines(ctx: Evaluation, surgeon: _Surgeon) -> list[str]:
+    """TX-3: the base disciplines, neurology with a deficit, the spine surgeon per TX-5 / TX-7."""
+    disciplines = list(ctx.tx("mdo_base_disciplines"))
+    if ctx.deficit.value is True:
         disciplines.append("neurology")
-    if with_surgeon:
+    if surgeon.joins:
         disciplines.append("spine-surgery")
-    disciplines = [d for d in DISCIPLINES if d in disciplines]
+    return [d for d in DISCIPLINES if d in disciplines]
 
-    rules = ["TX-3", "TX-5"]
-    criteria = [Criterion(TX_MDO_DISCIPLINE[d], Status.MET, "TX-3") for d in base]
+
+def _criteria(ctx: Evaluation, surgeon: _Surgeon) -> list[Criterion]:
+    deficit = ctx.deficit
+    criteria = [Criterion(TX_MDO_DISCIPLINE[d], Status.MET, "TX-3") for d in ctx.tx("mdo_base_disciplines")]
     criteria.append(Criterion("tx.mdo.crit.discipline.neurology", Status.of(deficit.value), "TX-3",
                               tuple(f for f in deficit.facts if f.is_known)))
     criteria.append(Criterion("tx.mdo.crit.discipline.spine-surgery",
-                              Status.MET if with_surgeon else Status.NOT_MET, "TX-3"))
-    criteria.append(Criterion("tx.mdo.crit.tx5", Status.of(tx5_value), "TX-5"))
-    criteria.extend(c.criterion() for c in tx5)
-    criteria.extend(c.criterion() for c in surg if c.value is True)
+                              Status.MET if surgeon.joins else Status.NOT_MET, "TX-3"))
+    criteria.append(Criterion("tx.mdo.crit.tx5", Status.of(surgeon.tx5), "TX-5"))
+    criteria.extend(c.criterion() for c in ctx.tx5)
+    criteria.extend(c.criterion() for c in ctx.surgery if c.value is True)
+    return criteria
 
+
+def _unknowns(ctx: Evaluation, surgeon: _Surgeon) -> tuple[list[Missing], list[Message]]:
+    """What is missing to decide neurology and the surgeon, with the note that says so."""
     missing: list[Missing] = []
     notes: list[Message] = []
+    deficit = ctx.deficit
     if deficit.value is None:
         missing.extend(missing_of(f, f.name) for f in deficit.facts if f.is_unknown)
         notes.append(msg("tx.mdo.note.neurology-if-deficit"))
-    if tx5_value is None and any_surgery is not True:
-        for c in tx5:
+    if surgeon.tx5 is None and surgeon.any_surgery is not True:
+        for c in ctx.tx5:
             if c.value is None:
                 missing.extend(c.missing)
         notes.append(msg("tx.mdo.note.surgeon-tx5-unknown"))
-    elif any_surgery is True and tx5_value is not True:
+    elif surgeon.any_surgery is True and surgeon.tx5 is not True:
         notes.append(msg("tx.mdo.note.surgeon-tx7"))
-    if surgery_unknown:
-        for c in surg:
+    if surgeon.surgery_unknown:
+        for c in ctx.surgery:
             if c.value is None:
                 missing.extend(c.missing)
         notes.append(msg("tx.mdo.note.surgeon-tx7-unknown"))
+    return missing, notes
 
-    referrals = facts.events_of("mdo-referral")
+
+def evaluate_mdo_referral(ctx: Evaluation) -> Finding | None:
+    if ctx.mdo_answer is not None:
+        return None  # TX-3 answered by a held MDO: the aftercare card says which
+    surgeon = _surgeon(ctx)
+    disciplines = _disciplines(ctx, surgeon)
+    missing, notes = _unknowns(ctx, surgeon)
+    referrals = ctx.facts.events_of("mdo-referral")
     suggestions: list[Suggestion] = []
     if referrals:
         indicator = Indicator.INFO
@@ -72,11 +97,11 @@ def evaluate_mdo_referral(ctx: Evaluation) -> Finding | None:
                          date=referrals[0].date or "-"))
     else:
         indicator = Indicator(ctx.tx("mdo_indicator_not_referred"))
-        summary = msg("tx.mdo.summary.with-surgeon" if with_surgeon else "tx.mdo.summary")
+        summary = msg("tx.mdo.summary.with-surgeon" if surgeon.joins else "tx.mdo.summary")
         suggestions.append(Suggestion("create-mdo-referral", msg("tx.mdo.suggestion"), {"disciplines": disciplines}))
     return Finding(
-        topic="mdo-referral", rules=rules, indicator=indicator, summary=summary,
+        topic="mdo-referral", rules=["TX-3", "TX-5"], indicator=indicator, summary=summary,
         conclusion=msg("tx.mdo.conclusion", count=len(disciplines)),
-        result={"disciplines": disciplines}, criteria=criteria, missing=dedupe_missing(missing),
+        result={"disciplines": disciplines}, criteria=_criteria(ctx, surgeon), missing=dedupe_missing(missing),
         notes=notes, suggestions=suggestions,
         override_reasons=list(OVERRIDE_MDO) if indicator != Indicator.INFO else [])

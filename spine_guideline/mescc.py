@@ -35,28 +35,35 @@ def _mescc_grades(policy: Policy) -> list[str]:
     return [str(g).lower() for g in policy.get(SECTION, "radiological_mescc_bilsky")]
 
 
-def radiological_mescc(facts: PatientFacts, policy: Policy) -> Radiological:
+def _high_grades(facts: PatientFacts, policy: Policy) -> list[Fact]:
+    """The Bilsky records with a MESCC grade (policy: 2 / 3)."""
     grades = _mescc_grades(policy)
-    high = [f for f in _bilsky_records(facts) if f.value is not None and str(f.value).lower() in grades]
-    cc = facts.condition("cord-compression")
-    if high or cc.is_true:
-        supporting = tuple(high) + ((cc,) if cc.is_true else ())
-        return Radiological(True, supporting, [], [f.level or "" for f in high if f.level], bool(high))
+    return [f for f in _bilsky_records(facts) if f.value is not None and str(f.value).lower() in grades]
+
+
+def _bilsky_to_read(facts: PatientFacts) -> tuple[list[Fact], list[Missing]]:
+    """The Bilsky grade per metastatic level, and the levels without one; with no metastatic
+    level to ask per level, a patient-wide grade, when recorded, decides."""
     levels = facts.metastatic_levels()
-    missing: list[Missing] = []
-    if cc.is_unknown:
-        missing.append(missing_of(cc, "cord-compression"))
     level_facts = [facts.obs("bilsky-grade", lvl) for lvl in levels]
-    for lvl, f in zip(levels, level_facts, strict=False):
-        if f.is_unknown:
-            missing.append(Missing("bilsky-grade", why(f), lvl))
+    missing = [Missing("bilsky-grade", why(f), lvl) for lvl, f in zip(levels, level_facts, strict=False) if f.is_unknown]
     if not levels:
-        # no metastatic level to ask per level: a patient-wide grade, when recorded, decides
         wide = facts.obs("bilsky-grade")
         if wide.is_known:
             level_facts = [wide]
         else:
             missing.append(missing_of(wide, "bilsky-grade"))
+    return level_facts, missing
+
+
+def radiological_mescc(facts: PatientFacts, policy: Policy) -> Radiological:
+    high = _high_grades(facts, policy)
+    cc = facts.condition("cord-compression")
+    if high or cc.is_true:
+        supporting = tuple(high) + ((cc,) if cc.is_true else ())
+        return Radiological(True, supporting, [], [f.level or "" for f in high if f.level], bool(high))
+    level_facts, bilsky_missing = _bilsky_to_read(facts)
+    missing = ([missing_of(cc, "cord-compression")] if cc.is_unknown else []) + bilsky_missing
     if cc.is_false and level_facts and not missing:
         return Radiological(False, (cc,) + tuple(level_facts), [], [], False)
     return Radiological(None, tuple(f for f in level_facts if f.is_known), missing, [], False)
@@ -66,8 +73,7 @@ def in_scope(facts: PatientFacts, policy: Policy) -> bool:
     """Entry condition of every treatment topic (guideline.md conventions)."""
     if facts.condition("spinal-metastasis").is_true or facts.condition("cord-compression").is_true:
         return True
-    grades = _mescc_grades(policy)
-    return any(f.value is not None and str(f.value).lower() in grades for f in _bilsky_records(facts))
+    return bool(_high_grades(facts, policy))
 
 
 @dataclass(frozen=True)

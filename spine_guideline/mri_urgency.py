@@ -17,74 +17,93 @@ def dx_indicator(ctx: Evaluation, hours: float | None) -> Indicator:
     return window_indicator(hours, ctx.dx("indicator_critical_max_hours"), ctx.dx("indicator_warning_max_hours"))
 
 
-def evaluate_mri_urgency(ctx: Evaluation) -> Finding | None:
-    facts, policy, susp = ctx.facts, ctx.policy, ctx.suspicion
-    malignancy = known_malignancy(facts)
-    if susp.value is None and malignancy.is_true and \
-            (susp.back_pain.is_true or any(f.is_true for f in susp.alarms.values())):
-        return _assess_alarm_finding(ctx, malignancy)
-    if susp.value is not True:
-        return None
+def _opens_assess_alarm(ctx: Evaluation, malignancy: Fact) -> bool:
+    """Back pain (or an alarm symptom) with a known malignancy while DX-1 is undecided."""
+    susp = ctx.suspicion
+    return susp.value is None and malignancy.is_true and \
+        (susp.back_pain.is_true or any(f.is_true for f in susp.alarms.values()))
 
-    picture = ctx.picture
-    window = picture.window(policy)
-    criteria = susp.criteria + picture.criteria
+
+def _suspicion_and_picture(ctx: Evaluation) -> tuple[list[Criterion], list[Missing], list[Message]]:
+    """DX-1 and the DX-2 rows: their criteria, missing data and notes, without repeats."""
+    susp, picture = ctx.suspicion, ctx.picture
     missing = list(susp.missing)
     for m in picture.missing:
         add_missing(missing, m)
     notes = list(susp.notes)
     for n in picture.notes:
         add_note(notes, n)
-    known = known_malignancy_note(facts)
+    known = known_malignancy_note(ctx.facts)
     if known:
         notes.insert(0, known)
-    rules = ["DX-1"]
-    suggestions: list[Suggestion] = []
-    mri = ctx.mri
-    if mri.state is MriState.DONE:
-        return None  # DX-2 answered by a whole-spine MRI (guideline.md "Answered deadlines")
+    return susp.criteria + picture.criteria, missing, notes
 
+
+def _deadline(ctx: Evaluation, window: int | None) -> tuple[Indicator, str, Message, Message]:
+    """DX-2a..e: the row's deadline, or (row undecided) the strictest one unknown data could give."""
+    picture = ctx.picture
     conclusion_key = picture.conclusion_key()
     if picture.row is None or conclusion_key is None:
-        upper = picture.upper_window(policy)
+        upper = picture.upper_window(ctx.policy)
         # at least as urgent as the picture already known; unknown data can only make it stricter
         indicator = max_indicator(Indicator.WARNING, dx_indicator(ctx, upper))
-        summary = msg("dx.mri.summary.undecided")
-        conclusion = msg("dx.mri.conclusion.undecided", upper=duration(upper), rows=", ".join(picture.hidden))
-        rules.append("DX-2")
-    else:
-        indicator = dx_indicator(ctx, window)
-        rules.append(picture.row)
-        summary = msg("dx.mri.summary.window", duration=duration(window), rule=picture.row)
-        conclusion = msg(conclusion_key, duration=duration(window), rule=picture.row)
+        return (indicator, "DX-2", msg("dx.mri.summary.undecided"),
+                msg("dx.mri.conclusion.undecided", upper=duration(upper), rows=", ".join(picture.hidden)))
+    return (dx_indicator(ctx, window), picture.row,
+            msg("dx.mri.summary.window", duration=duration(window), rule=picture.row),
+            msg(conclusion_key, duration=duration(window), rule=picture.row))
 
+
+def _existing_mri(ctx: Evaluation, window: int | None, notes: list[Message], missing: list[Missing]) -> None:
+    """Notes on an MRI that is planned, stale, undated or old."""
+    mri = ctx.mri
     event = mri.event
     if mri.state is MriState.PLANNED and event is not None:
         notes.insert(0, msg("dx.note.mri-planned", ref=event.source.reference,
-                            duration=duration(window if window is not None else picture.upper_window(policy))))
+                            duration=duration(window if window is not None else ctx.picture.upper_window(ctx.policy))))
     if mri.stale_note is not None:
         notes.insert(0, mri.stale_note)
         if mri.stale_missing is not None:
             add_missing(missing, mri.stale_missing)
-    if mri.state is not MriState.PLANNED:
-        if mri.state is MriState.UNDATED and event is not None:
-            notes.append(msg("dx.note.mri-undated", ref=event.source.reference))
-        elif mri.state is MriState.OLD and event is not None:
-            notes.append(msg("dx.note.mri-old", date=event.date, ref=event.source.reference))
-        if facts.events_of("mri-segment"):
-            notes.append(msg("dx.note.segment-not-enough"))
-        if window is not None:
-            priority = mri_priority(window, policy)
-            suggestions.append(Suggestion(
-                "create-mri-whole-spine",
-                msg("dx.suggest.mri", duration=duration(window), priority=pick(DX_PRIORITY, priority)),
-                {"priority": priority, "within_hours": window, "rule": picture.row}))
+    if mri.state is MriState.UNDATED and event is not None:
+        notes.append(msg("dx.note.mri-undated", ref=event.source.reference))
+    elif mri.state is MriState.OLD and event is not None:
+        notes.append(msg("dx.note.mri-old", date=event.date, ref=event.source.reference))
+
+
+def _order_mri(ctx: Evaluation, window: int | None, notes: list[Message]) -> list[Suggestion]:
+    """No MRI planned: a segment MRI is not enough; suggest the whole-spine MRI within the deadline."""
+    if ctx.mri.state is MriState.PLANNED:
+        return []
+    if ctx.facts.events_of("mri-segment"):
+        notes.append(msg("dx.note.segment-not-enough"))
+    if window is None:
+        return []
+    priority = mri_priority(window, ctx.policy)
+    return [Suggestion(
+        "create-mri-whole-spine",
+        msg("dx.suggest.mri", duration=duration(window), priority=pick(DX_PRIORITY, priority)),
+        {"priority": priority, "within_hours": window, "rule": ctx.picture.row})]
+
+
+def evaluate_mri_urgency(ctx: Evaluation) -> Finding | None:
+    malignancy = known_malignancy(ctx.facts)
+    if _opens_assess_alarm(ctx, malignancy):
+        return _assess_alarm_finding(ctx, malignancy)
+    if ctx.suspicion.value is not True:
+        return None
+    if ctx.mri.state is MriState.DONE:
+        return None  # DX-2 answered by a whole-spine MRI (guideline.md "Answered deadlines")
+    window = ctx.picture.window(ctx.policy)
+    criteria, missing, notes = _suspicion_and_picture(ctx)
+    indicator, rule, summary, conclusion = _deadline(ctx, window)
+    _existing_mri(ctx, window, notes, missing)
+    suggestions = _order_mri(ctx, window, notes)
     notes.append(msg("dx.note.safety-netting"))
-    rules.append("DX-2f")
     return Finding(
-        topic="mri-urgency", rules=rules, indicator=indicator, summary=summary,
+        topic="mri-urgency", rules=["DX-1", rule, "DX-2f"], indicator=indicator, summary=summary,
         conclusion=conclusion,
-        result={"windowHours": window, "rule": picture.row},
+        result={"windowHours": window, "rule": ctx.picture.row},
         criteria=criteria, missing=missing, notes=notes, suggestions=suggestions,
         override_reasons=list(OVERRIDE_MRI) if indicator != Indicator.INFO else [])
 

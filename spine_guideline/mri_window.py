@@ -188,11 +188,8 @@ def _read_deficit(name: str, facts: PatientFacts, policy: Policy, acc: _Rows,
         acc.params[row] = {"days": days}
 
 
-def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -> Picture:
-    notes: list[Message] = []
-    missing: list[Missing] = []
-    acc = _Rows()
-
+def _read_mescc(facts: PatientFacts, acc: _Rows) -> None:
+    """DX-2a: a recorded MESCC deficit."""
     mescc = facts.obs(MESCC)
     acc.facts["DX-2a"].append(mescc)
     if mescc.is_true:
@@ -201,11 +198,9 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
         acc.hidden.add("DX-2a")
         acc.presence_missing.append(("DX-2a", missing_of(mescc)))
 
-    for name in ROW_DEFICITS:
-        _read_deficit(name, facts, policy, acc, notes, missing)
-    if facts.obs(SEVERE).is_true:
-        add_note(notes, msg("dx.note.severe-deficit-noted"))
 
+def _read_radicular_pain(facts: PatientFacts, acc: _Rows, notes: list[Message]) -> None:
+    """DX-2d: radicular pain (bilateral is noted)."""
     radicular_pain = facts.obs("radicular-pain")
     acc.facts["DX-2d"].append(radicular_pain)
     if radicular_pain.is_true:
@@ -219,30 +214,59 @@ def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -
         acc.hidden.add("DX-2d")
         acc.presence_missing.append(("DX-2d", missing_of(radicular_pain)))
 
+
+def _read_back_pain(acc: _Rows, back_pain: Fact) -> None:
+    """DX-2e: back pain."""
     acc.facts["DX-2e"].append(back_pain)
     if back_pain.is_true:
         acc.definite.add("DX-2e")
         acc.deciding["DX-2e"].append(back_pain)
 
-    upper = next((r for r in ROWS if r in acc.definite), None)
-    stricter_hidden = [r for r in ROWS if r in acc.hidden and (upper is None or ROWS.index(r) < ROWS.index(upper))]
-    decided = upper is not None and not stricter_hidden
-    # keep only the missing data that matters: what could make a stricter row apply,
-    # and the attributes the chosen row rests on
-    relevant = [m for r, m in acc.presence_missing if upper is None or ROWS.index(r) < ROWS.index(upper)]
+
+def _stricter(row: str, upper: str | None) -> bool:
+    """Whether ``row`` is stricter than the row that applies (every row is, when none applies)."""
+    return upper is None or ROWS.index(row) < ROWS.index(upper)
+
+
+def _keep_relevant_missing(acc: _Rows, upper: str | None, missing: list[Missing]) -> None:
+    """Keep only the missing data that matters: what could make a stricter row apply,
+    and the attributes the chosen row rests on."""
+    relevant = [m for r, m in acc.presence_missing if _stricter(r, upper)]
     for m in reversed(relevant):
         if all(m.code != x.code for x in missing):
             missing.insert(0, m)
-    rows = {r: Status.MET if r in acc.definite else Status.UNKNOWN if r in acc.hidden else Status.NOT_MET
-            for r in ROWS}
+
+
+def _row_criteria(policy: Policy, acc: _Rows, rows: dict[str, Status]) -> list[Criterion]:
     limit = _p(policy, "onset_recent_days")
     criteria = []
     for r in ROWS:
         plain, with_days = DX_ROW_CRITERION[r]
         key = with_days if with_days is not None and "days" in acc.params[r] else plain
         criteria.append(Criterion(key, rows[r], r, unique_facts(acc.facts[r]), {"limit": limit, **acc.params[r]}))
-    return Picture(upper if decided else None, upper, stricter_hidden, rows, criteria, missing, notes,
-                   acc.deciding, acc.variants)
+    return criteria
+
+
+def neurological_picture(facts: PatientFacts, policy: Policy, back_pain: Fact) -> Picture:
+    notes: list[Message] = []
+    missing: list[Missing] = []
+    acc = _Rows()
+    _read_mescc(facts, acc)
+    for name in ROW_DEFICITS:
+        _read_deficit(name, facts, policy, acc, notes, missing)
+    if facts.obs(SEVERE).is_true:
+        add_note(notes, msg("dx.note.severe-deficit-noted"))
+    _read_radicular_pain(facts, acc, notes)
+    _read_back_pain(acc, back_pain)
+
+    upper = next((r for r in ROWS if r in acc.definite), None)
+    stricter_hidden = [r for r in ROWS if r in acc.hidden and _stricter(r, upper)]
+    decided = upper is not None and not stricter_hidden
+    _keep_relevant_missing(acc, upper, missing)
+    rows = {r: Status.MET if r in acc.definite else Status.UNKNOWN if r in acc.hidden else Status.NOT_MET
+            for r in ROWS}
+    return Picture(upper if decided else None, upper, stricter_hidden, rows, _row_criteria(policy, acc, rows),
+                   missing, notes, acc.deciding, acc.variants)
 
 
 # ---------------------------------------------------------------------------

@@ -31,32 +31,40 @@ class PrimaryStatus:
         return tri_or(tri_not(self.known), self.doubt)
 
 
-def known_primary(facts: PatientFacts) -> tuple[Fact, list[Cancer], list[Message], list[Missing]]:
+def _why_no_primary_notes(facts: PatientFacts) -> list[Message]:
+    """Why no primary is known (C80 code, a secondary, only suspected); with a known primary
+    they are noise, so the caller only uses them without one."""
     notes: list[Message] = []
-    missing: list[Missing] = []
-    primaries = [c for c in facts.primary_cancers(include_history=True) if not c.suspected]
-    # these notes explain why no primary is known; with a known primary they are noise
-    if not primaries and any(c.category == CancerCategory.UNKNOWN_PRIMARY for c in facts.cancers):
+    if any(c.category == CancerCategory.UNKNOWN_PRIMARY for c in facts.cancers):
         notes.append(msg("dx.note.unknown-primary-code"))
-    if not primaries and any(c.category == CancerCategory.SECONDARY for c in facts.cancers):
+    if any(c.category == CancerCategory.SECONDARY for c in facts.cancers):
         notes.append(msg("dx.note.secondary-not-primary"))
-    suspected = [c for c in facts.primary_cancers(include_history=True) if c.suspected]
-    if suspected and not primaries:
+    if any(c.suspected for c in facts.primary_cancers(include_history=True)):
         notes.append(msg("dx.note.suspected-primary"))
-    if primaries:
-        return (Fact("known-primary", True, tuple(c.source for c in primaries)),
-                primaries, notes, missing)
+    return notes
+
+
+def _unrecognised_primary(facts: PatientFacts) -> tuple[Fact, Message, Missing] | None:
+    """A cancer the code lists do not know: whether a primary is known is unreadable."""
     unrecognised = [c for c in facts.cancers if c.category == CancerCategory.UNRECOGNISED]
-    if unrecognised:
-        notes.append(msg("dx.note.unrecognised-cancer", codes=[c.code or c.source.reference
-                                                               for c in unrecognised]))
-        fact = Fact("known-primary", None, tuple(c.source for c in unrecognised), unknown=Unknown.UNREADABLE)
-        missing.append(Missing("primary-cancer", "unreadable"))
-        return fact, [], notes, missing
+    if not unrecognised:
+        return None
+    note = msg("dx.note.unrecognised-cancer", codes=[c.code or c.source.reference for c in unrecognised])
+    fact = Fact("known-primary", None, tuple(c.source for c in unrecognised), unknown=Unknown.UNREADABLE)
+    return fact, note, Missing("primary-cancer", "unreadable")
+
+
+def known_primary(facts: PatientFacts) -> tuple[Fact, list[Cancer], list[Message], list[Missing]]:
+    primaries = [c for c in facts.primary_cancers(include_history=True) if not c.suspected]
+    if primaries:
+        return Fact("known-primary", True, tuple(c.source for c in primaries)), primaries, [], []
+    notes = _why_no_primary_notes(facts)
+    unrecognised = _unrecognised_primary(facts)
+    if unrecognised is not None:
+        fact, note, missing = unrecognised
+        return fact, [], notes + [note], [missing]
     fact = facts.absent("known-primary", None, "Condition")
-    if fact.is_unknown:
-        missing.append(missing_of(fact, "primary-cancer"))
-    return fact, [], notes, missing
+    return fact, [], notes, [missing_of(fact, "primary-cancer")] if fact.is_unknown else []
 
 
 def _interval_reference(facts: PatientFacts) -> tuple[date, str]:

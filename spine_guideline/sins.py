@@ -14,8 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .common import level_msg
 from .facts import Fact, PatientFacts, Unknown, sort_levels
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, msg
+from .keys import SINS_BAND, SINS_CATEGORY, SINS_COMPONENT, pick
 from .policy import Policy
 
 #: a policy table of rows [lowest total, highest total, name]
@@ -256,10 +258,6 @@ def missing_entries(a: SinsAssessment) -> list[Missing]:
     return [Missing(c, Unknown.NOT_RECORDED.value, a.vertebra) for c in a.missing_components]
 
 
-def level_msg(level: str | None) -> Message:
-    return msg(f"vpbk.level.{level}") if level else msg("vpbk.level.unknown")
-
-
 def result_of(a: SinsAssessment) -> dict[str, Any]:
     res: dict[str, Any] = {"vertebra": a.vertebra, "computedFromComponents": a.computed_from_components}
     if a.score is not None:
@@ -289,8 +287,8 @@ def result_of(a: SinsAssessment) -> dict[str, Any]:
 def _summary_and_conclusion(a: SinsAssessment) -> tuple[Message, Message]:
     vertebra = level_msg(a.vertebra)
     low, high = a.range
-    bands = [msg(f"sins.band.{b}") for b in a.bands]
-    cats = [msg(f"sins.category.{c}") for c in a.categories]
+    bands = [pick(SINS_BAND, b) for b in a.bands]
+    cats = [pick(SINS_CATEGORY, c) for c in a.categories]
     if a.location_conflict and a.band is None and not (a.conflict and a.score is None):
         return (msg("sins.summary.location-conflict", vertebra=vertebra, recorded=a.recorded_location,
                     expected=a.level_location),
@@ -327,7 +325,7 @@ def _criteria(a: SinsAssessment) -> list[Criterion]:
             else "sins.crit.component"
         criteria.append(Criterion(key, Status.MET if pts is not None else Status.UNKNOWN, "VPBK-M-2",
                                   (sub,) if sub is not None else (),
-                                  {"component": msg(f"sins.component.{comp}"),
+                                  {"component": pick(SINS_COMPONENT, comp),
                                    "points": "-" if pts is None else pts}))
     if a.recorded is not None:
         criteria.append(Criterion("sins.crit.recorded-total", Status.MET, "VPBK-M-2", (a.fact,),

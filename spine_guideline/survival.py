@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from .common import why
 from .facts import CancerCategory, Fact, PatientFacts, SearchStatus, Unknown
 from .findings import Message, Missing, msg
 from .policy import Policy
@@ -70,10 +71,6 @@ class LifeExpectancy:
     facts: tuple[Fact, ...] = ()
 
 
-def _why(fact: Fact) -> str:
-    return (fact.unknown or Unknown.NOT_RECORDED).value
-
-
 def _group_of(score: int, policy: Policy) -> tuple[str, float]:
     for row in policy.get(SECTION, "vdl_groups"):
         if row["min"] <= score <= row["max"]:
@@ -112,7 +109,7 @@ def _performance(facts: PatientFacts, policy: Policy) -> _Performance:
     ecog = facts.obs("ecog")
     if _number(ecog):
         return _from_ecog(ecog, policy)
-    return _Performance(missing=(Missing("karnofsky", _why(kps)),))
+    return _Performance(missing=(Missing("karnofsky", why(kps)),))
 
 
 def _from_karnofsky(kps: Fact, policy: Policy) -> _Performance:
@@ -200,7 +197,7 @@ def visceral_metastases(facts: PatientFacts) -> tuple[bool | None, tuple[Fact, .
         return True, tuple(f for f in (cond, obs) if f.is_true), ()
     if obs.is_false or cond.is_false:
         return False, tuple(f for f in (obs, cond) if f.is_false), ()
-    return None, (), (Missing("visceral-metastases", _why(cond if cond.unknown else obs)),)
+    return None, (), (Missing("visceral-metastases", why(cond if cond.unknown else obs)),)
 
 
 def van_der_linden(facts: PatientFacts, policy: Policy) -> SurvivalEstimate:

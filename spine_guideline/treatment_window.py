@@ -186,79 +186,97 @@ def _variable_missing(ctx: Evaluation) -> dict[str, list[Missing]]:
             "ambulatory": [missing_of(facts.obs("ambulatory"), "ambulatory")]}
 
 
-def evaluate_treatment_window(ctx: Evaluation) -> Finding | None:
-    if ctx.treatment_window_answer is not None:
-        return None  # answered by treatment: the aftercare card says by what
-    facts, rad = ctx.facts, ctx.radiological
-    limit = ctx.tx("rapid_progression_max_days")
-    decision = ctx.treatment_window
-    variables = decision.variables
+def _deficit_criteria(ctx: Evaluation, decision: WindowDecision) -> list[Criterion]:
+    """Radiological and clinical MESCC, the other deficits and (MESCC deficit recorded) its course:
+    the recorded facts, never the values assumed while enumerating."""
+    facts, rad, rule = ctx.facts, ctx.radiological, decision.row.rule
     deficit_facts = {d: facts.obs(d) for d in NEURO_DEFICITS}
-    days = {d: days_since(f.attr("onset").value, facts.now) for d, f in deficit_facts.items()}
-    var_missing = _variable_missing(ctx)
-    row = decision.row
-    rules = [row.rule]
-
-    # criteria: what the window rests on
     criteria: list[Criterion] = [
-        Criterion("tx.window.crit.radiological-mescc", Status.of(rad.value), row.rule, rad.facts,
+        Criterion("tx.window.crit.radiological-mescc", Status.of(rad.value), rule, rad.facts,
                   {"levels": rad.levels or "-"}),
-        Criterion("tx.window.crit.clinical-mescc", Status.of(as_bool(deficit_facts["mescc-deficit"])), row.rule,
+        Criterion("tx.window.crit.clinical-mescc", Status.of(as_bool(deficit_facts["mescc-deficit"])), rule,
                   (deficit_facts["mescc-deficit"],)),
     ]
-    # criteria show the recorded facts, never the values assumed while enumerating
     for d in NEURO_DEFICITS[1:]:
-        criteria.append(Criterion(TX_WINDOW_DEFICIT_CRITERION[d], Status.of(as_bool(deficit_facts[d])), row.rule,
+        criteria.append(Criterion(TX_WINDOW_DEFICIT_CRITERION[d], Status.of(as_bool(deficit_facts[d])), rule,
                                   (deficit_facts[d],)))
-    for d in (MESCC,):
-        f = deficit_facts[d]
-        if not f.is_true:
-            continue
-        criteria.append(Criterion("tx.window.crit.progressive", Status.of(variables[f"{d}.progressive"]),
-                                  row.rule, (f.attr("progressive"),), {"deficit": pick(TX_DEFICIT, d)}))
-        n = days.get(d)
-        criteria.append(Criterion("tx.window.crit.rapid", Status.of(variables[f"{d}.rapid"]), row.rule,
-                                  (f.attr("onset"),),
-                                  {"deficit": pick(TX_DEFICIT, d), "days": "?" if n is None else n, "limit": limit}))
+    mescc = deficit_facts[MESCC]
+    if mescc.is_true:
+        n = days_since(mescc.attr("onset").value, facts.now)
+        criteria.append(Criterion("tx.window.crit.progressive", Status.of(decision.variables[f"{MESCC}.progressive"]),
+                                  rule, (mescc.attr("progressive"),), {"deficit": pick(TX_DEFICIT, MESCC)}))
+        criteria.append(Criterion("tx.window.crit.rapid", Status.of(decision.variables[f"{MESCC}.rapid"]), rule,
+                                  (mescc.attr("onset"),),
+                                  {"deficit": pick(TX_DEFICIT, MESCC), "days": "?" if n is None else n,
+                                   "limit": ctx.tx("rapid_progression_max_days")}))
+    return criteria
+
+
+def _ambulatory_criterion(ctx: Evaluation, decision: WindowDecision) -> list[Criterion]:
+    """Ambulatory, where it can move the row."""
     if any(s not in ("radiological", "none", "severe-without-mescc") for s in decision.situations) or \
             "ambulatory" in decision.deciding_unknowns:
-        criteria.append(Criterion("tx.window.crit.ambulatory", Status.of(variables["ambulatory"]), row.rule,
-                                  (facts.obs("ambulatory"),)))
+        return [Criterion("tx.window.crit.ambulatory", Status.of(decision.variables["ambulatory"]), decision.row.rule,
+                          (ctx.facts.obs("ambulatory"),))]
+    return []
 
-    missing: list[Missing] = []
-    for name in decision.deciding_unknowns:
-        missing.extend(var_missing.get(name, []))
+
+def _policy_notes(ctx: Evaluation, decision: WindowDecision) -> list[Message]:
+    """The policies the row rests on (unknowns taken strictly, Bilsky, ...)."""
+    limit = ctx.tx("rapid_progression_max_days")
+    rad = ctx.radiological
     notes: list[Message] = []
-    provisional = bool(decision.deciding_unknowns)
-    if provisional:
-        notes.append(msg("tx.window.note.policy-unknown-stricter", window=window_message(row.hours)))
+    if decision.deciding_unknowns:
+        notes.append(msg("tx.window.note.policy-unknown-stricter", window=window_message(decision.row.hours)))
     for p in sorted(decision.policies):
         notes.append(pick(TX_WINDOW_POLICY_NOTE, p, limit=limit))
     if rad.value is True and rad.by_bilsky:
         notes.append(msg("tx.window.note.policy-bilsky", levels=rad.levels))
+    return notes
 
-    # TX-1: dexamethasone dose with a severe deficit
-    severe = deficit_facts[SEVERE]
-    if severe.is_true:
+
+def _dexamethasone_note(ctx: Evaluation) -> Message | None:
+    """TX-1: the dexamethasone dose with a severe deficit."""
+    if not ctx.facts.obs(SEVERE).is_true:
+        return None
+    dex = ctx.tx("dexamethasone")
+    active = ctx.facts.medication("corticosteroid").is_true
+    return msg("tx.window.note.dexamethasone-active" if active else "tx.window.note.dexamethasone",
+               iv=dex["iv_loading_mg"], low=dex["oral_daily_low_mg"], high=dex["oral_daily_high_mg"])
+
+
+def _texts(ctx: Evaluation, decision: WindowDecision) -> tuple[Message, Message]:
+    """(summary, conclusion): provisional while an unknown decides the row, else per situation."""
+    row = decision.row
+    window = window_message(row.hours)
+    if decision.deciding_unknowns:
+        return (msg("tx.window.summary.provisional", window=window, rule=row.rule),
+                msg("tx.window.conclusion.provisional", window=window, rule=row.rule))
+    situation = next(iter(decision.situations)) if len(decision.situations) == 1 else "generic"
+    conclusion = pick(TX_WINDOW_CONCLUSION, situation, window=window, rule=row.rule,
+                      limit=ctx.tx("rapid_progression_max_days"))
+    return msg("tx.window.summary", window=window, rule=row.rule), conclusion
+
+
+def evaluate_treatment_window(ctx: Evaluation) -> Finding | None:
+    if ctx.treatment_window_answer is not None:
+        return None  # answered by treatment: the aftercare card says by what
+    decision = ctx.treatment_window
+    row = decision.row
+    var_missing = _variable_missing(ctx)
+    missing = [m for name in decision.deciding_unknowns for m in var_missing.get(name, [])]
+    notes = _policy_notes(ctx, decision)
+    dexamethasone = _dexamethasone_note(ctx)
+    rules = [row.rule]
+    if dexamethasone is not None:
         rules.insert(0, "TX-1")
-        dex = ctx.tx("dexamethasone")
-        active = facts.medication("corticosteroid").is_true
-        notes.append(msg("tx.window.note.dexamethasone-active" if active else "tx.window.note.dexamethasone",
-                         iv=dex["iv_loading_mg"], low=dex["oral_daily_low_mg"], high=dex["oral_daily_high_mg"]))
-
-    if provisional:
-        conclusion = msg("tx.window.conclusion.provisional", window=window_message(row.hours), rule=row.rule)
-        summary = msg("tx.window.summary.provisional", window=window_message(row.hours), rule=row.rule)
-    else:
-        situation = next(iter(decision.situations)) if len(decision.situations) == 1 else "generic"
-        conclusion = pick(TX_WINDOW_CONCLUSION, situation, window=window_message(row.hours), rule=row.rule,
-                          limit=limit)
-        summary = msg("tx.window.summary", window=window_message(row.hours), rule=row.rule)
-
+        notes.append(dexamethasone)
+    summary, conclusion = _texts(ctx, decision)
     indicator = window_indicator(row.hours, ctx.tx("indicator_critical_max_hours"),
                                  ctx.tx("indicator_warning_max_hours"))
     return Finding(
         topic="treatment-window", rules=rules, indicator=indicator, summary=summary, conclusion=conclusion,
-        result={"windowHours": row.hours, "rule": row.rule}, criteria=criteria,
+        result={"windowHours": row.hours, "rule": row.rule},
+        criteria=_deficit_criteria(ctx, decision) + _ambulatory_criterion(ctx, decision),
         missing=dedupe_missing(missing), notes=notes,
         override_reasons=list(OVERRIDE_WINDOW) if indicator != Indicator.INFO else [])

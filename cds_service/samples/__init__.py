@@ -130,28 +130,34 @@ def _ref_patient(res: dict) -> str | None:
     return None
 
 
-def _validate(name: str, doc: Any) -> list[str]:
-    """Problems with one sample file's content (empty when it is fine)."""
-    if not isinstance(doc, dict):
-        return ["the file must hold a JSON object"]
-    problems = [f"missing member {k!r}" for k in _KEYS if k not in doc]
-    problems += [f"unknown member {k!r}" for k in doc if k not in _KEYS]
-    if problems:
-        return problems
+def _check_texts(name: str, doc: dict, problems: list[str]) -> None:
+    """The id (the file name, a slug) and the one-line descriptions."""
     if doc["id"] != name or not _SLUG.match(str(doc["id"])):
         problems.append(f"id {doc['id']!r} must be a lower-case slug equal to the file name ({name!r})")
     for key in ("description", "description_nl"):
         text = doc[key]
         if not isinstance(text, str) or not text.strip() or "\n" in text:
             problems.append(f"{key} must be one non-empty line")
+
+
+def _check_hooks(doc: dict, problems: list[str]) -> list[Any]:
+    """The hooks listed (empty when malformed)."""
     hooks = doc["hooks"]
     if not isinstance(hooks, list) or not hooks or any(h not in HOOKS for h in hooks) \
             or len(set(hooks)) != len(hooks):
         problems.append(f"hooks must be a non-empty list of distinct values from {list(HOOKS)}")
-        hooks = []
+        return []
+    return hooks
+
+
+def _check_expect(doc: dict, problems: list[str]) -> None:
     if not isinstance(doc["expect"], dict) or not all(
             isinstance(k, str) and isinstance(v, dict) for k, v in doc["expect"].items()):
         problems.append("expect must map topics to objects of expected result values")
+
+
+def _check_drafts(doc: dict, hooks: list[Any], problems: list[str]) -> list[Any]:
+    """The draft orders (empty when not a list), and whether they go with the hooks listed."""
     drafts = doc["draftOrders"]
     if not isinstance(drafts, list):
         problems.append("draftOrders must be a list")
@@ -161,50 +167,80 @@ def _validate(name: str, doc: Any) -> list[str]:
                 or not isinstance(res.get("id"), str) or res.get("status") != "draft":
             problems.append(f"draftOrders[{i}] must be a ServiceRequest or MedicationRequest with an id "
                             "and status 'draft'")
-    if any(h in ORDER_HOOKS for h in hooks) and not drafts:
+    order_hook = any(h in ORDER_HOOKS for h in hooks)
+    if order_hook and not drafts:
         problems.append("an order hook is listed but there are no draftOrders")
-    if drafts and not any(h in ORDER_HOOKS for h in hooks):
+    if drafts and not order_hook:
         problems.append("draftOrders are given but no order hook is listed")
+    return drafts
 
-    bundle = doc["bundle"]
+
+def _check_entry(i: int, entry: Any, seen: set[str], problems: list[str]) -> dict | None:
+    """One Bundle entry: a resource of a searched type with an id, a PUT request and a fullUrl.
+    The resource, unless it is unusable."""
+    where = f"bundle.entry[{i}]"
+    res = entry.get("resource") if isinstance(entry, dict) else None
+    if not isinstance(res, dict) or not isinstance(res.get("id"), str):
+        problems.append(f"{where}: no resource with an id")
+        return None
+    rtype = res.get("resourceType")
+    if rtype not in ALLOWED_TYPES:
+        problems.append(f"{where}: resource type {rtype!r} is not searched by any prefetch template")
+        return None
+    key = f"{rtype}/{res['id']}"
+    if key in seen:
+        problems.append(f"{where}: duplicate resource {key}")
+    seen.add(key)
+    request = entry.get("request")
+    if not isinstance(request, dict) or request.get("method") != "PUT" or request.get("url") != key:
+        problems.append(f"{where}: request must be {{'method': 'PUT', 'url': '{key}'}}")
+    if not isinstance(entry.get("fullUrl"), str) or not entry["fullUrl"]:
+        problems.append(f"{where}: fullUrl missing")
+    return res
+
+
+def _check_subjects(entries: list[Any], drafts: list[Any], patient: str, problems: list[str]) -> None:
+    """Every resource and draft order is about the one Patient."""
+    want = f"Patient/{patient}"
+    for i, entry in enumerate(entries):
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(res, dict) and res.get("resourceType") != "Patient" and _ref_patient(res) != want:
+            problems.append(f"bundle.entry[{i}]: subject/patient must be {want}")
+    for i, res in enumerate(drafts):
+        if isinstance(res, dict) and _ref_patient(res) != want:
+            problems.append(f"draftOrders[{i}]: subject must be {want}")
+
+
+def _check_bundle(bundle: Any, drafts: list[Any], problems: list[str]) -> bool:
+    """The transaction Bundle: its entries and its one Patient. False when it is no Bundle at all."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle" \
             or bundle.get("type") != "transaction" or not isinstance(bundle.get("entry"), list):
         problems.append("bundle must be a FHIR Bundle of type 'transaction' with an entry list")
-        return problems
-    patients = []
+        return False
     seen: set[str] = set()
-    for i, entry in enumerate(bundle["entry"]):
-        where = f"bundle.entry[{i}]"
-        res = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(res, dict) or not isinstance(res.get("id"), str):
-            problems.append(f"{where}: no resource with an id")
-            continue
-        rtype = res.get("resourceType")
-        if rtype not in ALLOWED_TYPES:
-            problems.append(f"{where}: resource type {rtype!r} is not searched by any prefetch template")
-            continue
-        key = f"{rtype}/{res['id']}"
-        if key in seen:
-            problems.append(f"{where}: duplicate resource {key}")
-        seen.add(key)
-        request = entry.get("request")
-        if not isinstance(request, dict) or request.get("method") != "PUT" or request.get("url") != key:
-            problems.append(f"{where}: request must be {{'method': 'PUT', 'url': '{key}'}}")
-        if not isinstance(entry.get("fullUrl"), str) or not entry["fullUrl"]:
-            problems.append(f"{where}: fullUrl missing")
-        if rtype == "Patient":
-            patients.append(res["id"])
+    read = [_check_entry(i, entry, seen, problems) for i, entry in enumerate(bundle["entry"])]
+    patients = [res["id"] for res in read if res is not None and res.get("resourceType") == "Patient"]
     if len(patients) != 1:
         problems.append(f"bundle must hold exactly one Patient (found {len(patients)})")
     else:
-        want = f"Patient/{patients[0]}"
-        for i, entry in enumerate(bundle["entry"]):
-            res = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(res, dict) and res.get("resourceType") != "Patient" and _ref_patient(res) != want:
-                problems.append(f"bundle.entry[{i}]: subject/patient must be {want}")
-        for i, res in enumerate(drafts):
-            if isinstance(res, dict) and _ref_patient(res) != want:
-                problems.append(f"draftOrders[{i}]: subject must be {want}")
+        _check_subjects(bundle["entry"], drafts, patients[0], problems)
+    return True
+
+
+def _validate(name: str, doc: Any) -> list[str]:
+    """Problems with one sample file's content (empty when it is fine)."""
+    if not isinstance(doc, dict):
+        return ["the file must hold a JSON object"]
+    problems = [f"missing member {k!r}" for k in _KEYS if k not in doc]
+    problems += [f"unknown member {k!r}" for k in doc if k not in _KEYS]
+    if problems:
+        return problems
+    _check_texts(name, doc, problems)
+    hooks = _check_hooks(doc, problems)
+    _check_expect(doc, problems)
+    drafts = _check_drafts(doc, hooks, problems)
+    if not _check_bundle(doc["bundle"], drafts, problems):
+        return problems
     _check_placeholders(doc, "$", problems)
     return problems
 

@@ -150,56 +150,84 @@ def _quote_list(values: Iterable[Any]) -> str:
     return ", ".join(f"'{v}'" if isinstance(v, str) else json.dumps(v) for v in values)
 
 
-def _one(error: ValidationError) -> list[tuple[list[str | int], str]]:
-    """Path parts and a message for one error, without quoting the instance."""
-    path: list[str | int] = list(error.absolute_path)
-    kw = error.validator
-    value = error.validator_value
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    custom = schema.get("x-message")
-    inst = error.instance
+Parts = list[str | int]
 
+
+def _dependent_required(path: Parts, value: dict[str, Any], inst: Any) -> list[tuple[Parts, str]]:
+    out = []
+    for trigger, needed in value.items():
+        if isinstance(inst, dict) and trigger in inst:
+            out += [(path + [p], f"is required when '{trigger}' is present") for p in needed if p not in inst]
+    return out or [(path, "is missing a dependent property")]
+
+
+def _member_errors(error: ValidationError, path: Parts, custom: str | None) -> list[tuple[Parts, str]] | None:
+    """Errors about members (required, dependent, not allowed): one per member, at its own path.
+    None when ``error`` is of another kind."""
+    kw, value, inst = error.validator, error.validator_value, error.instance
+    schema = error.schema if isinstance(error.schema, dict) else {}
     if kw == "required":
         missing = [p for p in value if isinstance(inst, dict) and p not in inst]
         return [(path + [p], "is required") for p in missing] or [(path, "is missing a required property")]
     if kw == "dependentRequired":
-        out = []
-        for trigger, needed in value.items():
-            if isinstance(inst, dict) and trigger in inst:
-                out += [(path + [p], f"is required when '{trigger}' is present") for p in needed if p not in inst]
-        return out or [(path, "is missing a dependent property")]
+        return _dependent_required(path, value, inst)
     if kw == "additionalProperties" and value is False and isinstance(inst, dict):
         allowed = set(schema.get("properties", {}))
-        extra = sorted(k for k in inst if k not in allowed)
-        return [(path + [k], "is not an allowed property here") for k in extra]
+        return [(path + [k], "is not an allowed property here") for k in sorted(k for k in inst if k not in allowed)]
     if kw == "not" and isinstance(value, dict) and list(value) == ["required"] and len(value["required"]) == 1:
         return [(path + [value["required"][0]], custom or "is not allowed here")]
+    return None
+
+
+def _value_message(kw: str, value: Any) -> str | None:
+    """The message for a constraint on the value itself (enum, const, format, pattern, bounds)."""
+    if kw == "enum":
+        return f"must be one of {_quote_list(value)}"
+    if kw == "const":
+        return f"must be {_quote_list([value])}"
+    if kw == "format":
+        return f"must be a valid {value}"
+    if kw == "pattern":
+        return "has an invalid format"
+    if kw in _BOUNDS:
+        return f"must be {_BOUNDS[kw]} {value}"
+    return None
+
+
+def _size_message(kw: str, value: Any, inst: Any) -> str | None:
+    """The message for a length, item-count or property-count constraint."""
+    if kw == "maxLength":
+        return f"must be at most {value} characters long (is {len(inst)})"
+    if kw == "minLength":
+        return "must not be empty" if value == 1 else f"must be at least {value} characters long"
+    if kw == "minItems":
+        return "must not be empty" if value == 1 else f"must have at least {value} items"
+    if kw == "maxItems":
+        return f"must have at most {value} items"
+    if kw == "minProperties":
+        return "must not be empty" if value == 1 else f"must have at least {value} properties"
+    return None
+
+
+def _one(error: ValidationError) -> list[tuple[Parts, str]]:
+    """Path parts and a message for one error, without quoting the instance."""
+    path: Parts = list(error.absolute_path)
+    kw = error.validator
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    custom = schema.get("x-message")
+    members = _member_errors(error, path, custom)
+    if members is not None:
+        return members
     if kw == "type":
+        value = error.validator_value
         expected = value if isinstance(value, list) else [value]
-        return [(path, f"must be of type {' or '.join(expected)}, not {_type_name(inst)}")]
+        return [(path, f"must be of type {' or '.join(expected)}, not {_type_name(error.instance)}")]
     if custom:
         # x-message: the schema's own wording for its constraint (pattern, anyOf, contains, ...).
         return [(path, custom)]
-    if kw == "enum":
-        return [(path, f"must be one of {_quote_list(value)}")]
-    if kw == "const":
-        return [(path, f"must be {_quote_list([value])}")]
-    if kw == "maxLength":
-        return [(path, f"must be at most {value} characters long (is {len(inst)})")]
-    if kw == "minLength":
-        return [(path, "must not be empty" if value == 1 else f"must be at least {value} characters long")]
-    if kw == "minItems":
-        return [(path, "must not be empty" if value == 1 else f"must have at least {value} items")]
-    if kw == "maxItems":
-        return [(path, f"must have at most {value} items")]
-    if kw == "minProperties":
-        return [(path, "must not be empty" if value == 1 else f"must have at least {value} properties")]
-    if kw == "format":
-        return [(path, f"must be a valid {value}")]
-    if kw == "pattern":
-        return [(path, "has an invalid format")]
-    if kw in _BOUNDS:
-        return [(path, f"must be {_BOUNDS[kw]} {value}")]
+    message = _value_message(kw, error.validator_value) or _size_message(kw, error.validator_value, error.instance)
+    if message is not None:
+        return [(path, message)]
     if kw in ("anyOf", "oneOf") and error.context:
         # Report the alternatives' own problems at the deepest path they reach.
         best = max(error.context, key=lambda e: len(e.absolute_path))

@@ -2,13 +2,15 @@
 and cancer diagnoses (data-dictionary.md, Conditions)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from spine_guideline.facts import CancerCategory, ConditionRecord, Fact, Source
 
-from ..context import CancerDraft, Concept, MappingContext, ObsRecord, Resource, safe_id
+from ..context import CancerDraft, Coding, Concept, MappingContext, ObsRecord, Resource, safe_id
 from ..fhirutil import as_dict, as_list, as_str, codings, ref_type_id, reference, status_code, texts
 from ..levels import body_site
+from ..tables import Target
 from .observations import partial_date_end
 
 _CANCER_RANK = {"secondary": 0, "unknown-primary": 1, "unrecognised": 1, "other-solid": 2,
@@ -44,9 +46,75 @@ def condition_status(ctx: MappingContext, value: Any) -> str | None:
             return str(mapped)
     return status_code(value)
 
+#: the targets of a concept in one domain, each with the coding it came from
+_Targets = tuple[tuple[Target, Coding], ...]
+
+
+@dataclass(frozen=True)
+class _Asserted:
+    """What every record made from one asserted Condition shares."""
+
+    rid: str | None
+    src: Source
+    suspected: bool
+    active: bool
+    onset_date: Any
+    onset_field: str | None
+
+
+def _read_asserted(ctx: MappingContext, res: Resource, concept: Concept, verification: str | None) -> _Asserted:
+    cfg = ctx.rules["condition"]
+    rid = safe_id(res.get("id"))
+    onset_date, onset_field = onset(ctx, res)
+    recorded = ctx.date_text(res.get("recordedDate"), res.get("onsetDateTime"), res.get("assertedDate"),
+                             res.get("dateRecorded"))
+    return _Asserted(rid, Source("Condition", rid, recorded, concept.display),
+                     verification in cfg["suspected_verification"],
+                     condition_status(ctx, res.get("clinicalStatus")) not in cfg["history_clinical"],
+                     onset_date, onset_field)
+
+
+def _add_condition_records(ctx: MappingContext, res: Resource, a: _Asserted, targets: _Targets) -> None:
+    """Condition records (spinal metastasis, fracture, ...): one per level of the bodySite."""
+    site = body_site(res.get("bodySite"), ctx.term)
+    for t, _coding in targets:
+        if not ctx.depends_ok(t, site):
+            continue
+        for lvl in (site.levels or (None,)):
+            ctx.add_condition(ConditionRecord(t.code, a.src, lvl, a.suspected, a.active, a.onset_date, a.onset_field,
+                                              t.product.get("subtype")))
+
+
+def _cancer_types(ctx: MappingContext, a: _Asserted, concept: Concept, targets: _Targets,
+                  unrecognised: bool) -> dict[str, tuple[str, str]]:
+    """Cancer type -> the (system, code) that gave it; an unrecognised cancer code is warned about."""
+    types: dict[str, tuple[str, str]] = {}
+    for t, coding in targets:
+        types.setdefault(t.code, (coding[0] or "", coding[1] or ""))
+    if unrecognised:
+        first = concept.codings[0] if concept.codings else (None, None, None)
+        code_str = f"{first[0] or ''}|{first[1] or ''}" if first[1] else None
+        types["unrecognised"] = (first[0] or "", first[1] or "")
+        ctx.warn("Condition", a.rid, f"unrecognised cancer code {code_str or '(text only)'}: "
+                 "not classified; add it to the site's mapping file")
+    return types
+
+
+def _add_cancers(ctx: MappingContext, res: Resource, a: _Asserted, types: dict[str, tuple[str, str]]) -> None:
+    """Cancer drafts of the most specific type(s) the codes give (several: warned)."""
+    best = max(_CANCER_RANK.get(c, 3) for c in types)
+    chosen = [c for c in types if _CANCER_RANK.get(c, 3) == best]
+    if len(chosen) > 1:
+        ctx.warn("Condition", a.rid, f"codes give several cancer types ({', '.join(sorted(chosen))})")
+    proof = _histology_evidence(ctx, res, a.src)
+    for ctype in chosen:
+        system, c = types[ctype]
+        ctx.cancer_drafts.append(CancerDraft(
+            ctype, CancerCategory(ctx.term.cancer_category[ctype]), a.src, a.onset_date, a.onset_field, a.active,
+            a.suspected, proof, f"{system}|{c}" if c else None, as_str(res.get("id"))))
+
 
 def map_condition(ctx: MappingContext, res: Resource) -> None:
-    cfg = ctx.rules["condition"]
     verification = condition_status(ctx, res.get("verificationStatus"))
     code = res.get("code")
     concept = ctx.concept(code)
@@ -60,41 +128,11 @@ def map_condition(ctx: MappingContext, res: Resource) -> None:
     unrecognised = not condition_targets and not cancer_targets and _looks_like_cancer(ctx, code)
     if not condition_targets and not cancer_targets and not unrecognised:
         return  # nothing the guideline reads
-    rid = safe_id(res.get("id"))
-    suspected = verification in cfg["suspected_verification"]
-    active = condition_status(ctx, res.get("clinicalStatus")) not in cfg["history_clinical"]
-    onset_date, onset_field = onset(ctx, res)
-    recorded = ctx.date_text(res.get("recordedDate"), res.get("onsetDateTime"), res.get("assertedDate"),
-                             res.get("dateRecorded"))
-    src = Source("Condition", rid, recorded, concept.display)
-    site = body_site(res.get("bodySite"), ctx.term)
-    for t, _coding in condition_targets:
-        if not ctx.depends_ok(t, site):
-            continue
-        for lvl in (site.levels or (None,)):
-            ctx.add_condition(ConditionRecord(t.code, src, lvl, suspected, active, onset_date, onset_field,
-                                              t.product.get("subtype")))
-    types: dict[str, tuple[str, str]] = {}
-    for t, coding in cancer_targets:
-        types.setdefault(t.code, (coding[0] or "", coding[1] or ""))
-    if unrecognised:
-        first = concept.codings[0] if concept.codings else (None, None, None)
-        code_str = f"{first[0] or ''}|{first[1] or ''}" if first[1] else None
-        types["unrecognised"] = (first[0] or "", first[1] or "")
-        ctx.warn("Condition", rid, f"unrecognised cancer code {code_str or '(text only)'}: "
-                 "not classified; add it to the site's mapping file")
-    if not types:
-        return
-    best = max(_CANCER_RANK.get(c, 3) for c in types)
-    chosen = [c for c in types if _CANCER_RANK.get(c, 3) == best]
-    if len(chosen) > 1:
-        ctx.warn("Condition", rid, f"codes give several cancer types ({', '.join(sorted(chosen))})")
-    proof = _histology_evidence(ctx, res, src)
-    for ctype in chosen:
-        system, c = types[ctype]
-        ctx.cancer_drafts.append(CancerDraft(
-            ctype, CancerCategory(ctx.term.cancer_category[ctype]), src, onset_date, onset_field, active, suspected,
-            proof, f"{system}|{c}" if c else None, as_str(res.get("id"))))
+    asserted = _read_asserted(ctx, res, concept, verification)
+    _add_condition_records(ctx, res, asserted, condition_targets)
+    types = _cancer_types(ctx, asserted, concept, cancer_targets, unrecognised)
+    if types:
+        _add_cancers(ctx, res, asserted, types)
 
 
 def _findings(ctx: MappingContext, res: Resource, concept: Concept, verification: str | None) -> None:

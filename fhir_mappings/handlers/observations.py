@@ -2,6 +2,7 @@
 an Observation can record (ECG, chest X-ray); data-dictionary.md, Observations."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..fhirutil import (
     status_code,
     texts,
 )
-from ..levels import body_site
+from ..levels import BodySite, body_site
 from ..tables import LOCAL_SYSTEM, ObsDef
 
 COMPONENT_NAMES = ("onset", "progressive", "laterality", "treatment", "reason")
@@ -49,6 +50,66 @@ def obs_date(ctx: MappingContext, res: Resource) -> tuple[str | None, tuple[date
     return None, None
 
 
+@dataclass(frozen=True)
+class _Recorded:
+    """Where and when one Observation was recorded: what each of its facts shares."""
+
+    rid: str | None
+    src: Source
+    when: tuple[datetime, bool] | None
+    site: BodySite
+
+    def record(self, name: str, reading: Reading, attrs: dict[str, Fact],
+               focus: tuple[str | None, str | None] = (None, None)) -> ObsRecord:
+        value, unknown, note = reading
+        when = self.when
+        return ObsRecord(name, list(self.site.levels), when[0] if when else None, when[1] if when else False,
+                         value, unknown, attrs, self.src, note, focus, self.site.regions)
+
+
+def _component_records(ctx: MappingContext, rec: _Recorded, coded: list[tuple[str, Resource]]) -> None:
+    """A panel (zib2017 eOverdracht Mobility: 'ability to walk' as a component): the component
+    is its own fact, dated and placed as the Observation."""
+    for name, comp in coded:
+        reading = read_value(ctx, comp, ctx.term.obs_defs[name])
+        if reading[1] is Unknown.UNREADABLE:
+            ctx.warn("Observation", rec.rid, f"{name}: component value could not be read ({reading[2]})")
+        ctx.obs.append(rec.record(name, reading, {}))
+
+
+def _stepped_care_name(ctx: MappingContext, rec: _Recorded, attrs: dict[str, Fact]) -> str:
+    """stepped-care-waived is recorded per treatment (its ``treatment`` component)."""
+    treat = attrs.pop("treatment", None)
+    if treat is not None and treat.value:
+        return f"stepped-care-waived.{treat.value}"
+    ctx.warn("Observation", rec.rid, "stepped-care-waived without a readable treatment component")
+    return "stepped-care-waived"
+
+
+def _sins_reading(reading: Reading, attrs: dict[str, Fact]) -> Reading:
+    """A SINS Observation with only its components: the total is not recorded (not unreadable)."""
+    value, unknown, note = reading
+    if value is None and unknown is Unknown.UNREADABLE and any(k in attrs for k in SINS_COMPONENTS) \
+            and note == "no value":
+        return value, Unknown.NOT_RECORDED, "components only"
+    return reading
+
+
+def _named_record(ctx: MappingContext, res: Resource, rec: _Recorded, name: str,
+                  focus: tuple[str | None, str | None]) -> ObsRecord:
+    """The Observation's own value as fact ``name``, with its component attributes."""
+    reading = read_value(ctx, res, ctx.term.obs_defs[name])
+    if name == "pain-score":
+        reading = _pain_method(ctx, res, reading)
+    if reading[1] is Unknown.UNREADABLE:
+        ctx.warn("Observation", rec.rid, f"{name}: value could not be read ({reading[2]})")
+    attrs = _components(ctx, res, name, rec.src, rec.rid) if "component" in res else {}
+    record_name = _stepped_care_name(ctx, rec, attrs) if name == "stepped-care-waived" else name
+    if name == "sins":
+        reading = _sins_reading(reading, attrs)
+    return rec.record(record_name, reading, attrs, focus)
+
+
 def map_observation(ctx: MappingContext, res: Resource) -> None:
     status = status_code(res.get("status"))
     if ctx.status_ignored(res, status):
@@ -66,36 +127,11 @@ def map_observation(ctx: MappingContext, res: Resource) -> None:
     src = Source("Observation", rid, date_str, concept.display)
     for kind in events:
         ctx.events.append(Event(kind, src, "done", None, date_str))
-    site = body_site(res.get("bodySite"), ctx.term)
-    for name, comp in coded_components:
-        # a panel (zib2017 eOverdracht Mobility: 'ability to walk' as a component): the component
-        # is its own fact, dated and placed as the Observation
-        value, unknown, note = read_value(ctx, comp, ctx.term.obs_defs[name])
-        if unknown is Unknown.UNREADABLE:
-            ctx.warn("Observation", rid, f"{name}: component value could not be read ({note})")
-        ctx.obs.append(ObsRecord(name, list(site.levels), when[0] if when else None, when[1] if when else False,
-                                 value, unknown, {}, src, note, (None, None), site.regions))
+    rec = _Recorded(rid, src, when, body_site(res.get("bodySite"), ctx.term))
+    _component_records(ctx, rec, coded_components)
     focus = ref_type_id(reference(res["focus"])) if "focus" in res else (None, None)
     for name in names:
-        d = ctx.term.obs_defs[name]
-        value, unknown, note = read_value(ctx, res, d)
-        if name == "pain-score":
-            value, unknown, note = _pain_method(ctx, res, (value, unknown, note))
-        if unknown is Unknown.UNREADABLE:
-            ctx.warn("Observation", rid, f"{name}: value could not be read ({note})")
-        attrs = _components(ctx, res, name, src, rid) if "component" in res else {}
-        record_name = name
-        if name == "stepped-care-waived":
-            treat = attrs.pop("treatment", None)
-            if treat is not None and treat.value:
-                record_name = f"stepped-care-waived.{treat.value}"
-            else:
-                ctx.warn("Observation", rid, "stepped-care-waived without a readable treatment component")
-        if name == "sins" and value is None and unknown is Unknown.UNREADABLE and \
-                any(k in attrs for k in SINS_COMPONENTS) and note == "no value":
-            unknown, note = Unknown.NOT_RECORDED, "components only"
-        ctx.obs.append(ObsRecord(record_name, list(site.levels), when[0] if when else None,
-                                 when[1] if when else False, value, unknown, attrs, src, note, focus, site.regions))
+        ctx.obs.append(_named_record(ctx, res, rec, name, focus))
 
 
 def _pain_method(ctx: MappingContext, res: Resource, reading: Reading) -> Reading:
@@ -263,46 +299,68 @@ def _components(ctx: MappingContext, res: Resource, name: str, src: Source, rid:
     return attrs
 
 
-def _component_value(ctx: MappingContext, cname: str, comp: Resource) -> tuple[Any, bool]:
-    key = value_key(comp) or ""
-    raw = comp.get(key)
-    if cname == "onset":
-        val = raw if key != "valuePeriod" else as_dict(raw).get("start")
-        p = ctx.dt(val)
-        if not p:
-            return None, False
-        end = partial_date_end(val, p[0], ctx.now)
-        return (end if end is not None else p[0]), True
-    if cname == "progressive":
-        b = as_bool(raw) if key in ("valueBoolean", "valueString") else None
-        return b, b is not None
-    if cname == "reason":
-        s = as_str(raw) if key == "valueString" else (cc_text(raw) or next(
-            (c for _s, c, _d in codings(raw) if c), None))
-        return s, s is not None
-    if cname in ("laterality", "treatment"):
-        if key == "valueCodeableConcept":
-            for system, c, _d in codings(raw):
-                ans = ctx.term.answer(cname, system, c)
-                if ans is not None:
-                    return ans, True
-            return None, False
-        s = as_str(raw)
-        return (s, True) if s in ctx.term.allowed_codes.get(cname, frozenset()) else (None, False)
-    # SINS component: points or category
-    top = ctx.term.answer_max.get(cname, 0)
-    if key == "valueCodeableConcept":
-        for system, c, _d in codings(raw):
-            ans = ctx.term.answer(cname, system, c)
-            if ans is not None:
-                return int(ans), True
+def _onset_component(ctx: MappingContext, key: str, raw: Any) -> tuple[Any, bool]:
+    """Onset: a date(time) or period start; a year or month reads as its last possible day."""
+    val = raw if key != "valuePeriod" else as_dict(raw).get("start")
+    p = ctx.dt(val)
+    if not p:
         return None, False
+    end = partial_date_end(val, p[0], ctx.now)
+    return (end if end is not None else p[0]), True
+
+
+def _reason_component(key: str, raw: Any) -> tuple[Any, bool]:
+    """Reason: a string, else the text or first code of a CodeableConcept."""
+    s = as_str(raw) if key == "valueString" else (cc_text(raw) or next(
+        (c for _s, c, _d in codings(raw) if c), None))
+    return s, s is not None
+
+
+def _coded_answer(ctx: MappingContext, cname: str, raw: Any) -> str | None:
+    """The answer map's value of the first coding of ``raw`` that has one."""
+    for system, c, _d in codings(raw):
+        ans = ctx.term.answer(cname, system, c)
+        if ans is not None:
+            return ans
+    return None
+
+
+def _answer_component(ctx: MappingContext, cname: str, key: str, raw: Any) -> tuple[Any, bool]:
+    """Laterality / treatment: a mapped coding, or one of the allowed local codes as a string."""
+    if key == "valueCodeableConcept":
+        ans = _coded_answer(ctx, cname, raw)
+        return ans, ans is not None
+    s = as_str(raw)
+    return (s, True) if s in ctx.term.allowed_codes.get(cname, frozenset()) else (None, False)
+
+
+def _sins_component(ctx: MappingContext, cname: str, key: str, raw: Any) -> tuple[Any, bool]:
+    """A SINS component: its points (a mapped category, or a whole number from 0 to the maximum)."""
+    if key == "valueCodeableConcept":
+        ans = _coded_answer(ctx, cname, raw)
+        return (int(ans), True) if ans is not None else (None, False)
+    top = ctx.term.answer_max.get(cname, 0)
     num = as_number(raw) if key in ("valueInteger", "valueString", "valueDecimal") else None
     if key == "valueQuantity":
         num = as_number(as_dict(raw).get("value"))
     if num is None or num != int(num) or not 0 <= num <= top:
         return None, False
     return int(num), True
+
+
+def _component_value(ctx: MappingContext, cname: str, comp: Resource) -> tuple[Any, bool]:
+    key = value_key(comp) or ""
+    raw = comp.get(key)
+    if cname == "onset":
+        return _onset_component(ctx, key, raw)
+    if cname == "progressive":
+        b = as_bool(raw) if key in ("valueBoolean", "valueString") else None
+        return b, b is not None
+    if cname == "reason":
+        return _reason_component(key, raw)
+    if cname in ("laterality", "treatment"):
+        return _answer_component(ctx, cname, key, raw)
+    return _sins_component(ctx, cname, key, raw)
 
 
 def partial_date_end(raw: Any, start: datetime, now: datetime) -> datetime | None:

@@ -11,7 +11,7 @@ from spine_guideline.facts import DraftOrder
 
 from ..context import MappingContext, Resource, safe_id
 from ..fhirutil import as_dict, as_list, as_str, ref_type_id, walk_bundle
-from ..levels import WHOLE_SPINE_REGIONS, body_site
+from ..levels import WHOLE_SPINE_REGIONS, BodySite, body_site
 from .medications import MEDICATION_TYPES, med_codes
 
 _PRIORITIES = ("routine", "urgent", "asap", "stat")
@@ -37,39 +37,58 @@ def selection_keys(selections: Iterable[str] | None) -> Selections:
     return keys, raw
 
 
+def _order_kind(ctx: MappingContext, res: Resource, site: BodySite) -> tuple[str, set[str]]:
+    """What is ordered (``other`` when nothing the guideline reads), and the CPT regions
+    of an MRI segment order."""
+    if res["resourceType"] in MEDICATION_TYPES:
+        steroid = any(t.code == "corticosteroid" for cc in med_codes(ctx, res)
+                      for t, _c in ctx.lookup_all("medication", cc))
+        return ("corticosteroid" if steroid else "other"), set()
+    kind = "other"
+    regions: set[str] = set()
+    for t, _c in ctx.lookup_all("order", res.get("code")):
+        if not ctx.depends_ok(t, site):
+            continue
+        if kind == "other":
+            kind = t.code
+        if t.code == "mri-segment" and "region" in t.product:
+            regions.add(t.product["region"])  # CPT: one code per spine region
+    if kind == "mri-segment" and WHOLE_SPINE_REGIONS <= regions:
+        kind = "mri-whole-spine"  # one order with the cervical, thoracic and lumbar codes
+    return kind, regions
+
+
+def _priority(ctx: MappingContext, res: Resource) -> str | None:
+    """The order's priority, lower-cased; one not understood is warned about and dropped."""
+    priority = as_str(res.get("priority"))
+    priority = priority.lower() if priority else None
+    if priority is not None and priority not in _PRIORITIES:
+        ctx.warn(res["resourceType"], safe_id(as_str(res.get("id"))), "draft order priority not understood")
+        return None
+    return priority
+
+
+def _version_hint(res: Resource) -> str | None:
+    """The FHIR version the order's resource type (and fields) suggest."""
+    rtype = res["resourceType"]
+    if rtype == "ProcedureRequest":
+        return "DSTU2" if any(k in res for k in ("orderedOn", "scheduledDateTime", "scheduledPeriod")) else "STU3"
+    return _VERSION_HINTS.get(rtype)
+
+
 def draft_order(ctx: MappingContext, res: Resource, selections: Selections,
                 full_url: str | None) -> tuple[DraftOrder, frozenset[str]]:
     """The draft order, and the spine regions (``C``/``T``/``L``) a region-coded MRI
     segment order covers (see :func:`combine_segment_orders`)."""
     rtype = res["resourceType"]
     rid = as_str(res.get("id"))
-    kind = "other"
     site = body_site(res.get("bodySite"), ctx.term)
-    regions: set[str] = set()
-    if rtype in MEDICATION_TYPES:
-        if any(t.code == "corticosteroid" for cc in med_codes(ctx, res) for t, _c in ctx.lookup_all("medication", cc)):
-            kind = "corticosteroid"
-    else:
-        for t, _c in ctx.lookup_all("order", res.get("code")):
-            if not ctx.depends_ok(t, site):
-                continue
-            if kind == "other":
-                kind = t.code
-            if t.code == "mri-segment" and "region" in t.product:
-                regions.add(t.product["region"])  # CPT: one code per spine region
-        if kind == "mri-segment" and WHOLE_SPINE_REGIONS <= regions:
-            kind = "mri-whole-spine"  # one order with the cervical, thoracic and lumbar codes
-    priority = as_str(res.get("priority"))
-    priority = priority.lower() if priority else None
-    if priority is not None and priority not in _PRIORITIES:
-        ctx.warn(rtype, safe_id(rid), "draft order priority not understood")
-        priority = None
-    hint = _VERSION_HINTS.get(rtype)
-    if rtype == "ProcedureRequest":
-        hint = "DSTU2" if any(k in res for k in ("orderedOn", "scheduledDateTime", "scheduledPeriod")) else "STU3"
+    kind, regions = _order_kind(ctx, res, site)
+    priority = _priority(ctx, res)
     keys, raw = selections
     selected = keys is None or (rtype, rid or "") in keys or (full_url is not None and full_url in raw)
-    order = DraftOrder(kind, rtype, safe_id(rid), selected, priority, _deadline(ctx, res), site.levels, hint)
+    order = DraftOrder(kind, rtype, safe_id(rid), selected, priority, _deadline(ctx, res), site.levels,
+                       _version_hint(res))
     return order, frozenset(regions) if kind == "mri-segment" else frozenset()
 
 
