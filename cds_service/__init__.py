@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, redirect, request
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from fhir_mappings import MappingSettings
 from spine_guideline.policy import Policy
@@ -59,8 +60,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     settings = read_settings(None, test_config)
     app.config.update(settings.flask_config())
     logs.configure(settings.log_level)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
 
     runtime = build_runtime(settings, clock)
     if settings.database_url.startswith("sqlite:///"):
@@ -97,7 +98,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
         app.register_blueprint(demo_bp)
 
         @app.get("/")
-        def demo_root() -> Response:
+        def demo_root() -> WerkzeugResponse:
             return redirect("/demo/", code=302)
     if app.config["AUTH"] == "off":
         log.warning("authentication is OFF (SPINE_CDS_AUTH=off): every caller is trusted; "

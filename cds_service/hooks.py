@@ -62,7 +62,8 @@ def read_body(req: Any, limit: int) -> bytes:
         stream = req.environ.get("wsgi.input")
         if stream is None or not req.environ.get("wsgi.input_terminated"):
             return req.get_data(cache=False)
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             chunk = stream.read(min(65536, limit + 1 - size))
             if not chunk:
