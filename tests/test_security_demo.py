@@ -13,8 +13,11 @@ Against the real ``spine-cds demo`` (gunicorn) on loopback, since both live in t
 path (Host handling, the fetch), plus fast in-process checks of the same rules."""
 from __future__ import annotations
 
+import base64
 import http.server
+import json
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -207,3 +210,31 @@ def test_demo_fhir_servers_are_normalised() -> None:
     assert s.values["DEMO_FHIR_SERVERS"] == ["http://h/fhir", "https://x/r4"]
 
 
+
+
+@pytest.mark.e2e
+def test_the_capture_app_opens_in_demo_mode_on_the_demos_own_fhir_endpoint(demo: str, intranet: _Recorder) -> None:
+    """Issue 18: in demo mode the app's open mode is allowed for the demo's own FHIR endpoint
+    (no SPINE_CDS_APP_OPEN_SERVERS set): a card with missing data links to it, and the page reads
+    the record from there; a link naming another server is refused and that server never contacted."""
+    r = requests.post(f"{demo}/cds-services/spine-metastases-treatment",
+                      json=hook_body(prefetch=False, fhir_server=demo + "/demo/fhir"), timeout=20)
+    assert r.status_code == 200, r.text
+    links = [ln for card in r.json()["cards"] for ln in card.get("links", [])
+             if ln["type"] == "absolute" and "/app/" in ln["url"]]
+    assert links, "a card with missing data links to the capture app in open mode"
+    page = requests.get(links[0]["url"], timeout=20, headers={"Accept-Language": "en"})
+    assert page.status_code == 200, page.text[:500]
+    assert 'id="criteria"' in page.text and '<input type="radio"' in page.text, page.text[:2000]
+    # the server is inside the signed context: the demo's own endpoint; swapped for another
+    # server the context no longer verifies, and that server is never contacted
+    token = urllib.parse.parse_qs(urllib.parse.urlsplit(links[0]["url"]).query)["appContext"][0]
+    version, payload, signature = token.split(".")
+    context = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert context["s"] == demo + "/demo/fhir"
+    context["s"] = intranet.base + "/fhir"
+    forged = base64.urlsafe_b64encode(json.dumps(context).encode()).decode().rstrip("=")
+    foreign = links[0]["url"].replace(token, f"{version}.{forged}.{signature}")
+    refused = requests.get(foreign, timeout=20, headers={"Accept-Language": "en"})
+    assert refused.status_code in (400, 403), refused.status_code
+    assert intranet.paths == []
