@@ -70,6 +70,8 @@ def run(service: ServiceDef, *, resources: Iterable[Any], searches: Mapping[str,
     failed = sorted(set(failed_types))
     if failed:
         notes.append(catalogs.text("common.incomplete", lang, types=failed))
+    if facts.unrecognised_products:
+        notes.append(catalogs.text("common.unrecognised-products", lang, products=facts.unrecognised_products))
     if facts.warnings:
         notes.append(catalogs.text("common.warnings", lang, count=len(facts.warnings)))
     cards = [render_card(f, ctx, extra_notes=notes) for f in findings]

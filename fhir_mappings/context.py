@@ -123,6 +123,7 @@ class MappingContext:
     events: list[Event] = field(default_factory=list)
     medications: list[Medication] = field(default_factory=list)
     unknown_products: list[str] = field(default_factory=list)  # medication resources whose drug class is unknown
+    unrecognised_products: list[str] = field(default_factory=list)  # their names (display, else system|code)
     allergies: list[Allergy] = field(default_factory=list)
     patient: Resource | None = None
     _condition_set: set[ConditionRecord] = field(default_factory=set)

@@ -134,4 +134,5 @@ def build_facts(resources: Iterable[Any], *, searches: Mapping[str, SearchStatus
     ctx.guard("resolution", None, resolve, ctx, facts)
     ctx.guard("resolution", None, finish_cancers, ctx, facts)
     facts.warnings = ctx.warnings
+    facts.unrecognised_products = ctx.unrecognised_products
     return facts

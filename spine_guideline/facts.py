@@ -258,6 +258,9 @@ class PatientFacts:
     draft_orders: list[DraftOrder] = field(default_factory=list)
     searches: dict[str, SearchStatus] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: products whose drug class no table knows (a G-Standaard-only code), as the record names
+    #: them: reported on the cards, never guessed (the rules do not read this)
+    unrecognised_products: list[str] = field(default_factory=list)
 
     # -- search status ---------------------------------------------------------
     def searched(self, resource_type: str) -> bool:

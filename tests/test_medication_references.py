@@ -262,3 +262,25 @@ def test_real_server_medication_read_when_the_prefetch_left_it_out(fhir_base):
     assert "Medication" in got.failed
     f = build_facts([r for r in got.resources], searches=got.searches, now=NOW, patient_id="p1")
     assert f.medication("corticosteroid").is_unknown
+
+
+def test_over_http_a_g_standaard_only_product_is_named_on_the_cards_escaped(tmp_path):
+    """Issue 17: an unrecognised product is reported on the card by the name the record gives it
+    (a site can map its code), never guessed; the name is request text, so it is escaped."""
+    app = make_app(tmp_path)
+    mescc = {"resourceType": "Observation", "id": "o1", "status": "final",
+             "code": {"coding": [{"system": "https://spine-cds.org/fhir/CodeSystem/spine-cds",
+                                  "code": "mescc-deficit"}]}, "valueBoolean": True,
+             "effectiveDateTime": "2026-11-22T08:00:00Z", "subject": {"reference": "Patient/p1"}}
+    only_prk = {**agreement(), "medicationReference": {"reference": "#m"},
+                "contained": [product("m", {"system": PRK, "code": "99999", "display": "DEXAMETHASON <b>4MG</b>"})]}
+    prefetch = {key: searchset() for key in DIAGNOSIS.prefetch_keys}
+    prefetch.update(patient={"resourceType": "Patient", "id": "p1"}, observations=searchset(mescc),
+                    medicationRequests=searchset(only_prk))
+    b = body(prefetch, fhir_server=None)
+    del b["fhirServer"], b["fhirAuthorization"]
+    r = app.test_client().post("/cds-services/spine-metastases-diagnosis", json=b, headers={"Accept-Language": "en"})
+    assert r.status_code == 200, r.get_data(as_text=True)[:500]
+    details = [c["detail"] for c in r.get_json()["cards"]]
+    assert details and all("Product not recognised" in d and "DEXAMETHASON" in d for d in details)
+    assert not any("<b>" in d for d in details)

@@ -95,9 +95,12 @@ def _report_unknown_product(ctx: MappingContext, res: Resource, concepts: list[A
     for cc in concepts:
         cods = codings(cc)
         if cods and all(ctx.term.system(s) in systems for s, _c, _d in cods):
-            s, c, _d = cods[0]
+            s, c, d = cods[0]
             why = (f"unrecognised product code {s}|{c}: drug class not known; add it (or its ATC code) "
                    "to the site's mapping file")
+            name = d or (cc.get("text") if isinstance(cc, dict) else None) or c
+            if isinstance(name, str) and name not in ctx.unrecognised_products:
+                ctx.unrecognised_products.append(name[:120])
             break
     if why is None and not any(codings(cc) for cc in concepts) and medication_references(res):
         why = "referenced Medication not in the request nor read from the FHIR server: drug class not known"
