@@ -86,6 +86,8 @@ _MET_LABEL_MAX = int(LAYOUT["metLabelMax"])
 _EVIDENCE_MAX = int(LAYOUT["evidenceMax"])
 _BUDGET = int(LAYOUT["detailBudget"])
 _MISSING_NAMES_MAX = int(LAYOUT["compactMissingNames"])
+_NAMED: Mapping[str, Mapping[str, str]] = LAYOUT["named"]
+_MISMATCH: Mapping[str, Any] = LAYOUT["techniqueMismatch"]
 _PARENS = re.compile(r" ?\([^()]*\)")
 _FACT_LABEL_PREFIXES = ("vpbk.fact.", "dx.fact.", "tx.fact.")
 
@@ -334,7 +336,7 @@ def render_detail(f: Finding, ctx: RenderContext, *, capture_link: bool = False)
     one line of links; the rules that fired. A detail over the layout's budget gives the
     missing data by name in one line (the capture links say how to record them)."""
     detail = _detail(f, ctx, level=0, capture_link=capture_link)
-    for level in (1, 2, 3):
+    for level in (1, 2, 3, 4):
         if len(detail) <= _BUDGET:
             break
         detail = _detail(f, ctx, level=level, capture_link=capture_link)
@@ -346,30 +348,35 @@ def _detail(f: Finding, ctx: RenderContext, *, level: int, capture_link: bool) -
     data by name in one line, the unknown criteria without evidence counted, the criteria not
     met in a few words with one piece of evidence, generic explanations (notes without patient
     data) and the static text as one line pointing to the card's links, no rules line; at
-    level 2 the met criteria at most two per rule, at level 3 counted as well."""
+    level 2 the met criteria at most two per rule, at level 3 one per rule, at level 4 counted
+    in one line that still names their rules. The criteria that are the card's decision
+    (layout ``named``: who must be in the MDO) are always named in full, at every level."""
     compact = level >= 1
     c = ctx.catalogs
     static_keys = LAYOUT["static"].get(f.topic, {})
     main_rule = f.rules[0]
     static = [(n.key, static_keys[n.key]) for n in f.notes if n.key in static_keys]
-    notes = [n for n in f.notes if n.key not in static_keys]
+    notes = [n for n in _mismatch_notes(f, ctx) if n.key not in static_keys]
     if compact:
         static += [(n.key, main_rule) for n in notes if not n.params]
         notes = [n for n in notes if n.params]
     open_criteria = [cr for cr in f.criteria if cr.status is Status.NOT_MET
                      or (cr.status is Status.UNKNOWN and _informative(cr) and not compact)]
     unknown = [cr for cr in f.criteria if cr.status is Status.UNKNOWN and cr not in open_criteria]
-    met = [cr for cr in f.criteria if cr.status is Status.MET]
+    named = _NAMED.get(f.topic)
+    decided = [cr for cr in f.criteria if cr.status is Status.MET and named and cr.key.startswith(named["criteria"])]
+    met = [cr for cr in f.criteria if cr.status is Status.MET and cr not in decided]
     if compact:
         unknown_lines = ([_counted_line(unknown, Status.UNKNOWN, ctx)] if len(unknown) > 2
                          else _grouped_lines(unknown, Status.UNKNOWN, ctx))
-        met_lines = ([_counted_line(met, Status.MET, ctx)] if met else []) if level >= 3 \
-            else _grouped_lines(met, Status.MET, ctx, most=2 if level == 2 else None)
+        met_lines = ([_counted_line(met, Status.MET, ctx)] if met else []) if level >= 4 \
+            else _grouped_lines(met, Status.MET, ctx, most={2: 2, 3: 1}.get(level))
     else:
         unknown_lines = _grouped_lines(unknown, Status.UNKNOWN, ctx)
         met_lines = _grouped_lines(met, Status.MET, ctx)
     sections: dict[str, str | None] = {
-        "conclusion": f"**{c.render(f.conclusion, ctx.lang)}**",
+        "conclusion": f"**{_conclusion(f, ctx)}**",
+        "named": _named_line(decided, named["label"], ctx) if named and decided else None,
         "missing": (f"**{c.text('common.heading.missing', ctx.lang)}**\n\n"
                     + "\n".join(_missing_lines(f, ctx, compact=compact, capture_link=capture_link))) if f.missing else None,
         "open-criteria": "\n".join([*_open_lines(open_criteria, ctx, compact=compact), *unknown_lines]) or None,
@@ -401,8 +408,85 @@ def _open_lines(criteria: list[Criterion], ctx: RenderContext, *, compact: bool)
 
 
 def _counted_line(criteria: list[Criterion], status: Status, ctx: RenderContext) -> str:
+    """Criteria of one status counted in one line; met ones still say which rules they are:
+    ``✔ Met (20): VPBK-M-1, VPBK-M-2, …``."""
+    if status is Status.MET:
+        rules = ", ".join(dict.fromkeys(cr.rule for cr in criteria if cr.rule))
+        return f"- {_STATUS_MARK[status]} **{ctx.status_label[status]}** ({len(criteria)}): {rules}".rstrip(": ")
     text = ctx.catalogs.text(f"common.counted.{status.value}", ctx.lang, count=len(criteria))
     return f"- {_STATUS_MARK[status]} **{ctx.status_label[status]}**: {text}"
+
+
+def _named_line(criteria: list[Criterion], label_key: str, ctx: RenderContext) -> str:
+    """The met criteria that are the card's decision, by name in one line, with their rules:
+    ``✔ In the meeting (TX-3): original treating specialist; radiologist; …``."""
+    rules = ", ".join(dict.fromkeys(cr.rule for cr in criteria if cr.rule))
+    where = f" ({rules})" if rules else ""
+    names = "; ".join(dict.fromkeys(_full_label(cr, ctx) for cr in criteria))
+    return f"- {_STATUS_MARK[Status.MET]} **{ctx.catalogs.text(label_key, ctx.lang)}**{where}: {names}"
+
+
+def _mismatch(f: Finding) -> tuple[str, list[str], str] | None:
+    """VPBK-T-1: the ordered technique, the ones the level allows and the level, when the
+    order asks for a technique the level does not allow (BK at T3)."""
+    if f.topic != "vpbk-eligibility":
+        return None
+    r = f.result
+    ordered, allowed, level = r.get("orderedTechnique"), r.get("technique") or [], r.get("vertebra")
+    if isinstance(ordered, str) and ordered not in allowed and level:
+        return ordered, list(allowed), str(level)
+    return None
+
+
+def _not_possible(f: Finding) -> list[str]:
+    """The techniques not possible at the card's level: the ordered one the level does not allow,
+    or, without an order, each technique of the layout the level does not allow (BK at T3)."""
+    mismatch = _mismatch(f)
+    if mismatch is not None:
+        return [mismatch[0]]
+    r = f.result
+    if f.topic != "vpbk-eligibility" or r.get("orderedTechnique") or not r.get("vertebra"):
+        return []
+    allowed = r.get("technique") or []
+    return [t for t in _MISMATCH["techniques"] if t not in allowed]
+
+
+def _eligible_other_technique(f: Finding, ctx: RenderContext) -> bool:
+    """An eligible verdict for a technique other than the ordered one (or one of two), with a
+    conclusion that says so."""
+    return (bool(_not_possible(f)) and bool(f.result.get("technique"))
+            and f.result.get("verdict") in _MISMATCH["verdicts"]
+            and f.conclusion is not None and ctx.catalogs.has(f"{f.conclusion.key}.other-technique", ctx.lang))
+
+
+def _conclusion(f: Finding, ctx: RenderContext) -> str:
+    """The finding's conclusion; an eligible verdict on an order for a technique the level does
+    not allow says what the patient is eligible for and that the ordered technique is not
+    possible there, never "every criterion is met" above the criterion that is not."""
+    if not _eligible_other_technique(f, ctx):
+        return ctx.catalogs.render(f.conclusion, ctx.lang)
+    assert f.conclusion is not None
+    return ctx.catalogs.text(f"{f.conclusion.key}.other-technique", ctx.lang, **f.conclusion.params,
+                             ordered=", ".join(_not_possible(f)), allowed=", ".join(f.result["technique"]))
+
+
+def _mismatch_notes(f: Finding, ctx: RenderContext) -> list[Message]:
+    """The notes, the technique point said once where a technique is not possible at the level
+    (ordered or not): the mismatch note left out where the conclusion says it, the technique note where it
+    only repeats the level range (the VPBK-T-1 criterion line names it)."""
+    if not _not_possible(f):
+        return list(f.notes)
+    out = []
+    for n in f.notes:
+        if n.key in _MISMATCH["notes"] and _eligible_other_technique(f, ctx):
+            continue
+        if n.key == _MISMATCH["techniqueNote"]:
+            technotes = n.params.get("notes")
+            if isinstance(technotes, list) and all(isinstance(t, Message) and t.key in _MISMATCH["levelTechnotes"]
+                                                   for t in technotes):
+                continue
+        out.append(n)
+    return out
 
 
 def evidence_payload(f: Finding) -> list[dict[str, Any]]:
@@ -507,8 +591,9 @@ def _blocker(f: Finding, ctx: RenderContext) -> tuple[str, str] | None:
     if f.topic != "vpbk-eligibility":
         return None
     r, c = f.result, ctx.catalogs
-    ordered, allowed, level = r.get("orderedTechnique"), r.get("technique") or [], r.get("vertebra")
-    if isinstance(ordered, str) and ordered not in allowed and level:
+    mismatch = _mismatch(f)
+    if mismatch:
+        ordered, allowed, level = mismatch
         key = "summary.blocked.technique" if allowed else "summary.blocked.technique-none"
         return "technique", c.text(key, ctx.lang, markdown=False,
                                    ordered=SafeText(escape_text(ordered, markdown=False)),

@@ -16,7 +16,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from cds_service.cards import RESULT_EXTENSION, SUMMARY_LIMIT
 
-from .support.sample_cards import case_cards
+from .support.sample_cards import case_cards, sample_cards
 
 DETAIL_MAX = 1500
 DETAIL_MEDIAN_MAX = 700
@@ -179,3 +179,87 @@ def test_the_measure_fails_on_what_it_forbids():
     assert ENGLISH_IN_DUTCH.search("gegevens: not recorded")
     assert DUTCH_DECIMAL_POINT.search("INR 1.1 onder 1,5")
     assert datetime.now(UTC)  # the samples are dated relative to now (conftest)
+
+
+RULE_ID = re.compile(r"\b[A-Z]{2,5}(?:-[A-Z])?-\d+[a-z]?\b")
+
+
+def test_met_criteria_compressed_but_named_by_rule(cards):
+    """Met criteria compressed, never counted away: every met line names its rule(s),
+    the most compact one too (``✔ Met (20): VPBK-M-1, VPBK-M-2, …``)."""
+    counted = 0
+    for card in cards:
+        for line in card["detail"].splitlines():
+            if not line.startswith("- ✔ **"):
+                continue
+            assert RULE_ID.search(line), (_where(card), line)
+            assert not re.search(r"\*\*: \d+ criteria$", line), (_where(card), line)
+            counted += bool(re.match(r"- ✔ \*\*(?:Met|Voldaan)\*\* \(\d+\): ", line))
+    assert counted, "no card is compacted to the counted met line: the test above does not see it"
+
+
+def _discipline_names(card: dict[str, Any], catalogs) -> list[str]:
+    """The disciplines the MDO card's result says must be in the meeting, as the catalog names them."""
+    evidence = card["extension"][RESULT_EXTENSION].get("evidence", [])
+    keys = [e["criterion"] for e in evidence if e["criterion"].startswith("tx.mdo.crit.discipline.")
+            and e["status"] == "met"]
+    return [re.sub(r" ?\([^()]*\)", "", catalogs.text(k, card["lang"])).strip().lower() for k in keys]
+
+
+@pytest.fixture(scope="module")
+def most_compact_cards() -> list[dict[str, Any]]:
+    """Every sample's cards with no detail budget at all: each card at its most compact."""
+    from cds_service import cards as cards_module
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(cards_module, "_BUDGET", 0)
+    try:
+        return sample_cards(datetime.now(UTC).replace(microsecond=0))
+    finally:
+        mp.undo()
+
+
+def test_most_compact_met_line_still_names_its_rules(most_compact_cards):
+    test_met_criteria_compressed_but_named_by_rule(most_compact_cards)
+
+
+@pytest.mark.parametrize("which", ["cards", "most_compact_cards"])
+def test_mdo_card_always_names_its_disciplines(which, request):
+    """Who must be in the MDO is the decision of the card (TX-3): named in one line on every
+    card, compacted or not (``most_compact_cards``), as many as the conclusion counts."""
+    from cds_service.i18n import load_catalogs
+
+    catalogs = load_catalogs()
+    mdo = [c for c in request.getfixturevalue(which) if c["source"]["topic"]["code"] == "mdo-referral"]
+    assert mdo
+    named = 0
+    for card in mdo:
+        names = _discipline_names(card, catalogs)
+        counted = re.search(r"(\d+) discipline", card["detail"].split("\n", 1)[0])
+        if counted:
+            assert len(names) == int(counted.group(1)), (_where(card), names, card["detail"])
+        if not names:
+            continue
+        line = next((ln for ln in card["detail"].splitlines() if ln.startswith("- ✔ ")
+                     and all(n in ln.lower() for n in names)), None)
+        assert line, (_where(card), names, card["detail"])
+        named += 1
+    assert named > 10
+
+
+def test_bk_ordered_at_t3_conclusion_says_eligible_for_vp_and_bk_not_possible(all_sample_cards):
+    details = {c["lang"]: c["detail"] for c in all_sample_cards if c["sample"] == "bk-order-t3"
+               and c["hook"] == "order-select" and c["source"]["topic"]["code"] == "vpbk-eligibility"}
+    en, nl = (details[lang].split("\n", 1)[0] for lang in ("en", "nl"))
+    assert "every criterion" not in en and "eligible for VP" in en and "BK is not possible at T3" in en, en
+    assert "aan alle criteria" not in nl and "in aanmerking voor VP" in nl and "BK is niet mogelijk op Th3" in nl, nl
+    # the technique point said once: no note repeating the conclusion
+    assert "where only VP is possible" not in details["en"] and "Technique possible" not in details["en"]
+    assert "waar alleen VP mogelijk" not in details["nl"] and "Mogelijke techniek" not in details["nl"]
+
+
+def test_no_conclusion_claims_every_criterion_met_above_one_not_met(cards):
+    for card in cards:
+        first, _, rest = card["detail"].partition("\n")
+        if "- ✘ " in rest:
+            assert "every criterion" not in first and "aan alle criteria" not in first, (_where(card), card["detail"])
