@@ -343,43 +343,78 @@ def render_detail(f: Finding, ctx: RenderContext, *, capture_link: bool = False)
     return detail
 
 
-def _detail(f: Finding, ctx: RenderContext, *, level: int, capture_link: bool) -> str:
-    """The detail in full (``level`` 0) or, over the budget, compacted: at level 1 the missing
-    data by name in one line, the unknown criteria without evidence counted, the criteria not
-    met in a few words with one piece of evidence, generic explanations (notes without patient
-    data) and the static text as one line pointing to the card's links, no rules line; at
-    level 2 the met criteria at most two per rule, at level 3 one per rule, at level 4 counted
-    in one line that still names their rules. The criteria that are the card's decision
-    (layout ``named``: who must be in the MDO) are always named in full, at every level."""
-    compact = level >= 1
-    c = ctx.catalogs
-    static_keys = LAYOUT["static"].get(f.topic, {})
-    main_rule = f.rules[0]
-    static = [(n.key, static_keys[n.key]) for n in f.notes if n.key in static_keys]
-    notes = [n for n in _mismatch_notes(f, ctx) if n.key not in static_keys]
-    if compact:
-        static += [(n.key, main_rule) for n in notes if not n.params]
-        notes = [n for n in notes if n.params]
+@dataclass(frozen=True)
+class _Partition:
+    """A finding's criteria as the detail shows them at one compaction level."""
+
+    open: list[Criterion]       # not met, and (in full) unknown with evidence: each with its evidence
+    unknown: list[Criterion]    # unknown, resting on nothing recorded
+    decided: list[Criterion]    # met criteria that are the card's decision (layout ``named``), always named
+    met: list[Criterion]        # the other met criteria
+
+
+def _partition(f: Finding, compact: bool) -> _Partition:
     open_criteria = [cr for cr in f.criteria if cr.status is Status.NOT_MET
                      or (cr.status is Status.UNKNOWN and _informative(cr) and not compact)]
     unknown = [cr for cr in f.criteria if cr.status is Status.UNKNOWN and cr not in open_criteria]
     named = _NAMED.get(f.topic)
     decided = [cr for cr in f.criteria if cr.status is Status.MET and named and cr.key.startswith(named["criteria"])]
     met = [cr for cr in f.criteria if cr.status is Status.MET and cr not in decided]
+    return _Partition(open_criteria, unknown, decided, met)
+
+
+def _unknown_lines(unknown: list[Criterion], ctx: RenderContext, level: int) -> list[str]:
+    if level >= 1 and len(unknown) > 2:
+        return [_counted_line(unknown, Status.UNKNOWN, ctx)]
+    return _grouped_lines(unknown, Status.UNKNOWN, ctx)
+
+
+def _met_lines(met: list[Criterion], ctx: RenderContext, level: int) -> list[str]:
+    """Met criteria one line per rule; at level 2 at most two names per rule, at level 3 one,
+    at level 4 counted in one line that still names the rules."""
+    if level >= 4:
+        return [_counted_line(met, Status.MET, ctx)] if met else []
+    return _grouped_lines(met, Status.MET, ctx, most={2: 2, 3: 1}.get(level))
+
+
+def _notes_and_static(f: Finding, ctx: RenderContext, compact: bool) -> tuple[list[Message], list[tuple[str, str]]]:
+    """The notes shown as text, and the static ones shown as a line pointing to the rule pages
+    (compacted: generic notes, those without patient data, join the static ones)."""
+    static_keys = LAYOUT["static"].get(f.topic, {})
+    static = [(n.key, static_keys[n.key]) for n in f.notes if n.key in static_keys]
+    notes = [n for n in _mismatch_notes(f, ctx) if n.key not in static_keys]
     if compact:
-        unknown_lines = ([_counted_line(unknown, Status.UNKNOWN, ctx)] if len(unknown) > 2
-                         else _grouped_lines(unknown, Status.UNKNOWN, ctx))
-        met_lines = ([_counted_line(met, Status.MET, ctx)] if met else []) if level >= 4 \
-            else _grouped_lines(met, Status.MET, ctx, most={2: 2, 3: 1}.get(level))
-    else:
-        unknown_lines = _grouped_lines(unknown, Status.UNKNOWN, ctx)
-        met_lines = _grouped_lines(met, Status.MET, ctx)
+        static += [(n.key, f.rules[0]) for n in notes if not n.params]
+        notes = [n for n in notes if n.params]
+    return notes, static
+
+
+def _missing_section(f: Finding, ctx: RenderContext, compact: bool, capture_link: bool) -> str | None:
+    if not f.missing:
+        return None
+    heading = ctx.catalogs.text("common.heading.missing", ctx.lang)
+    return f"**{heading}**\n\n" + "\n".join(_missing_lines(f, ctx, compact=compact, capture_link=capture_link))
+
+
+def _detail(f: Finding, ctx: RenderContext, *, level: int, capture_link: bool) -> str:
+    """The detail in full (``level`` 0) or, over the budget, compacted: at level 1 the missing
+    data by name in one line, the unknown criteria without evidence counted, the criteria not
+    met in a few words with one piece of evidence, generic explanations (notes without patient
+    data) and the static text as one line pointing to the card's links, no rules line; from
+    level 2 the met criteria shorter (see :func:`_met_lines`). The criteria that are the card's
+    decision (layout ``named``: who must be in the MDO) are always named in full, at every level."""
+    compact = level >= 1
+    c = ctx.catalogs
+    part = _partition(f, compact)
+    notes, static = _notes_and_static(f, ctx, compact)
+    named = _NAMED.get(f.topic)
+    met_lines = _met_lines(part.met, ctx, level) if compact else _grouped_lines(part.met, Status.MET, ctx)
     sections: dict[str, str | None] = {
         "conclusion": f"**{_conclusion(f, ctx)}**",
-        "named": _named_line(decided, named["label"], ctx) if named and decided else None,
-        "missing": (f"**{c.text('common.heading.missing', ctx.lang)}**\n\n"
-                    + "\n".join(_missing_lines(f, ctx, compact=compact, capture_link=capture_link))) if f.missing else None,
-        "open-criteria": "\n".join([*_open_lines(open_criteria, ctx, compact=compact), *unknown_lines]) or None,
+        "named": _named_line(part.decided, named["label"], ctx) if named and part.decided else None,
+        "missing": _missing_section(f, ctx, compact, capture_link),
+        "open-criteria": "\n".join([*_open_lines(part.open, ctx, compact=compact),
+                                    *_unknown_lines(part.unknown, ctx, level)]) or None,
         "met-criteria": "\n".join(met_lines) or None,
         "notes": "\n\n".join(dict.fromkeys(_note_text(n, f, ctx) for n in notes)) or None,
         "static": (c.text("common.static.compact", ctx.lang) if compact else _static_line(f, ctx, static))
