@@ -24,11 +24,12 @@ from importlib import resources
 from typing import Any
 
 from spine_guideline import GUIDELINE_VERSION, RULES_VERSION
-from spine_guideline.facts import Fact, Source, Unknown
+from spine_guideline.facts import Unknown
 from spine_guideline.findings import Criterion, Finding, Indicator, Message, Status
 
+from .evidence import FACT_LABEL_PREFIXES, evidence_payload, evidence_words, when_text
 from .guideline import rule_url
-from .i18n import Catalogs, SafeText, escape_text, format_date, format_number
+from .i18n import Catalogs, SafeText, escape_text
 from .ids import new_uuid
 from .suggestions import SuggestionContext, render_suggestion, verdict_suggestions, with_level
 
@@ -89,70 +90,13 @@ _MISSING_NAMES_MAX = int(LAYOUT["compactMissingNames"])
 _NAMED: Mapping[str, Mapping[str, str]] = LAYOUT["named"]
 _MISMATCH: Mapping[str, Any] = LAYOUT["techniqueMismatch"]
 _PARENS = re.compile(r" ?\([^()]*\)")
-_FACT_LABEL_PREFIXES = ("vpbk.fact.", "dx.fact.", "tx.fact.")
-
-
-def _when(date: str | None, lang: str) -> str | None:
-    return format_date(date[:10], lang) if date else None
-
-
-def _types_in_words(searched: str, ctx: RenderContext) -> str:
-    """``"MedicationRequest, MedicationStatement"`` -> ``"medicatie"``: each type once, in words."""
-    words = ctx.type_words
-    return ", ".join(dict.fromkeys(words.get(t.strip(), escape_text(t.strip())) for t in searched.split(",")
-                                   if t.strip()))
-
-
-def _fact_label(fact: Fact, ctx: RenderContext) -> str | None:
-    for prefix in _FACT_LABEL_PREFIXES:
-        label = ctx.plain_lookup(prefix, fact.name)
-        if label:
-            return label
-    return None
-
-
-def _source_words(s: Source, fact: Fact, ctx: RenderContext, *, with_value: bool) -> str:
-    """One source as a person reads it: what (the code's display, else the fact, else the
-    kind of record), the value when it is a number, and the date: ``KPS 70, 1 dec. 2026``."""
-    what = escape_text(s.display) if s.display else _fact_label(fact, ctx)
-    when = _when(s.date, ctx.lang)
-    if what is None:  # nothing to name it by: when it was recorded, else what kind of record
-        if when:
-            return ctx.catalogs.text("common.evidence.recorded", ctx.lang, when=SafeText(when))
-        return ctx.plain_lookup("common.record.", s.resource_type) or ctx.type_words.get(
-            s.resource_type, escape_text(s.resource_type))
-    if with_value and isinstance(fact.value, (int, float)) and not isinstance(fact.value, bool):
-        what = f"{what} {format_number(fact.value, ctx.lang)}"
-    return f"{what}, {when}" if when else what
-
-
-def evidence_words(fact: Fact, ctx: RenderContext, *, named: bool = False) -> list[str]:
-    """What ``fact`` rests on, in words, never a reference: each source (what, value, date),
-    "not recorded" and why, or "none recorded (searched: conditions)". ``named``: a
-    source-less text starts with the fact's name (several facts in one line)."""
-    c = ctx.catalogs
-    if fact.value is None:
-        reason = fact.unknown.value if fact.unknown else "not-recorded"
-        why = ctx.unknown_text.get(reason) or c.text(f"unknown.{reason}", ctx.lang)
-        if fact.sources and reason != "not-recorded":  # stale, conflicting, unreadable: which records
-            seen = list(dict.fromkeys(_source_words(s, fact, ctx, with_value=False) for s in fact.sources))
-            return [f"{why}: {'; '.join(seen[:_EVIDENCE_MAX])}"]
-        label = _fact_label(fact, ctx) if named else None
-        return [f"{label}: {why}" if label else why]
-    if not fact.sources:
-        if fact.searched:
-            return [c.text("common.evidence.none-found", ctx.lang,
-                           searched=SafeText(_types_in_words(fact.searched, ctx)))]
-        return []
-    one = len(fact.sources) == 1
-    return list(dict.fromkeys(_source_words(s, fact, ctx, with_value=one) for s in fact.sources))
 
 
 def _criterion_evidence(crit: Criterion, ctx: RenderContext, most: int = _EVIDENCE_MAX) -> list[str]:
     named = len(crit.facts) > 1
     lines: dict[str, None] = {}
     for fact in crit.facts:
-        for line in evidence_words(fact, ctx, named=named):
+        for line in evidence_words(fact, ctx, most=_EVIDENCE_MAX, named=named):
             lines[line] = None
     out = list(lines)
     if len(out) > most:
@@ -262,7 +206,7 @@ def _missing_lines(f: Finding, ctx: RenderContext, *, compact: bool, capture_lin
     if compact:
         names: dict[str, None] = {}
         for m in f.missing:
-            label = next((t for p in _FACT_LABEL_PREFIXES if (t := ctx.plain_lookup(p, m.code))), None)
+            label = next((t for p in FACT_LABEL_PREFIXES if (t := ctx.plain_lookup(p, m.code))), None)
             if label is None:
                 how = ctx.missing_text.get(m.code) or _text_or(c, f"missing.{m.code}", ctx.lang, m.code)
                 label = _lower_first(_PARENS.sub("", how).strip())
@@ -322,7 +266,7 @@ def _note_text(n: Message, f: Finding, ctx: RenderContext) -> str:
         # (the references stay in the result's ``answeredBy``)
         parts = []
         for a in f.result["answeredBy"]:
-            when = _when(a.get("date"), ctx.lang)
+            when = when_text(a.get("date"), ctx.lang)
             parts.append(f"{escape_text(str(a.get('deadline')))} ({when})" if when else escape_text(str(a.get("deadline"))))
         return ctx.catalogs.text(n.key, ctx.lang, deadlines=SafeText(", ".join(parts)))
     return ctx.catalogs.render(n, ctx.lang)
@@ -521,27 +465,6 @@ def _mismatch_notes(f: Finding, ctx: RenderContext) -> list[Message]:
                                                    for t in technotes):
                 continue
         out.append(n)
-    return out
-
-
-def evidence_payload(f: Finding) -> list[dict[str, Any]]:
-    """Per criterion, the references (and searches) its evidence rests on: the machine-readable
-    twin of the words on the card (result ``evidence``), so an integrator can trace each line."""
-    out = []
-    for crit in f.criteria:
-        refs = list(dict.fromkeys(s.reference for fact in crit.facts for s in fact.sources))
-        searched = list(dict.fromkeys(t.strip() for fact in crit.facts if fact.searched and not fact.sources
-                                      for t in fact.searched.split(",") if t.strip()))
-        unknown = list(dict.fromkeys((fact.unknown.value if fact.unknown else "not-recorded")
-                                     for fact in crit.facts if fact.value is None))
-        item: dict[str, Any] = {"criterion": crit.key, "status": crit.status.value, "references": refs}
-        if crit.rule:
-            item["rule"] = crit.rule
-        if searched:
-            item["searched"] = searched
-        if unknown:
-            item["unknown"] = unknown
-        out.append(item)
     return out
 
 
