@@ -39,9 +39,10 @@ import re
 import socket
 import time
 import zlib
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -58,6 +59,7 @@ from .urls import origin as url_origin
 log = logging.getLogger("spine_cds.fhir")
 
 K = TypeVar("K", bound=Hashable)
+R = TypeVar("R")
 
 MAX_WORKERS = 4
 _CHUNK = 64 * 1024
@@ -335,50 +337,40 @@ class FhirClient:
 
     def search_many(self, base_url: str, queries: Mapping[K, str], token: str | None,
                     deadline: float | None = None) -> dict[K, SearchResult]:
-        """Run several searches concurrently (at most 4 at once) within one shared deadline.
-
-        Without ``deadline`` the whole batch gets ``total_budget`` seconds.
-        """
-        if not queries:
-            return {}
-        if deadline is None:
-            deadline = time.monotonic() + self.total_budget
-        results: dict[K, SearchResult] = {}
-        pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(queries)), thread_name_prefix="fhir-fetch")
-        try:
-            futures = {key: pool.submit(self.search, base_url, q, token=token, deadline=deadline)
-                       for key, q in queries.items()}
-            wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()) + _GRACE)
-            for key, fut in futures.items():
-                if fut.done() and not fut.cancelled() and fut.exception() is None:
-                    results[key] = fut.result()
-                else:
-                    fut.cancel()
-                    results[key] = SearchResult(ok=False, incomplete=True, error="deadline exceeded")
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-        return results
+        """Run several searches concurrently (at most 4 at once) within one shared deadline;
+        a search the deadline cuts off is incomplete. Without ``deadline`` the whole batch gets
+        ``total_budget`` seconds."""
+        jobs = {key: partial(self.search, base_url, q, token=token) for key, q in queries.items()}
+        return self._all_by(jobs, deadline, lambda: SearchResult(ok=False, incomplete=True, error="deadline exceeded"),
+                            "fhir-fetch")
 
     def read_many(self, base_url: str, references: Mapping[K, str], token: str | None,
                   deadline: float | None = None) -> dict[K, ReadResult]:
         """Several reads (``Type/id``) concurrently (at most 4 at once) within one shared deadline;
         a read the deadline cuts off is a failure (``deadline exceeded``)."""
-        if not references:
+        jobs = {key: partial(self.read, base_url, ref, token=token) for key, ref in references.items()}
+        return self._all_by(jobs, deadline, lambda: ReadResult(ok=False, error="deadline exceeded"), "fhir-read")
+
+    def _all_by(self, jobs: Mapping[K, Callable[..., R]], deadline: float | None, cut_off: Callable[[], R],
+                name: str) -> dict[K, R]:
+        """Run ``jobs`` on at most ``MAX_WORKERS`` threads until ``deadline``; a job not done by
+        then gets ``cut_off()``. Each job is called with ``deadline=``. A job that raised is a bug
+        and raises here (never a failed read)."""
+        if not jobs:
             return {}
         if deadline is None:
             deadline = time.monotonic() + self.total_budget
-        results: dict[K, ReadResult] = {}
-        pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(references)), thread_name_prefix="fhir-read")
+        results: dict[K, R] = {}
+        pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(jobs)), thread_name_prefix=name)
         try:
-            futures = {key: pool.submit(self.read, base_url, ref, token=token, deadline=deadline)
-                       for key, ref in references.items()}
+            futures = {key: pool.submit(job, deadline=deadline) for key, job in jobs.items()}
             wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()) + _GRACE)
             for key, fut in futures.items():
-                if fut.done() and not fut.cancelled() and fut.exception() is None:
-                    results[key] = fut.result()
+                if fut.done() and not fut.cancelled():
+                    results[key] = fut.result()  # re-raises what the job raised
                 else:
                     fut.cancel()
-                    results[key] = ReadResult(ok=False, error="deadline exceeded")
+                    results[key] = cut_off()
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         return results

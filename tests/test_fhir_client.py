@@ -609,3 +609,19 @@ def test_search_many_mixes_success_and_failure(mock):
     assert results["c"].complete and ids(results["c"]) == {"cond-1"}
     assert results["o"].error == "HTTP 500" and results["bad"].error == "invalid query"
     assert FhirClient().search_many(BASE, {}, TOKEN) == {}
+
+
+def test_a_search_that_raises_is_a_bug_and_raises_not_a_failed_search(monkeypatch):
+    """A bug must be loud: an exception inside one of the concurrent searches or reads is raised to
+    the caller (a 500 with an OperationOutcome), never turned into 'search failed' facts."""
+    client = FhirClient(connect_timeout=0.5, read_timeout=0.5, total_budget=2.0)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug in the client")
+
+    monkeypatch.setattr(client, "search", broken)
+    monkeypatch.setattr(client, "read", broken)
+    with pytest.raises(RuntimeError, match="bug in the client"):
+        client.search_many("http://127.0.0.1:9/fhir", {"a": "Condition?patient=p1"}, token=None)
+    with pytest.raises(RuntimeError, match="bug in the client"):
+        client.read_many("http://127.0.0.1:9/fhir", {"a": "Medication/m1"}, token=None)
