@@ -93,14 +93,18 @@ _PARENS = re.compile(r" ?\([^()]*\)")
 
 
 def _criterion_evidence(crit: Criterion, ctx: RenderContext, most: int = _EVIDENCE_MAX) -> list[str]:
+    """The criterion's evidence in at most ``most`` lines; with more, a last ``+N`` (in full)."""
     named = len(crit.facts) > 1
     lines: dict[str, None] = {}
+    left = 0
     for fact in crit.facts:
-        for line in evidence_words(fact, ctx, most=_EVIDENCE_MAX, named=named):
-            lines[line] = None
+        words, unworded = evidence_words(fact, ctx, most=_EVIDENCE_MAX, per_line=_EVIDENCE_MAX, named=named)
+        lines.update(dict.fromkeys(words))
+        left += unworded
     out = list(lines)
-    if len(out) > most:
-        out = out[:most] + ([f"+{len(out) - most}"] if most > 1 else [])
+    more = len(out) - most + left
+    if more > 0:
+        out = out[:most] + ([f"+{more}"] if most > 1 else [])
     return out
 
 

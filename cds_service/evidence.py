@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from .cards import RenderContext
 
 FACT_LABEL_PREFIXES = ("vpbk.fact.", "dx.fact.", "tx.fact.")
+#: records worded per line a fact may show, looking for distinct wordings
+WORDED_PER_FACT = 10
 
 
 def when_text(date: str | None, lang: str) -> str | None:
@@ -53,28 +55,40 @@ def _source_words(s: Source, fact: Fact, ctx: RenderContext, *, with_value: bool
     return f"{what}, {when}" if when else what
 
 
-def evidence_words(fact: Fact, ctx: RenderContext, *, most: int, named: bool = False) -> list[str]:
-    """What ``fact`` rests on, in words, never a reference: each source (what, value, date),
-    "not recorded" and why, or "none recorded (searched: conditions)". ``named``: a
-    source-less text starts with the fact's name (several facts in one line); ``most``: records
-    named at most for one unknown fact (the layout's ``evidenceMax``)."""
+def _distinct_words(fact: Fact, ctx: RenderContext, *, with_value: bool, most: int) -> tuple[list[str], int]:
+    """The first ``most`` distinct wordings of ``fact``'s sources, and how many sources are left
+    unworded (a fact may rest on thousands of records, many worded alike: the card names a few,
+    so at most ``WORDED_PER_FACT`` times ``most`` records are worded)."""
+    lines: dict[str, None] = {}
+    for i, s in enumerate(fact.sources):
+        if len(lines) == most or i == most * WORDED_PER_FACT:
+            return list(lines), len(fact.sources) - i
+        lines[_source_words(s, fact, ctx, with_value=with_value)] = None
+    return list(lines), 0
+
+
+def evidence_words(fact: Fact, ctx: RenderContext, *, most: int, per_line: int,
+                   named: bool = False) -> tuple[list[str], int]:
+    """What ``fact`` rests on, in words, never a reference, at most ``most`` lines, and how many
+    further records were not worded: each source (what, value, date), "not recorded" and why, or
+    "none recorded (searched: conditions)". ``named``: a source-less text starts with the fact's
+    name (several facts in one line); ``per_line``: records named at most in the one line of an
+    unknown fact (the layout's ``evidenceMax``)."""
     c = ctx.catalogs
     if fact.value is None:
         reason = fact.unknown.value if fact.unknown else "not-recorded"
         why = ctx.unknown_text.get(reason) or c.text(f"unknown.{reason}", ctx.lang)
         if fact.sources and reason != "not-recorded":  # stale, conflicting, unreadable: which records
-            seen = list(dict.fromkeys(_source_words(s, fact, ctx, with_value=False) for s in fact.sources))
-            return [f"{why}: {'; '.join(seen[:most])}"]
+            seen, _left = _distinct_words(fact, ctx, with_value=False, most=per_line)
+            return [f"{why}: {'; '.join(seen)}"], 0
         label = _fact_label(fact, ctx) if named else None
-        return [f"{label}: {why}" if label else why]
+        return [f"{label}: {why}" if label else why], 0
     if not fact.sources:
         if fact.searched:
             return [c.text("common.evidence.none-found", ctx.lang,
-                           searched=SafeText(_types_in_words(fact.searched, ctx)))]
-        return []
-    one = len(fact.sources) == 1
-    return list(dict.fromkeys(_source_words(s, fact, ctx, with_value=one) for s in fact.sources))
-
+                           searched=SafeText(_types_in_words(fact.searched, ctx)))], 0
+        return [], 0
+    return _distinct_words(fact, ctx, with_value=len(fact.sources) == 1, most=most)
 
 
 def evidence_payload(f: Finding) -> list[dict[str, Any]]:
