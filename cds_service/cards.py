@@ -58,6 +58,9 @@ class RenderContext:
     source_label: str = field(init=False, repr=False, compare=False)
     source_link: str = field(init=False, repr=False, compare=False)
     type_words: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    #: a criterion's lines, worded once per request: a long detail is laid out again at each
+    #: compaction level from the same criteria (key: what, the criterion's id, compact)
+    worded: dict[tuple[str, int, bool], str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Texts every criterion line needs, looked up once per request, not once per line.
@@ -109,6 +112,14 @@ def _criterion_evidence(crit: Criterion, ctx: RenderContext, most: int = _EVIDEN
 
 
 def _criterion_line(crit: Criterion, ctx: RenderContext, *, compact: bool = False) -> str:
+    key = ("line", id(crit), compact)
+    line = ctx.worded.get(key)
+    if line is None:
+        line = ctx.worded[key] = _word_criterion_line(crit, ctx, compact=compact)
+    return line
+
+
+def _word_criterion_line(crit: Criterion, ctx: RenderContext, *, compact: bool) -> str:
     c = ctx.catalogs
     status = ctx.status_label[crit.status]
     text = _met_label(crit, ctx) if compact else c._render(crit.key, _params(crit, ctx), ctx.lang)
@@ -190,6 +201,14 @@ def _grouped_lines(criteria: list[Criterion], status: Status, ctx: RenderContext
 
 
 def _full_label(crit: Criterion, ctx: RenderContext) -> str:
+    key = ("label", id(crit), False)
+    label = ctx.worded.get(key)
+    if label is None:
+        label = ctx.worded[key] = _word_full_label(crit, ctx)
+    return label
+
+
+def _word_full_label(crit: Criterion, ctx: RenderContext) -> str:
     short = f"{crit.key}.short"
     if ctx.catalogs.has(short, ctx.lang):
         return ctx.catalogs.text(short, ctx.lang)
