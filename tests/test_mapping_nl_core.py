@@ -267,3 +267,14 @@ def test_stu3_eoverdracht_mobility_component_ability_to_walk_is_ambulatory():
                           "valueCodeableConcept": {"coding": [coding(SCT, "282145008", "niet in staat om te lopen")]}}]}
     f = facts(res)
     assert f.obs("ambulatory").value is False and f.obs("ambulatory").sources[0].reference == "Observation/mob"
+
+
+def test_collapsed_vertebra_icd10_nl_is_a_vertebral_fracture_of_unknown_cause_at_its_level():
+    """ICD-10-NL M48.5 (M48.56 lumbar; verified in the EHR code list): a collapsed vertebra is a
+    vertebral fracture whose cause the code does not give, so no osteoporotic or traumatic subtype
+    is guessed. M54.1 (radiculopathy) stays unmapped: it does not tell radicular pain from a deficit."""
+    f = facts(problem("c1", coding(ICD_NL, "M48.56", "Ingezakte wervel"), body_site={"text": "L1"}))
+    fractures = [c for c in f.conditions if c.name == "vertebral-fracture"]
+    assert [(c.level, c.subtype) for c in fractures] == [("L1", None)]
+    radiculopathy = facts(problem("c2", coding(ICD_NL, "M54.16", "Radiculopathie lumbaal")))
+    assert not radiculopathy.obs("radicular-pain").is_known and not radiculopathy.obs("radicular-deficit").is_known
