@@ -3,13 +3,7 @@ what has not been done yet. TX-2 is answered by radiotherapy or decompressive /
 stabilising surgery done at the affected level after its clock started, TX-3 by
 a held MDO after the spinal metastasis was diagnosed (DX-2 by a whole-spine MRI:
 see :mod:`.mri_window`). A symptom or deficit that started after the action
-reopens the deadline. The aftercare card says what answered which deadline.
-
-A treated patient gets the aftercare card instead of the deadline cards (policy,
-guideline.md conventions): the treatment that answers TX-2 also answers the MRI
-(DX-2: no radiotherapy or surgery is planned without the imaging) and the MDO
-(TX-3: the treatment it was to decide on has been given), unless a finding behind
-the DX-2 row started after the treatment."""
+reopens the deadline. The aftercare card says what answered which deadline."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from .common import NEURO_DEFICITS, after, clock_start, earliest_record
-from .facts import Event, Fact, PatientFacts, Source
+from .facts import Event, PatientFacts, Source
 from .mescc import Radiological
 
 RULES = ("TX-2", "TX-3")
@@ -76,15 +70,6 @@ def treatment_answer(facts: PatientFacts, rad: Radiological, started: Any) -> An
         return None
     latest = max(done, key=lambda e: e.date or "")
     return Answer("TX-2", latest.source, latest.date)
-
-
-def also_answered(treated: Answer | None, deadline: str, findings: list[Fact]) -> Answer | None:
-    """``deadline`` (DX-2, TX-3) answered by the treatment that answered TX-2, when none of
-    ``findings`` (those behind the deadline) started after that treatment."""
-    if treated is None or any(after(clock_start(f), treated.date) is not False for f in findings
-                              if clock_start(f) is not None):
-        return None
-    return Answer(deadline, treated.source, treated.date)
 
 
 def mdo_answer(facts: PatientFacts, rad: Radiological) -> Answer | None:

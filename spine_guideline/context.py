@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from . import survival
-from .answered import Answer, also_answered, mdo_answer
+from .answered import Answer, mdo_answer
 from .common import MriState
 from .facts import PatientFacts
 from .mescc import Deficit, Radiological, neurological_deficit, radiological_mescc
@@ -81,9 +81,8 @@ class Evaluation:
 
     @cached_property
     def mdo_answer(self) -> Answer | None:
-        """TX-3 answered by a held MDO after the diagnosis, else by the treatment that answered TX-2."""
-        held = mdo_answer(self.facts, self.radiological)
-        return held if held is not None else also_answered(self.treatment_window_answer, "TX-3", [])
+        """TX-3 answered by a held MDO after the diagnosis."""
+        return mdo_answer(self.facts, self.radiological)
 
     @cached_property
     def picture(self) -> Picture:
@@ -99,8 +98,6 @@ class Evaluation:
     def mri_answer(self) -> Answer | None:
         """DX-2 answered by a whole-spine MRI done after the findings behind the row."""
         event = self.mri.event
-        if self.suspicion.value is not True:
+        if self.suspicion.value is not True or self.mri.state is not MriState.DONE or event is None:
             return None
-        if self.mri.state is MriState.DONE and event is not None:
-            return Answer("DX-2", event.source, event.date)
-        return also_answered(self.treatment_window_answer, "DX-2", findings_to_answer(self.facts, self.picture))
+        return Answer("DX-2", event.source, event.date)

@@ -92,8 +92,8 @@ def evaluate_mri_urgency(ctx: Evaluation) -> Finding | None:
         return _assess_alarm_finding(ctx, malignancy)
     if ctx.suspicion.value is not True:
         return None
-    if ctx.mri.state is MriState.DONE or ctx.mri_answer is not None:
-        return None  # DX-2 answered by a whole-spine MRI or a treatment (guideline.md "Answered deadlines")
+    if ctx.mri.state is MriState.DONE:
+        return None  # DX-2 answered by a whole-spine MRI (guideline.md "Answered deadlines")
     window = ctx.picture.window(ctx.policy)
     criteria, missing, notes = _suspicion_and_picture(ctx)
     indicator, rule, summary, conclusion = _deadline(ctx, window)
