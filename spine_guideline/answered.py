@@ -56,7 +56,10 @@ def reopened(facts: PatientFacts, action_date: Any) -> bool:
 
 
 def _at_affected_level(e: Event, levels: set[str]) -> bool:
-    return not levels or e.level is None or e.level in levels
+    """At an affected level; with no level known for the metastasis, anywhere in the spine (the
+    mapping keeps no radiotherapy whose bodySite names another part of the body). A treatment
+    whose level is not recorded does not answer a deadline whose levels are known."""
+    return e.level in levels if levels else True
 
 
 def treatment_answer(facts: PatientFacts, rad: Radiological, started: Any) -> Answer | None:

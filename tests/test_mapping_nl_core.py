@@ -278,3 +278,12 @@ def test_collapsed_vertebra_icd10_nl_is_a_vertebral_fracture_of_unknown_cause_at
     assert [(c.level, c.subtype) for c in fractures] == [("L1", None)]
     radiculopathy = facts(problem("c2", coding(ICD_NL, "M54.16", "Radiculopathie lumbaal")))
     assert not radiculopathy.obs("radicular-pain").is_known and not radiculopathy.obs("radicular-deficit").is_known
+
+
+def test_radiotherapy_of_another_part_of_the_body_is_no_spinal_treatment():
+    rt = {"resourceType": "Procedure", "id": "rt-1", "status": "completed", "subject": {"reference": "Patient/p1"},
+          "code": {"coding": [coding(SCT, "108290001", "Radiotherapie")]}, "performedDateTime": "2026-11-22",
+          "bodySite": [{"coding": [coding(SCT, "12738006", "Hersenen")]}]}
+    assert not facts(rt).events_of("radiotherapy")
+    spinal = {**rt, "id": "rt-2", "bodySite": [{"text": "L1"}]}
+    assert [e.level for e in facts(spinal).events_of("radiotherapy")] == ["L1"]

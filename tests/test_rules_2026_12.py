@@ -320,3 +320,12 @@ def test_DX_1_a_site_policy_naming_an_alarm_symptom_without_card_text_stops_star
     with pytest.raises(PolicyError, match="'soon'"):
         load_policy({"diagnosis": {"mri_priority_by_window_hours": {"12": "soon"}}})
     assert load_policy({"diagnosis": {"alarm_symptoms": alarms[:2]}}).get("diagnosis", "alarm_symptoms") == alarms[:2]
+
+
+def test_TX_2_not_answered_by_a_treatment_whose_level_is_not_recorded_when_the_levels_are_known():
+    """A review found radiotherapy without a level (or of the brain) answering TX-2 for a
+    metastasis at L1: only a treatment at the affected level answers it (guideline.md)."""
+    untold = done("radiotherapy", timedelta(days=1), level=None, rid="rt-1")
+    assert "treatment-window" in run(patient(*RAPID, events=(untold,)))
+    other = done("radiotherapy", timedelta(days=1), level="T4", rid="rt-2")
+    assert "treatment-window" in run(patient(*RAPID, events=(other,)))

@@ -29,7 +29,10 @@ def events_from(ctx: MappingContext, res: Resource, cc: Any, status: str, date_s
             regions.add(t.product["region"])
     if "mri-segment" in kinds and WHOLE_SPINE_REGIONS <= regions:
         kinds = ["mri-whole-spine" if k == "mri-segment" else k for k in kinds]  # CPT: the three regions at once
+    elsewhere = site.present and not site.levels and not site.spine  # a bodySite that names no part of the spine
     for kind in dict.fromkeys(kinds):
+        if elsewhere and kind in ctx.rules["spinal_treatment_events"]["kinds"]:
+            continue  # e.g. radiotherapy of the brain: not a treatment of the spine
         if kind == "mri-whole-spine":
             ctx.events.append(Event(kind, src, status, None, date_str))
             continue
