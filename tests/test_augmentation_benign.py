@@ -6,7 +6,7 @@ import pytest
 from spine_guideline import augmentation
 from spine_guideline.facts import Allergy, Cancer, CancerCategory, ConditionRecord
 
-from .test_augmentation_builders import (
+from .support.augmentation import (
     POLICY,
     base,
     by_topic,

@@ -21,7 +21,7 @@ from spine_guideline.facts import (
 )
 from spine_guideline.findings import Message
 
-from .test_augmentation_builders import (
+from .support.augmentation import (
     POLICY,
     base,
     drop_obs,

@@ -13,7 +13,7 @@ from spine_guideline.facts import (
     SearchStatus,
 )
 
-from .test_augmentation_builders import (
+from .support.augmentation import (
     POLICY,
     by_topic,
     drop_obs,
@@ -447,7 +447,7 @@ def test_VPBK_M_8_leaflet_link_when_configured():
 
 
 def test_entry_condition_no_condition_no_vpbk_cards():
-    from .test_augmentation_builders import base
+    from .support.augmentation import base
     assert augmentation.evaluate(base(), POLICY) == []
 
 

@@ -13,7 +13,7 @@ from spine_guideline.facts import (
     SearchStatus,
 )
 
-from .test_augmentation_builders import (
+from .support.augmentation import (
     POLICY,
     by_topic,
     drop_obs,
@@ -282,7 +282,7 @@ def test_unselected_and_other_orders_are_ignored():
 
 
 def test_order_is_an_entry_condition_on_its_own():
-    from .test_augmentation_builders import base
+    from .support.augmentation import base
     f = base()
     f.draft_orders.append(order("vertebroplasty", ("L1",), "vp-1"))
     found = orders(f)

@@ -16,7 +16,7 @@ from spine_guideline.facts import (
     Fact,
 )
 
-from .test_augmentation_builders import (
+from .support.augmentation import (
     POLICY,
     base,
     by_topic,

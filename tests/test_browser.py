@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,33 +18,16 @@ import requests
 
 from cds_service import samples
 
+from .support.browser import ARTIFACTS, ROOT, browser, chromium  # noqa: F401 (fixtures)
 from .support.service_process import spine_cds_process
 
 #: the first test may wait for scripts/install-chromium.sh (apt-get), hence the long timeout;
 #: the tests themselves take about 20 s together.
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 RESULT = "org.spine-cds.result"
 UI_INDICATOR = {"en": {"info": "Info", "warning": "Warning", "critical": "Critical"},
                 "nl": {"info": "Informatie", "warning": "Waarschuwing", "critical": "Kritiek"}}
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's Chromium, installed once by scripts/install-chromium.sh when missing."""
-    import playwright.sync_api  # noqa: F401  (the test extra; missing = a broken install, not a skip)
-    if not os.access(CHROMIUM, os.X_OK):
-        proc = subprocess.run(["sh", str(ROOT / "scripts" / "install-chromium.sh")], capture_output=True,
-                              text=True, timeout=600, check=False)
-        if proc.returncode != 0 or not os.access(CHROMIUM, os.X_OK):
-            pytest.fail(f"Chromium ({CHROMIUM}) is missing and scripts/install-chromium.sh could not install it: "
-                        f"{(proc.stderr or proc.stdout).strip()[-400:]}")
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -54,19 +36,8 @@ def service(tmp_path_factory):
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser(chromium):
-    from playwright import sync_api
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @pytest.fixture
-def page(browser, service):
+def page(browser, service):  # noqa: F811 (the fixture of support/browser.py)
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -81,7 +52,7 @@ def page(browser, service):
 
 
 @pytest.fixture(scope="module")
-def md_page(browser, service):
+def md_page(browser, service):  # noqa: F811 (the fixture of support/browser.py)
     """One page for the renderer table (a new page per row would cost a second each)."""
     context = browser.new_context()
     page = context.new_page()

@@ -19,44 +19,18 @@ import requests
 
 from cds_service.capture.context import LaunchContext, sign
 from tests.conftest import make_app
+from tests.support.capture import LOCAL, RESULT, TREATMENT, patient_resources, window_card
 from tests.support.fhir_server import fhir_server, load_bundle
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "test-secret-for-the-capture-app"
-LOCAL = "https://spine-cds.org/fhir/CodeSystem/spine-cds"
-TREATMENT = "spine-metastases-treatment"
-RESULT = "org.spine-cds.result"
 
 
 @pytest.fixture(scope="module")
 def fhir_base(tmp_path_factory):
     with fhir_server(tmp_path_factory.mktemp("capture-fhir")) as base:
         yield base
-
-
-def patient_resources(pid: str) -> list[dict]:
-    now = datetime.now(UTC)
-
-    def ago(days: float) -> str:
-        return (now - timedelta(days=days)).isoformat()
-
-    subject = {"reference": f"Patient/{pid}"}
-    return [
-        {"resourceType": "Patient", "id": pid, "birthDate": "1958-04-01", "gender": "female"},
-        {"resourceType": "Condition", "id": f"{pid}-lung", "subject": subject, "onsetDateTime": ago(300),
-         "code": {"coding": [{"system": "http://snomed.info/sct", "code": "363358000"}]}},
-        {"resourceType": "Condition", "id": f"{pid}-met", "subject": subject, "onsetDateTime": ago(3),
-         "code": {"coding": [{"system": "http://snomed.info/sct", "code": "94602001"}]},
-         "bodySite": [{"coding": [{"system": LOCAL, "code": "L2"}]}]},
-        {"resourceType": "Observation", "id": f"{pid}-pain", "status": "final", "subject": subject,
-         "code": {"coding": [{"system": LOCAL, "code": "back-pain"}]}, "effectiveDateTime": ago(1),
-         "valueBoolean": True},
-        {"resourceType": "Observation", "id": f"{pid}-bilsky", "status": "final", "subject": subject,
-         "code": {"coding": [{"system": LOCAL, "code": "bilsky-grade"}]}, "effectiveDateTime": ago(2),
-         "bodySite": [{"coding": [{"system": LOCAL, "code": "L2"}]}],
-         "valueCodeableConcept": {"coding": [{"system": LOCAL, "code": "0"}]}},
-    ]
 
 
 @pytest.fixture
@@ -82,12 +56,6 @@ def hook(client, fhir_base: str, pid: str) -> list[dict]:
     resp = client.post(f"/cds-services/{TREATMENT}", json=body, headers={"Accept-Language": "en"})
     assert resp.status_code == 200, resp.get_json()
     return resp.get_json()["cards"]
-
-
-def window_card(cards: list[dict]) -> dict:
-    found = [c for c in cards if c["source"]["topic"]["code"] == "treatment-window"]
-    assert len(found) == 1, [c["source"]["topic"]["code"] for c in cards]
-    return found[0]
 
 
 def written(fhir_base: str, pid: str) -> tuple[list[dict], list[dict]]:

@@ -18,10 +18,10 @@ from tests.support.fhir_server import fhir_server, load_bundle
 from tests.support.live_server import live
 from tests.support.service_process import spine_cds_process
 
-from .test_browser import ARTIFACTS, ROOT, browser, chromium  # noqa: F401  (fixtures)
-from .test_capture_app import RESULT, TREATMENT, patient_resources, window_card
-from .test_capture_smart import CLIENT_ID, Ehr, LaunchUser, fhir_token, sekmet  # noqa: F401  (fixture)
-from .test_capture_smart import written as smart_written
+from .support.browser import ARTIFACTS, ROOT, browser, chromium  # noqa: F401  (fixtures)
+from .support.capture import RESULT, TREATMENT, patient_resources, window_card
+from .support.smart_ehr import CLIENT_ID, Ehr, LaunchUser, fhir_token, sekmet  # noqa: F401  (fixture)
+from .support.smart_ehr import written as smart_written
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.timeout(600)]
 

@@ -13,7 +13,7 @@ from spine_guideline.engine import evaluate_hook
 from spine_guideline.policy import load_policy
 
 from .support.cases import facts_for, load_cases, parse_now
-from .test_cases_http import at, client, clock, request_body  # noqa: F401 (fixtures)
+from .support.http_cases import at, client, clock, request_body  # noqa: F401 (fixtures)
 
 CASES = dict(load_cases())
 POLICY = load_policy()
@@ -37,7 +37,7 @@ def test_coded_case_gives_the_findings_of_its_local_twin(coded, twin):
     assert got and got == expected
 
 
-def cards_over_http(client, at, case):  # noqa: F811 (the fixtures of test_cases_http)
+def cards_over_http(client, at, case):  # noqa: F811 (the fixtures of support/http_cases.py)
     at(parse_now(case))
     hook = case.get("hook", "patient-view")
     out = []

@@ -12,76 +12,12 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 
-from cds_service.services import SERVICES, TEMPLATES, template_resource_type
+from cds_service.services import SERVICES
 
-from .conftest import make_app
 from .support.cases import check_findings, load_cases, parse_now, produced_from_cards, without_keys
-from .support.clock import SettableClock
+from .support.http_cases import BASE, at, by_type, client, clock, request_body, search_result, searchset  # noqa: F401 (fixtures)
 
 CASES = load_cases()
-BASE = "https://fhir.case-test.example/r4"
-
-
-@pytest.fixture
-def clock() -> SettableClock:
-    return SettableClock()
-
-
-@pytest.fixture
-def client(tmp_path, clock):
-    return make_app(tmp_path, clock=clock).test_client()
-
-
-@pytest.fixture
-def at(clock):
-    return clock.set
-
-
-def by_type(case) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for res in case.get("resources", []):
-        out.setdefault(res["resourceType"], []).append(res)
-    return out
-
-
-def search_result(types: dict[str, list[dict]], template: str) -> list[dict]:
-    """What a FHIR server answers to a search template: its type, plus the Medications an
-    ``_include=...:medication`` brings along."""
-    found = list(types.get(template_resource_type(template), []))
-    if "_include=" in template and template.endswith(":medication"):
-        found += types.get("Medication", [])
-    return found
-
-
-def searchset(resources):
-    return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
-
-
-def request_body(case, service, *, prefetch: bool):
-    pid = case.get("patientId", "p1")
-    context = {"userId": "Practitioner/1", "patientId": pid}
-    if service.hook in ("order-select", "order-sign"):
-        context["draftOrders"] = {"resourceType": "Bundle", "type": "collection",
-                                  "entry": [{"resource": r} for r in case.get("draftOrders", [])]}
-        if service.hook == "order-select":
-            context["selections"] = case.get("selections") or [
-                f"{r['resourceType']}/{r['id']}" for r in case.get("draftOrders", [])]
-    body = {"hook": service.hook, "hookInstance": f"case-{case['id']}", "context": context}
-    if prefetch:
-        types, failed = by_type(case), case.get("searches", {})
-        body["prefetch"] = {}
-        for key in service.prefetch_keys:
-            rtype = template_resource_type(TEMPLATES[key])
-            if failed.get(rtype) == "failed":
-                body["prefetch"][key] = {"resourceType": "OperationOutcome",
-                                         "issue": [{"severity": "error", "code": "exception"}]}
-            elif key == "patient":
-                body["prefetch"][key] = (types.get("Patient") or [None])[0]
-            else:
-                body["prefetch"][key] = searchset(search_result(types, TEMPLATES[key]))
-    else:
-        body["fhirServer"] = BASE
-    return body
 
 
 def serve_case(mock: responses.RequestsMock, case) -> None:
@@ -110,7 +46,7 @@ def serve_case(mock: responses.RequestsMock, case) -> None:
 
 @pytest.mark.parametrize("mode", ["prefetch", "fhir-fallback"])
 @pytest.mark.parametrize("case_id,case", CASES, ids=[c[0] for c in CASES])
-def test_case_over_http(client, at, case_id, case, mode):
+def test_case_over_http(client, at, case_id, case, mode):  # noqa: F811 (fixtures of support/http_cases.py)
     at(parse_now(case))
     hook = case.get("hook", "patient-view")
     cards = []

@@ -9,10 +9,8 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import socket
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 import requests
@@ -20,6 +18,7 @@ import responses
 
 from cds_service.fhir_client import FhirClient, SearchResult
 from tests.support.fhir_server import fhir_server, free_port, load_bundle
+from tests.support.raw_server import RawServer, hang
 
 TOKEN = "tok-3f9a.SECRET_value-xyz"
 BASE = "https://ehr.example.org/fhir"
@@ -383,63 +382,6 @@ def test_query_values_stay_on_the_base_host(mock, base_url):
 
 # --------------------------------------------------------------------------- timing (raw sockets)
 
-class RawServer:
-    """A loopback TCP server whose connections are handled by ``handler(conn, server)``."""
-
-    def __init__(self, handler: Callable[[socket.socket, RawServer], None]):
-        self.handler = handler
-        self.stop = threading.Event()
-        self.connections = 0
-        self.bytes_sent = 0
-        self.done = threading.Event()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
-        self._sock.settimeout(0.05)
-        self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/fhir"
-        self._conns: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            self.connections += 1
-            self._conns.append(conn)
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        try:
-            conn.settimeout(5)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                data += chunk
-            self.handler(conn, self)
-        except OSError:
-            pass
-        finally:
-            self.done.set()
-
-    def send(self, conn: socket.socket, data: bytes) -> None:
-        conn.sendall(data)
-        self.bytes_sent += len(data)
-
-    def close(self) -> None:
-        self.stop.set()
-        self._sock.close()
-        for c in self._conns:
-            try:
-                c.close()
-            except OSError:
-                pass
-
-
 @pytest.fixture
 def raw_server():
     servers: list[RawServer] = []
@@ -455,10 +397,6 @@ def raw_server():
 
 def headers(extra: str = "") -> bytes:
     return f"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\n{extra}\r\n".encode()
-
-
-def hang(conn, server):
-    server.stop.wait(10)
 
 
 def drip(conn, server):

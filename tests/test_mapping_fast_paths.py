@@ -16,7 +16,7 @@ from fhir_mappings import build_facts, load_terminology
 from fhir_mappings.fhirutil import _parse_datetime_general, parse_datetime, status_code
 from spine_guideline.facts import SearchStatus
 
-from .test_mapping_codes import ALL_OK, ICD, LOCAL, LOINC, NOW, SCT, cc, condition, observation
+from .support.mapping import ALL_OK, ICD, LOCAL, LOINC, NOW, SCT, cc, condition, observation
 
 
 def run(*resources, patient_id="p1", **kw):

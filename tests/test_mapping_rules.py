@@ -9,7 +9,7 @@ import pytest
 from fhir_mappings import MappingSettings, build_facts
 from spine_guideline.facts import SearchStatus, Unknown
 
-from .test_mapping_codes import ALL_OK, ATC, ICD, LOCAL, LOINC, NOW, SCT, cc, condition, facts, observation
+from .support.mapping import ALL_OK, ATC, ICD, LOCAL, LOINC, NOW, SCT, cc, condition, facts, observation
 
 
 def local_obs(name, value, rid="o1", date="2026-11-22", site=None, components=None, **extra):

@@ -8,7 +8,7 @@ import pytest
 from fhir_mappings import MappingSettings, TerminologyError, build_facts, load_tables
 from fhir_mappings.tables import VERIFY_URL, compile_terminology, load_terminology
 
-from .test_mapping_codes import ALL_OK, ICD, LOINC, NOW, SCT, condition
+from .support.mapping import ALL_OK, ICD, LOINC, NOW, SCT, condition
 
 # Codes the data dictionary marks *verify*: (domain, system, code as written in the table)
 VERIFY_CODES = [

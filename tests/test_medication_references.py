@@ -187,7 +187,7 @@ def test_reads_are_bounded():
 
 
 def test_a_hanging_server_cannot_hold_the_medication_reads_past_the_deadline():
-    from .test_fhir_client import RawServer, hang
+    from .support.raw_server import RawServer, hang
     prefetch = {k: None for k in DIAGNOSIS.prefetch_keys}
     prefetch["medicationRequests"] = searchset(*(agreement(f"ma-{i}", f"Medication/med-{i}") for i in range(6)))
     server = RawServer(hang)

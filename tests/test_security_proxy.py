@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from .support.fhir_server import free_port
+from .support.hook_requests import THREADS, hook_body
 from .support.service_process import spine_cds_process
-from .test_security_server import THREADS, hook_body
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # the first run may install nginx
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,17 +28,13 @@ from typing import Any
 import pytest
 import requests
 
-from cds_service import samples
-from cds_service.services import BY_ID
-
+from .support.hook_requests import THREADS, hook_body
 from .support.jwt_tokens import bearer, sandbox_token, sandbox_trust_doc
 from .support.service_process import read_log, spine_cds_process
 
 pytestmark = pytest.mark.e2e
 
 READ_TIMEOUT = 1.5
-THREADS = 4
-NOW_SAMPLE = "mescc-12h"
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +60,6 @@ def auth_service(tmp_path_factory: Any) -> Iterator[str]:
             "SPINE_CDS_AUTH": "required", "SPINE_CDS_TRUST": str(trust), "SPINE_CDS_BASE_URL": "{base}",
             "SPINE_CDS_LANGUAGE": "en"}) as base:
         yield base
-
-
-def hook_body(service_id: str = "spine-metastases-diagnosis", **context: Any) -> dict[str, Any]:
-    service = BY_ID[service_id]
-    sample = next(s for s in samples.list_samples() if s.id == NOW_SAMPLE)
-    ctx: dict[str, Any] = {"userId": "Practitioner/1", "patientId": sample.patient_id, **context}
-    return {"hook": service.hook, "hookInstance": str(uuid.uuid4()), "context": ctx,
-            "prefetch": samples.prefetch(sample.id, service.prefetch_keys)}
 
 
 def _connect(base: str) -> socket.socket:

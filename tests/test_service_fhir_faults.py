@@ -10,7 +10,7 @@ import pytest
 import responses
 
 from .conftest import make_app
-from .test_fhir_client import RawServer, hang
+from .support.raw_server import RawServer, hang
 
 BASE = "https://fhir.example.org/r4"
 TOKEN = "FHIR-ACCESS-TOKEN-123"

@@ -9,7 +9,7 @@ import pytest
 from spine_guideline import sins
 from spine_guideline.facts import ConditionRecord, Fact, Unknown
 
-from .test_augmentation_builders import POLICY, base, sins_fact, src
+from .support.augmentation import POLICY, base, sins_fact, src
 
 VALIDATION = json.loads((pathlib.Path(__file__).parent / "validation" / "sins_validation.json")
                         .read_text(encoding="utf-8"))["cases"]

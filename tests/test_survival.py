@@ -9,7 +9,7 @@ from spine_guideline import survival, treatment
 from spine_guideline.facts import Cancer, CancerCategory, SearchStatus, Source
 from spine_guideline.findings import Finding
 
-from .test_treatment import POLICY, deficit, patient
+from .support.treatment import POLICY, deficit, patient
 
 
 def estimate(**kw) -> survival.SurvivalEstimate:
