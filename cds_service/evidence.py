@@ -62,9 +62,17 @@ def _distinct_words(fact: Fact, ctx: RenderContext, *, with_value: bool, most: i
     lines: dict[str, None] = {}
     for i, s in enumerate(fact.sources):
         if len(lines) == most or i == most * WORDED_PER_FACT:
-            return list(lines), len(fact.sources) - i
+            # the rest, counted as the records that would word differently (what and day),
+            # not worded; records worded like one already counted are not counted again
+            seen = {_wording_key(r) for r in fact.sources[:i]}
+            return list(lines), len({_wording_key(r) for r in fact.sources[i:]} - seen)
         lines[_source_words(s, fact, ctx, with_value=with_value)] = None
     return list(lines), 0
+
+
+def _wording_key(s: Source) -> tuple[str | None, str | None, str]:
+    """What a source's words depend on, cheaply: its display, its day and its kind of record."""
+    return s.display, s.date[:10] if s.date else None, s.resource_type
 
 
 def evidence_words(fact: Fact, ctx: RenderContext, *, most: int, per_line: int,

@@ -119,6 +119,20 @@ def _check_context(service: ServiceDef, body: dict[str, Any]) -> dict[str, Any]:
     return context
 
 
+def _count_orders(bundle: Any, stop: int, depth: int = 0) -> int:
+    """The orders in a draftOrders Bundle, those in nested Bundles included (the mapping reads
+    them too), counted until ``stop``."""
+    entries = bundle.get("entry") if isinstance(bundle, dict) else None
+    count = 0
+    for entry in entries if isinstance(entries, list) else ():
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        nested = isinstance(resource, dict) and resource.get("resourceType") == "Bundle" and depth < 16
+        count += _count_orders(resource, stop - count, depth + 1) if nested else 1
+        if count >= stop:
+            break
+    return count
+
+
 def _check_amounts(context: Any) -> None:
     """Bounded work per call (issue 19): every draft order and selection costs mapping,
     rules and cards, so a call may carry at most SPINE_CDS_MAX_DRAFT_ORDERS draft orders
@@ -126,11 +140,10 @@ def _check_amounts(context: Any) -> None:
     selections (400). An EHR sends the few orders a clinician has open."""
     if not isinstance(context, dict):
         return  # the schema check names what is wrong
-    drafts = context.get("draftOrders")
-    entries = drafts.get("entry") if isinstance(drafts, dict) else None
     limit = current_app.config["MAX_DRAFT_ORDERS"]
-    if isinstance(entries, list) and len(entries) > limit:
-        raise ServiceError(413, f"context.draftOrders holds {len(entries)} orders; at most {limit} per call.",
+    count = _count_orders(context.get("draftOrders"), limit + 1)
+    if count > limit:
+        raise ServiceError(413, f"context.draftOrders holds more than {limit} orders; at most {limit} per call.",
                            code="too-costly", expression=["$.context.draftOrders.entry"])
     selections = context.get("selections")
     limit = current_app.config["MAX_SELECTIONS"]

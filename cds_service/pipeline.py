@@ -22,6 +22,9 @@ from .i18n import Catalogs
 from .services import ServiceDef
 from .suggestions import SuggestionContext
 
+#: unrecognised products named on a card at most (the rest counted)
+UNRECOGNISED_NAMED = 3
+
 
 @dataclass
 class Outcome:
@@ -71,7 +74,10 @@ def run(service: ServiceDef, *, resources: Iterable[Any], searches: Mapping[str,
     if failed:
         notes.append(catalogs.text("common.incomplete", lang, types=failed))
     if facts.unrecognised_products:
-        notes.append(catalogs.text("common.unrecognised-products", lang, products=facts.unrecognised_products))
+        named = facts.unrecognised_products[:UNRECOGNISED_NAMED]
+        more = len(facts.unrecognised_products) - len(named)
+        notes.append(catalogs.text("common.unrecognised-products", lang,
+                                   products=[*named, *([f"+{more}"] if more else [])]))
     if facts.warnings:
         notes.append(catalogs.text("common.warnings", lang, count=len(facts.warnings)))
     cards = [render_card(f, ctx, extra_notes=notes) for f in findings]

@@ -174,3 +174,20 @@ def test_several_independent_suggestions_allow_any_selection():
     card = render(f)
     assert card["selectionBehavior"] == "any"
     assert not schema_errors("response", {"cards": [card]})
+
+
+@pytest.mark.parametrize("days,shown,more", [
+    ([1, 2, 3, 1], 3, None),          # a record worded like one shown adds nothing
+    ([5] * 40, 1, None),              # forty records of one day: one line, nothing more
+    ([1, 1, 1, 1, 2], 2, None),
+    ([1, 2, 3, 4, 5, 4], 3, "+2"),    # two more distinct days
+])
+def test_criterion_evidence_counts_only_what_would_read_differently(days, shown, more):
+    """A review found '+N' counting copies of lines already shown (A, B, C, A read '+1')."""
+    from cds_service.cards import _criterion_evidence
+    ctx = RenderContext("en", CATALOGS, SuggestionContext("p1", NOW, "en", CATALOGS, {}))
+    fact = Fact("karnofsky", 70, tuple(Source("Observation", f"o{i}", f"2026-11-{d:02d}T10:00:00Z", "Karnofsky")
+                                       for i, d in enumerate(days)))
+    lines = _criterion_evidence(Criterion("vpbk.crit.m5.performance", Status.MET, "VPBK-M-5", (fact,), {}), ctx)
+    assert len([ln for ln in lines if not ln.startswith("+")]) == shown
+    assert (lines[-1] if lines[-1].startswith("+") else None) == more

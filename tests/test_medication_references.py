@@ -284,3 +284,22 @@ def test_over_http_a_g_standaard_only_product_is_named_on_the_cards_escaped(tmp_
     details = [c["detail"] for c in r.get_json()["cards"]]
     assert details and all("Product not recognised" in d and "DEXAMETHASON" in d for d in details)
     assert not any("<b>" in d for d in details)
+
+
+def test_many_unrecognised_products_are_named_three_and_counted(tmp_path):
+    """The note is added to every card: at most three names, then a count (a review put 4,000
+    products on every card); a long name seen twice is named once."""
+    app = make_app(tmp_path)
+    long = "DEXAMETHASON " + "X" * 200
+    agreements = [{**agreement(f"ma-{i}"), "medicationReference": {"reference": "#m"},
+                   "contained": [product("m", {"system": PRK, "code": str(10000 + i), "display": name})]}
+                  for i, name in enumerate([long, long, "A", "B", "C", "D"])]
+    prefetch = {key: searchset() for key in DIAGNOSIS.prefetch_keys}
+    prefetch.update(patient={"resourceType": "Patient", "id": "p1"}, medicationRequests=searchset(*agreements))
+    b = body(prefetch, fhir_server=None)
+    del b["fhirServer"], b["fhirAuthorization"]
+    r = app.test_client().post("/cds-services/spine-metastases-diagnosis", json=b, headers={"Accept-Language": "en"})
+    assert r.status_code == 200
+    for card in r.get_json()["cards"]:
+        line = next(ln for ln in card["detail"].split("\n") if "Product not recognised" in ln)
+        assert line.count("DEXAMETHASON") == 1 and "+2" in line and "D." not in line.replace("+2", "")

@@ -99,7 +99,7 @@ def _report_unknown_product(ctx: MappingContext, res: Resource, concepts: list[A
             why = (f"unrecognised product code {s}|{c}: drug class not known; add it (or its ATC code) "
                    "to the site's mapping file")
             name = d or (cc.get("text") if isinstance(cc, dict) else None) or c
-            if isinstance(name, str) and name not in ctx.unrecognised_products:
+            if isinstance(name, str) and name[:120] not in ctx.unrecognised_products:
                 ctx.unrecognised_products.append(name[:120])
             break
     if why is None and not any(codings(cc) for cc in concepts) and medication_references(res):
