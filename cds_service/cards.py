@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from spine_guideline import GUIDELINE_VERSION, RULES_VERSION
+from spine_guideline import RULES_VERSION
 from spine_guideline.facts import Unknown
 from spine_guideline.findings import Criterion, Finding, Indicator, Message, Status
 
@@ -70,7 +70,7 @@ class RenderContext:
         object.__setattr__(self, "unknown_text", self.catalogs.plain_with_prefix(self.lang, "unknown."))
         object.__setattr__(self, "missing_text", self.catalogs.plain_with_prefix(self.lang, "missing."))
         object.__setattr__(self, "source_label", self.catalogs.text("source.label", self.lang, markdown=False,
-                                                                    version=GUIDELINE_VERSION))
+                                                                    version=SafeText(RULES_VERSION)))
         object.__setattr__(self, "source_link", self.catalogs.text("source.link", self.lang))
         object.__setattr__(self, "type_words", self.catalogs.plain_with_prefix(self.lang, "common.type."))
 

@@ -191,3 +191,13 @@ def test_criterion_evidence_counts_only_what_would_read_differently(days, shown,
     lines = _criterion_evidence(Criterion("vpbk.crit.m5.performance", Status.MET, "VPBK-M-5", (fact,), {}), ctx)
     assert len([ln for ln in lines if not ln.startswith("+")]) == shown
     assert (lines[-1] if lines[-1].startswith("+") else None) == more
+
+
+def test_the_source_label_is_in_the_card_language_with_the_rules_version_as_written():
+    """The Dutch label said 'spine-cds rules' (English), and a version passed as text would get
+    the Dutch decimal comma (2026,12)."""
+    from spine_guideline import RULES_VERSION
+    nl = render(finding(), "nl")["source"]["label"]
+    en = render(finding(), "en")["source"]["label"]
+    assert f"spine-cds-regels {RULES_VERSION})" in nl and "rules" not in nl
+    assert f"spine-cds rules {RULES_VERSION})" in en
