@@ -27,7 +27,7 @@ from spine_guideline import RULES_VERSION
 from spine_guideline.facts import Unknown
 from spine_guideline.findings import Criterion, Finding, Indicator, Message, Status
 
-from .evidence import FACT_LABEL_PREFIXES, evidence_payload, evidence_words, when_text
+from .evidence import evidence_payload, evidence_words, fact_label, when_text
 from .guideline import rule_url
 from .i18n import Catalogs, SafeText, escape_text
 from .ids import new_uuid
@@ -133,12 +133,9 @@ def _word_criterion_line(crit: Criterion, ctx: RenderContext, *, compact: bool) 
 
 
 def _met_label(crit: Criterion, ctx: RenderContext) -> str:
-    """A met criterion in a few words: its text without parentheses, cut at a word."""
-    short = f"{crit.key}.short"
-    if ctx.catalogs.has(short, ctx.lang):
-        return ctx.catalogs.text(short, ctx.lang)
-    text = ctx.catalogs._render(crit.key, _params(crit, ctx), ctx.lang)
-    return _short(_lower_first(_PARENS.sub("", text).strip().rstrip(":;,.")))
+    """A met criterion in a few words: its short text, else its label cut at a word."""
+    label = _full_label(crit, ctx)
+    return label if ctx.catalogs.has(f"{crit.key}.short", ctx.lang) else _short(label)
 
 
 def _params(crit: Criterion, ctx: RenderContext) -> Mapping[str, Any]:
@@ -229,7 +226,7 @@ def _missing_lines(f: Finding, ctx: RenderContext, *, compact: bool, capture_lin
     if compact:
         names: dict[str, None] = {}
         for m in f.missing:
-            label = next((t for p in FACT_LABEL_PREFIXES if (t := ctx.plain_lookup(p, m.code))), None)
+            label = fact_label(m.code, ctx)
             if label is None:
                 how = ctx.missing_text.get(m.code) or _text_or(c, f"missing.{m.code}", ctx.lang, m.code)
                 label = _lower_first(_PARENS.sub("", how).strip())

@@ -32,9 +32,10 @@ def _types_in_words(searched: str, ctx: RenderContext) -> str:
                                    if t.strip()))
 
 
-def _fact_label(fact: Fact, ctx: RenderContext) -> str | None:
+def fact_label(name: str, ctx: RenderContext) -> str | None:
+    """A fact's name in words in the card's language (``kps`` -> "Karnofsky"), or None."""
     for prefix in FACT_LABEL_PREFIXES:
-        label = ctx.plain_lookup(prefix, fact.name)
+        label = ctx.plain_lookup(prefix, name)
         if label:
             return label
     return None
@@ -43,7 +44,7 @@ def _fact_label(fact: Fact, ctx: RenderContext) -> str | None:
 def _source_words(s: Source, fact: Fact, ctx: RenderContext, *, with_value: bool) -> str:
     """One source as a person reads it: what (the code's display, else the fact, else the
     kind of record), the value when it is a number, and the date: ``KPS 70, 1 dec. 2026``."""
-    what = escape_text(s.display) if s.display else _fact_label(fact, ctx)
+    what = escape_text(s.display) if s.display else fact_label(fact.name, ctx)
     when = when_text(s.date, ctx.lang)
     if what is None:  # nothing to name it by: when it was recorded, else what kind of record
         if when:
@@ -89,7 +90,7 @@ def evidence_words(fact: Fact, ctx: RenderContext, *, most: int, per_line: int,
         if fact.sources and reason != "not-recorded":  # stale, conflicting, unreadable: which records
             seen, _left = _distinct_words(fact, ctx, with_value=False, most=per_line)
             return [f"{why}: {'; '.join(seen)}"], 0
-        label = _fact_label(fact, ctx) if named else None
+        label = fact_label(fact.name, ctx) if named else None
         return [f"{label}: {why}" if label else why], 0
     if not fact.sources:
         if fact.searched:
