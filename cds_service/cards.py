@@ -26,12 +26,14 @@ from typing import Any
 from spine_guideline import RULES_VERSION
 from spine_guideline.facts import Unknown
 from spine_guideline.findings import Criterion, Finding, Indicator, Message, Status
+from spine_guideline.results import AftercareResult, SinsResult, VpbkEligibilityResult
 
 from .evidence import evidence_payload, evidence_words, fact_label, when_text
 from .guideline import rule_url
 from .i18n import Catalogs, SafeText, escape_text
 from .ids import new_uuid
 from .suggestions import SuggestionContext, render_suggestion, verdict_suggestions, with_level
+from .wire import finding_payload
 
 TOPIC_SYSTEM = "https://spine-cds.org/fhir/CodeSystem/card-topic"
 OVERRIDE_SYSTEM = "https://spine-cds.org/fhir/CodeSystem/override-reason"
@@ -281,13 +283,13 @@ def static_links(f: Finding, ctx: RenderContext) -> list[dict[str, str]]:
 
 
 def _note_text(n: Message, f: Finding, ctx: RenderContext) -> str:
-    if n.key == "tx.aftercare.note.answered" and f.result.get("answeredBy"):
+    if n.key == "tx.aftercare.note.answered" and isinstance(f.result, AftercareResult) and f.result.answered_by:
         # the rule's parameter carries the references; the card says the deadline and the date
         # (the references stay in the result's ``answeredBy``)
         parts = []
-        for a in f.result["answeredBy"]:
-            when = when_text(a.get("date"), ctx.lang)
-            parts.append(f"{escape_text(str(a.get('deadline')))} ({when})" if when else escape_text(str(a.get("deadline"))))
+        for a in f.result.answered_by:
+            when = when_text(a.date, ctx.lang)
+            parts.append(f"{escape_text(a.deadline)} ({when})" if when else escape_text(a.deadline))
         return ctx.catalogs.text(n.key, ctx.lang, deadlines=SafeText(", ".join(parts)))
     return ctx.catalogs.render(n, ctx.lang)
 
@@ -428,12 +430,12 @@ def _named_line(criteria: list[Criterion], label_key: str, ctx: RenderContext) -
 def _mismatch(f: Finding) -> tuple[str, list[str], str] | None:
     """VPBK-T-1: the ordered technique, the ones the level allows and the level, when the
     order asks for a technique the level does not allow (BK at T3)."""
-    if f.topic != "vpbk-eligibility":
-        return None
     r = f.result
-    ordered, allowed, level = r.get("orderedTechnique"), r.get("technique") or [], r.get("vertebra")
-    if isinstance(ordered, str) and ordered not in allowed and level:
-        return ordered, list(allowed), str(level)
+    if not isinstance(r, VpbkEligibilityResult) or r.ordered_technique is None or not r.vertebra:
+        return None
+    allowed = [t.value for t in r.technique]
+    if r.ordered_technique.value not in allowed:
+        return r.ordered_technique.value, allowed, r.vertebra
     return None
 
 
@@ -444,17 +446,18 @@ def _not_possible(f: Finding) -> list[str]:
     if mismatch is not None:
         return [mismatch[0]]
     r = f.result
-    if f.topic != "vpbk-eligibility" or r.get("orderedTechnique") or not r.get("vertebra"):
+    if not isinstance(r, VpbkEligibilityResult) or r.ordered_technique is not None or not r.vertebra:
         return []
-    allowed = r.get("technique") or []
+    allowed = [t.value for t in r.technique]
     return [t for t in _MISMATCH["techniques"] if t not in allowed]
 
 
 def _eligible_other_technique(f: Finding, ctx: RenderContext) -> bool:
     """An eligible verdict for a technique other than the ordered one (or one of two), with a
     conclusion that says so."""
-    return (bool(_not_possible(f)) and bool(f.result.get("technique"))
-            and f.result.get("verdict") in _MISMATCH["verdicts"]
+    r = f.result
+    return (isinstance(r, VpbkEligibilityResult) and bool(_not_possible(f)) and bool(r.technique)
+            and r.verdict.value in _MISMATCH["verdicts"]
             and f.conclusion is not None and ctx.catalogs.has(f"{f.conclusion.key}.other-technique", ctx.lang))
 
 
@@ -466,7 +469,12 @@ def _conclusion(f: Finding, ctx: RenderContext) -> str:
         return ctx.catalogs.render(f.conclusion, ctx.lang)
     assert f.conclusion is not None
     return ctx.catalogs.text(f"{f.conclusion.key}.other-technique", ctx.lang, **f.conclusion.params,
-                             ordered=", ".join(_not_possible(f)), allowed=", ".join(f.result["technique"]))
+                             ordered=", ".join(_not_possible(f)), allowed=", ".join(_allowed(f)))
+
+
+def _allowed(f: Finding) -> list[str]:
+    """The techniques the card's level allows (VPBK-T)."""
+    return [t.value for t in f.result.technique] if isinstance(f.result, VpbkEligibilityResult) else []
 
 
 def _mismatch_notes(f: Finding, ctx: RenderContext) -> list[Message]:
@@ -491,7 +499,7 @@ def _mismatch_notes(f: Finding, ctx: RenderContext) -> list[Message]:
 def missing_names(f: Finding) -> list[str]:
     """The fact names the decision rests on (api-contract ``missing``): by name alone on a card
     about one vertebra, else with the level (``bilsky-grade@L2``)."""
-    per_vertebra = "vertebra" in f.result
+    per_vertebra = isinstance(f.result, (SinsResult, VpbkEligibilityResult))
     names = [m.code if per_vertebra or m.level is None else f"{m.code}@{m.level}" for m in f.missing]
     return list(dict.fromkeys(names))
 
@@ -499,7 +507,7 @@ def missing_names(f: Finding) -> list[str]:
 def result_payload(f: Finding, ctx: RenderContext) -> dict[str, Any]:
     """The card's machine-readable result: the finding's own, with ``rules``, ``missing``
     (unless the topic sets its own), ``rulesVersion`` and, with a site policy, ``policyHash``."""
-    out = f.machine_result()
+    out = finding_payload(f)
     out.setdefault("missing", missing_names(f))
     if f.criteria:
         out.setdefault("evidence", evidence_payload(f))
@@ -543,9 +551,10 @@ def render_card(f: Finding, ctx: RenderContext, *, extra_notes: Iterable[str] = 
     }
     card["links"].extend(capture)  # issue 18: the capture app's links (above)
     suggestions = [s for s in (render_suggestion(s, ctx.suggestions) for s in f.suggestions) if s]
-    suggestions += verdict_suggestions(f.topic, f.result, {s.kind for s in f.suggestions}, ctx.suggestions)
-    if f.topic == "vpbk-eligibility" and isinstance(f.result.get("vertebra"), str):
-        with_level(suggestions, f.result["vertebra"], ctx.suggestions)
+    if isinstance(f.result, VpbkEligibilityResult):
+        suggestions += verdict_suggestions(f.result, {s.kind for s in f.suggestions}, ctx.suggestions)
+        if f.result.vertebra:
+            with_level(suggestions, f.result.vertebra, ctx.suggestions)
     if suggestions:
         card["suggestions"] = suggestions
         # One suggestion: take it or not. Several (e.g. one order per missing lab) are
@@ -566,9 +575,9 @@ def _level_text(level: str, ctx: RenderContext) -> str:
 def _blocker(f: Finding, ctx: RenderContext) -> tuple[str, str] | None:
     """What blocks the order, for the summary: the ordered technique impossible at the level,
     or an absolute contraindication (VP/BK eligibility)."""
-    if f.topic != "vpbk-eligibility":
-        return None
     r, c = f.result, ctx.catalogs
+    if not isinstance(r, VpbkEligibilityResult):
+        return None
     mismatch = _mismatch(f)
     if mismatch:
         ordered, allowed, level = mismatch
@@ -576,7 +585,7 @@ def _blocker(f: Finding, ctx: RenderContext) -> tuple[str, str] | None:
         return "technique", c.text(key, ctx.lang, markdown=False,
                                    ordered=SafeText(escape_text(ordered, markdown=False)),
                                    level=SafeText(_level_text(str(level), ctx)), allowed=SafeText(", ".join(allowed)))
-    absolute = r.get("absoluteContraindications") or []
+    absolute = r.absolute
     if absolute:
         names = [_PARENS.sub("", c.text(f"vpbk.code.{code}", ctx.lang)).strip() if c.has(f"vpbk.code.{code}", ctx.lang)
                  else code for code in absolute]

@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 from spine_guideline.findings import Suggestion
+from spine_guideline.results import Verdict, VpbkEligibilityResult
 
 from .i18n import Catalogs
 from .ids import new_uuid
@@ -209,9 +210,9 @@ def _level_site(level: str, ctx: SuggestionContext) -> dict[str, Any]:
             else level}
 
 
-def _ir_referral(result: Mapping[str, Any], ctx: SuggestionContext) -> dict[str, Any]:
+def _ir_referral(level: str, result: VpbkEligibilityResult, ctx: SuggestionContext) -> dict[str, Any]:
     """A referral to interventional radiology for VP/BK at the card's level, with the technique(s)."""
-    level, techniques = str(result["vertebra"]), list(result.get("technique") or [])
+    techniques = [t.value for t in result.technique]
     names = [ctx.catalogs.text(f"fhir.technique.{t}", ctx.lang) for t in techniques]
     text = ctx.catalogs.text("fhir.ir-referral", ctx.lang, level=_level_site(level, ctx)["text"],
                              techniques=" / ".join(techniques))
@@ -221,7 +222,7 @@ def _ir_referral(result: Mapping[str, Any], ctx: SuggestionContext) -> dict[str,
                                         for t, n in zip(techniques, names, strict=True)],
                            bodySite=[_level_site(level, ctx)],
                            performerType={"text": ctx.catalogs.text("fhir.ir-referral.performer", ctx.lang)},
-                           reasonCode=[{"text": ctx.catalogs.text(f"fhir.ir-referral.reason.{result['verdict']}",
+                           reasonCode=[{"text": ctx.catalogs.text(f"fhir.ir-referral.reason.{result.verdict.value}",
                                                                   ctx.lang)}])
     res["code"]["coding"] = [dict(c, display=text) for c in spec["coding"]]
     return {"label": ctx.catalogs.text("fhir.action.create", ctx.lang, what=text)[:200], "uuid": new_uuid(),
@@ -230,9 +231,8 @@ def _ir_referral(result: Mapping[str, Any], ctx: SuggestionContext) -> dict[str,
                          "resource": res}]}
 
 
-def _mdo_review(result: Mapping[str, Any], ctx: SuggestionContext) -> dict[str, Any]:
+def _mdo_review(level: str, ctx: SuggestionContext) -> dict[str, Any]:
     """The MDO referral for the judgement VPBK-M-1 asks at the card's level."""
-    level = str(result["vertebra"])
     text = ctx.catalogs.text("fhir.mdo-referral", ctx.lang)
     reason = ctx.catalogs.text("fhir.mdo-referral.vpbk-reason", ctx.lang, level=_level_site(level, ctx)["text"])
     res = _service_request(ctx, "mdo-referral", text, bodySite=[_level_site(level, ctx)],
@@ -251,21 +251,21 @@ def with_level(suggestions: list[dict[str, Any]], level: str, ctx: SuggestionCon
                 res.setdefault("bodySite", [_level_site(level, ctx)])
 
 
-def verdict_suggestions(topic: str, result: Mapping[str, Any], kinds: set[str],
+def verdict_suggestions(result: VpbkEligibilityResult, kinds: set[str],
                         ctx: SuggestionContext) -> list[dict[str, Any]]:
     """Suggestions that follow from a VP/BK verdict itself (issue 16): an eligible verdict
     (with or without relative contraindications) suggests the referral to interventional
     radiology for the level and technique, unless an order for it is already on the table
     (order hooks: ``orderedTechnique``); ``mdo-review-needed`` suggests the MDO referral,
     unless the finding already suggests one. ``kinds``: the finding's own suggestion kinds."""
-    if topic != "vpbk-eligibility" or not result.get("vertebra"):
+    level = result.vertebra
+    if not level:
         return []
-    verdict = result.get("verdict")
-    if verdict in ("eligible", "eligible-relative-contraindications") and result.get("technique") \
-            and not result.get("orderedTechnique"):
-        return [_ir_referral(result, ctx)]
-    if verdict == "mdo-review-needed" and "create-mdo-referral" not in kinds:
-        return [_mdo_review(result, ctx)]
+    if result.verdict in (Verdict.ELIGIBLE, Verdict.ELIGIBLE_RELATIVE) and result.technique \
+            and result.ordered_technique is None:
+        return [_ir_referral(level, result, ctx)]
+    if result.verdict is Verdict.MDO_REVIEW_NEEDED and "create-mdo-referral" not in kinds:
+        return [_mdo_review(level, ctx)]
     return []
 
 

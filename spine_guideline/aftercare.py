@@ -4,6 +4,7 @@ from __future__ import annotations
 from .context import Evaluation
 from .findings import Finding, Indicator, msg
 from .keys import TX_TREATMENT, pick
+from .results import AftercareResult
 
 RULES = ("TX-9", "TX-10")
 
@@ -24,13 +25,11 @@ def evaluate_aftercare(ctx: Evaluation) -> Finding | None:
               msg("tx.aftercare.note.tx10")]
     # the deadlines this treatment (and the diagnostics before it) answered
     answers = [a for a in (ctx.mri_answer, ctx.treatment_window_answer, ctx.mdo_answer) if a is not None]
-    result: dict[str, object] = {"rule": "TX-9"}
     if answers:
-        result["answeredBy"] = [a.wire() for a in answers]
         notes.insert(0, msg("tx.aftercare.note.answered",
                             deadlines=[f"{a.deadline} ({a.source.reference}, {a.date or '-'})" for a in answers]))
     return Finding(
         topic="aftercare", rules=["TX-9", "TX-10"], indicator=Indicator.INFO,
         summary=msg("tx.aftercare.summary"),
         conclusion=msg("tx.aftercare.conclusion", treatment=pick(TX_TREATMENT, latest.kind), date=latest.date or "-"),
-        result=result, notes=notes)
+        result=AftercareResult(rule="TX-9", answered_by=tuple(answers)), notes=notes)

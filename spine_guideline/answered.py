@@ -6,28 +6,16 @@ see :mod:`.mri_window`). A symptom or deficit that started after the action
 reopens the deadline. The aftercare card says what answered which deadline."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from .common import NEURO_DEFICITS, after, clock_start, earliest_record
 from .facts import Event, PatientFacts, Source
 from .mescc import Radiological
+from .results import Answer
 
 RULES = ("TX-2", "TX-3")
 TREATMENTS = ("radiotherapy", "spinal-surgery")
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What answered a deadline: ``deadline`` (DX-2, TX-2, TX-3), the resource and its date."""
-
-    deadline: str
-    source: Source
-    date: str | None
-
-    def wire(self) -> dict[str, Any]:
-        return {"deadline": self.deadline, "reference": self.source.reference, "date": self.date}
 
 
 def _iso(value: Any) -> Any:

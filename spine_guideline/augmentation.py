@@ -14,7 +14,6 @@ Technique (VPBK-T) and pre-procedure checks (VPBK-P) never change a verdict.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from . import (
     augmentation_benign,
@@ -23,12 +22,13 @@ from . import (
     augmentation_technique,
     sins,
 )
-from .augmentation_common import Assessment, Pathway, Technique, Verdict, policy_value
+from .augmentation_common import Assessment, policy_value
 from .common import level_msg
 from .facts import ConditionRecord, DraftOrder, Fact, PatientFacts, sort_levels
 from .findings import Finding, Indicator, Link, Message, Suggestion, msg
 from .keys import VPBK_CODE, VPBK_CONCLUSION, VPBK_FACT, VPBK_PATHWAY, VPBK_SUMMARY, VPBK_TECHNOTE, VPBK_TREATMENT, pick
 from .policy import Policy
+from .results import Pathway, Technique, Verdict, VpbkEligibilityResult
 
 VPBK_ORDER_KINDS: dict[str, Technique] = {"vertebroplasty": Technique.VP, "balloon-kyphoplasty": Technique.BK}
 _CONDITION_NAMES = ("spinal-metastasis", "vertebral-fracture", "vertebral-haemangioma",
@@ -150,39 +150,18 @@ def indication_known_unmet(a: Assessment) -> bool:
 # Findings
 # ---------------------------------------------------------------------------
 
-def eligibility_result(a: Assessment) -> dict[str, Any]:
-    """The wire result of a vpbk-eligibility card (api-contract), plain values only."""
-    res: dict[str, Any] = {
-        "verdict": a.verdict.value,
-        "pathway": a.pathway.value,
-        "vertebra": a.vertebra,
-        "technique": [t.value for t in a.technique],
-        "techniqueNotes": list(a.technique_notes),
-        "absoluteContraindications": list(a.absolute),
-        "relativeContraindications": list(a.relative),
-        "relativeContraindicationsUnknown": list(a.relative_unknown),
-        "unmetConditions": list(a.unmet_conditions),
-        "missing": list(dict.fromkeys(m.code for m in a.missing)),
-        "unmetCriteria": list(a.unmet_criteria),
-        "absoluteContraindicationsUnknown": list(a.absolute_unknown),
-        "mdoOverrides": list(a.mdo_overrides),
-    }
-    if a.preferences:
-        res["preferences"] = dict(a.preferences)
-    if a.kinds:
-        res["lesionKinds"] = list(a.kinds)
-    optional: tuple[tuple[str, Any], ...] = (
-        ("indicationPath", a.indication_path),
-        ("daysSinceFracture", a.days_since_fracture),
-        ("orderedTechnique", a.ordered_technique.value if a.ordered_technique else None),
-        ("order", a.order_id),
-        ("steppedCareMissing", list(a.stepped_care_missing) or None),
-        ("lifeExpectancyBasis", a.life_expectancy_basis),
-        ("survivalModel", a.survival_model),
-        ("levelFromOrder", a.level_from_order or None),
-    )
-    res.update((k, v) for k, v in optional if v is not None)
-    return res
+def eligibility_result(a: Assessment) -> VpbkEligibilityResult:
+    """The typed result of a vpbk-eligibility card, frozen from the assessment."""
+    return VpbkEligibilityResult(
+        verdict=a.verdict, pathway=a.pathway, vertebra=a.vertebra, technique=tuple(a.technique),
+        technique_notes=tuple(a.technique_notes), absolute=tuple(a.absolute), relative=tuple(a.relative),
+        relative_unknown=tuple(a.relative_unknown), unmet_conditions=tuple(a.unmet_conditions),
+        missing=tuple(dict.fromkeys(m.code for m in a.missing)), unmet_criteria=tuple(a.unmet_criteria),
+        absolute_unknown=tuple(a.absolute_unknown), mdo_overrides=tuple(a.mdo_overrides),
+        preferences=dict(a.preferences), lesion_kinds=tuple(a.kinds), indication_path=a.indication_path,
+        days_since_fracture=a.days_since_fracture, ordered_technique=a.ordered_technique, order=a.order_id,
+        stepped_care_missing=tuple(a.stepped_care_missing), life_expectancy_basis=a.life_expectancy_basis,
+        survival_model=a.survival_model, level_from_order=a.level_from_order)
 
 
 def _codes(table: Mapping[str, str], codes: list[str]) -> list[Message]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from .augmentation_common import (
     Assessment,
     Contra,
-    Pathway,
     bool_obs,
     num_obs,
     policy_value,
@@ -21,6 +20,7 @@ from .facts import CancerCategory, ConditionRecord, Fact, PatientFacts, tri_not
 from .findings import msg
 from .keys import VPBK_CANCER, VPBK_CRIT_O5, VPBK_KIND, VPBK_TRI, VPBK_WORKUP, pick
 from .policy import Policy
+from .results import Pathway
 
 #: lesion kinds at a level; "malignant": myeloma / other osteolytic lesions outside VPBK-M;
 #: "unspecified": a vertebral fracture whose type (osteoporotic, traumatic, pathological) is not recorded

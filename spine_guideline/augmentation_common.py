@@ -12,34 +12,11 @@ from .facts import LEVELS, Fact, PatientFacts, Unknown, level_index, sort_levels
 from .findings import Criterion, Message, Missing, Status, Suggestion, msg
 from .keys import VPBK_FACT, VPBK_LEVEL, pick
 from .policy import Policy
+from .results import ModelEstimate, Pathway, Technique, Verdict
 
 SECTION = "augmentation"
 
 _MET, _NOT_MET, _UNKNOWN = Status.MET, Status.NOT_MET, Status.UNKNOWN
-
-
-class Verdict(str, enum.Enum):
-    """vpbk-eligibility ``verdict``, in precedence order (guideline.md): first wins."""
-
-    NOT_ELIGIBLE = "not-eligible"
-    INSUFFICIENT_DATA = "insufficient-data"
-    MDO_REVIEW_NEEDED = "mdo-review-needed"
-    ELIGIBLE_RELATIVE = "eligible-relative-contraindications"
-    ELIGIBLE = "eligible"
-
-
-class Pathway(str, enum.Enum):
-    """vpbk-eligibility ``pathway``: VPBK-M (source 000) or VPBK-O (sources 001, 004)."""
-
-    METASTATIC = "metastatic"
-    OSTEOPOROTIC_BENIGN = "osteoporotic-benign"
-
-
-class Technique(str, enum.Enum):
-    """vpbk-eligibility ``technique`` (VPBK-T)."""
-
-    VP = "VP"
-    BK = "BK"
 
 
 class Contra(enum.Enum):
@@ -83,7 +60,7 @@ class Assessment:
     days_since_fracture: int | None = None      # VPBK-O-3
     stepped_care_missing: list[str] = field(default_factory=list)  # VPBK-M-4: neither given nor waived
     life_expectancy_basis: str | None = None    # VPBK-M-5: "clinician" | "model"
-    survival_model: dict[str, Any] | None = None
+    survival_model: ModelEstimate | None = None
     level_from_order: bool = False              # VPBK-M: a level-less metastasis took the order's level
     # order hooks
     ordered_technique: Technique | None = None

@@ -5,7 +5,6 @@ from . import survival
 from .augmentation_common import (
     Assessment,
     Contra,
-    Pathway,
     adjacent_levels,
     bool_obs,
     level_obs,
@@ -17,6 +16,7 @@ from .facts import Cancer, CancerCategory, Fact, PatientFacts, tri_and, tri_not,
 from .findings import msg
 from .keys import VPBK_CANCER, VPBK_CODE, VPBK_CRIT_M4, VPBK_LESION, VPBK_LEVEL, VPBK_PREFERENCE, VPBK_TREATMENT, pick
 from .policy import Policy
+from .results import ModelEstimate, Pathway
 from .sins import SinsAssessment, missing_entries
 
 STEPPED_CARE = ("systemic-therapy", "analgesics", "radiotherapy")
@@ -372,7 +372,7 @@ def _life_expectancy(a: Assessment, facts: PatientFacts, policy: Policy) -> None
     a.crit("vpbk.crit.m5-life-expectancy-model", True, "VPBK-M-5", *est.facts, minimum=lmin,
            group=group, median=medians)
     a.life_expectancy_basis = "model"
-    a.survival_model = {"model": est.model, "group": group, "medianSurvivalMonths": list(est.medians)}
+    a.survival_model = ModelEstimate(model=est.model, group=group, medians=est.medians)
     if est.in_groups(policy_value(policy, "life_expectancy_model_groups_met")) is not True:
         a.notes.append(msg("vpbk.note.m5-model-borderline", group=group, median=medians))
     if any(bool_obs(facts, d, None).is_true for d in _DEFICITS):

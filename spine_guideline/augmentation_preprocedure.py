@@ -5,7 +5,6 @@ Each check is ok / not-ok / unknown (P-2, P-4, P-5 may be ``attention``, P-6 is
 """
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 from .augmentation_common import bool_obs, num_obs, policy_value
@@ -14,36 +13,27 @@ from .facts import Fact, PatientFacts, SearchStatus, Unknown
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, Suggestion, msg
 from .keys import VPBK_PRE_CHECK, VPBK_PRE_LAB, VPBK_PRE_STATUS, VPBK_SUGGEST_LAB, pick
 from .policy import Policy
+from .results import CheckStatus, PreprocedureResult
 
 PREPROCEDURE_OVERRIDES = ["checked-outside-ehr", "procedure-postponed", "clinical-judgement"]
 
 
-class Check(str, enum.Enum):
-    """vpbk-preprocedure check ``status`` (api-contract)."""
-
-    OK = "ok"
-    NOT_OK = "not-ok"
-    UNKNOWN = "unknown"
-    ATTENTION = "attention"
-    INFO = "info"
-
-
-_STATUS_OF_CHECK = {Check.OK: Status.MET, Check.NOT_OK: Status.NOT_MET, Check.UNKNOWN: Status.UNKNOWN,
-                    Check.ATTENTION: Status.NOT_MET, Check.INFO: Status.MET}
+_STATUS_OF_CHECK = {CheckStatus.OK: Status.MET, CheckStatus.NOT_OK: Status.NOT_MET, CheckStatus.UNKNOWN: Status.UNKNOWN,
+                    CheckStatus.ATTENTION: Status.NOT_MET, CheckStatus.INFO: Status.MET}
 #: a check still to arrange before the procedure
-_OPEN = (Check.NOT_OK, Check.UNKNOWN, Check.ATTENTION)
+_OPEN = (CheckStatus.NOT_OK, CheckStatus.UNKNOWN, CheckStatus.ATTENTION)
 
 
 class _Checks:
     def __init__(self) -> None:
-        self.checks: list[tuple[str, Check]] = []
+        self.checks: list[tuple[str, CheckStatus]] = []
         self.criteria: list[Criterion] = []
         self.missing: list[Missing] = []
         self.suggestions: list[Suggestion] = []
         self.rules: list[str] = []
         self.notes: list[Message] = []
 
-    def add(self, code: str, status: Check, rule: str, key: str, *facts: Fact, **params: Any) -> None:
+    def add(self, code: str, status: CheckStatus, rule: str, key: str, *facts: Fact, **params: Any) -> None:
         self.checks.append((code, status))
         if rule not in self.rules:
             self.rules.append(rule)
@@ -61,10 +51,10 @@ def _inr(c: _Checks, facts: PatientFacts, policy: Policy) -> None:
     inr = num_obs(facts, "inr")
     limit = policy_value(policy, "inr_max_exclusive")
     if inr.value is None:
-        c.add("inr", Check.UNKNOWN, "VPBK-P-1", "vpbk.pre.crit.inr", inr, value="-", limit=limit)
+        c.add("inr", CheckStatus.UNKNOWN, "VPBK-P-1", "vpbk.pre.crit.inr", inr, value="-", limit=limit)
         c.lab("inr", inr)
     else:
-        c.add("inr", Check.OK if inr.value < limit else Check.NOT_OK, "VPBK-P-1", "vpbk.pre.crit.inr", inr,
+        c.add("inr", CheckStatus.OK if inr.value < limit else CheckStatus.NOT_OK, "VPBK-P-1", "vpbk.pre.crit.inr", inr,
               value=inr.value, limit=limit)
 
 
@@ -72,11 +62,11 @@ def _anticoagulants(c: _Checks, facts: PatientFacts) -> None:
     anticoag = facts.medication("anticoagulant")
     plan = bool_obs(facts, "anticoagulant-plan-agreed", None)
     if anticoag.is_true:
-        status = Check.OK if plan.is_true else Check.ATTENTION
+        status = CheckStatus.OK if plan.is_true else CheckStatus.ATTENTION
     elif anticoag.is_false:
-        status = Check.OK
+        status = CheckStatus.OK
     else:
-        status = Check.UNKNOWN
+        status = CheckStatus.UNKNOWN
         c.missing.append(Missing("anticoagulant", why(anticoag)))
     c.add("anticoagulants", status, "VPBK-P-2", "vpbk.pre.crit.anticoagulants", anticoag, plan)
 
@@ -99,7 +89,7 @@ def _labs(c: _Checks, facts: PatientFacts) -> None:
         absent.append(("creatinine", creat))
     for code, fact in absent:
         c.lab(code, fact)
-    c.add("labs", Check.OK if not absent else Check.UNKNOWN, "VPBK-P-3", "vpbk.pre.crit.labs",
+    c.add("labs", CheckStatus.OK if not absent else CheckStatus.UNKNOWN, "VPBK-P-3", "vpbk.pre.crit.labs",
           aptt, pt, inr, sodium, potassium, creat,
           absent=[pick(VPBK_PRE_LAB, code) for code, _ in absent] or "-")
 
@@ -111,7 +101,7 @@ def _ecg_chest(c: _Checks, facts: PatientFacts) -> None:
     searched = ("Observation", "DiagnosticReport", "Procedure")
     ecg = facts.event("ecg", searched=searched)
     cxr = facts.event("chest-xray", searched=searched)
-    status = Check.OK if ecg.is_true and cxr.is_true else Check.UNKNOWN
+    status = CheckStatus.OK if ecg.is_true and cxr.is_true else CheckStatus.UNKNOWN
     for code, f in (("ecg", ecg), ("chest-xray", cxr)):
         if not f.is_true:
             c.missing.append(Missing(code, why(f)))
@@ -127,11 +117,11 @@ def _allergies(c: _Checks, facts: PatientFacts) -> None:
     contrast = facts.allergy("iodinated-contrast")
     recorded = tuple(Fact("allergy", True, (a.source,), note=a.substance) for a in facts.allergies)
     if med.is_true or contrast.is_true:
-        status = Check.ATTENTION
+        status = CheckStatus.ATTENTION
     elif recorded:
-        status = Check.OK
+        status = CheckStatus.OK
     else:
-        status = Check.UNKNOWN
+        status = CheckStatus.UNKNOWN
         failed = facts.search_status("AllergyIntolerance") == SearchStatus.FAILED
         c.missing.append(Missing("allergies", (Unknown.SEARCH_FAILED if failed else Unknown.NOT_RECORDED).value))
     c.add("allergies", status, "VPBK-P-4", "vpbk.pre.crit.allergies", med, contrast, *recorded)
@@ -161,20 +151,20 @@ def _pregnancy(c: _Checks, facts: PatientFacts, policy: Policy) -> None:
     if cond.is_true and obs.is_false:
         c.notes.append(msg("vpbk.pre.note.pregnancy-conflict"))
     if pregnant is True:
-        status = Check.ATTENTION
+        status = CheckStatus.ATTENTION
     elif applies is False or pregnant is False:
-        status = Check.OK
+        status = CheckStatus.OK
     else:
-        status = Check.UNKNOWN
+        status = CheckStatus.UNKNOWN
         c.missing.append(Missing("pregnancy", why(obs)))
     key = "vpbk.pre.crit.pregnancy-not-applicable" if applies is False and pregnant is not True \
         else "vpbk.pre.crit.pregnancy"
     c.add("pregnancy", status, "VPBK-P-5", key, obs, cond, low=low, high=high)
 
 
-def _result(c: _Checks) -> dict[str, Any]:
-    """The result (api-contract): the checks (the service adds ``missing`` from the finding's)."""
-    return {"checks": [{"code": code, "status": status.value} for code, status in c.checks]}
+def _result(c: _Checks) -> PreprocedureResult:
+    """The checks (the service adds ``missing`` from the finding's)."""
+    return PreprocedureResult(checks=tuple(c.checks))
 
 
 def finding(facts: PatientFacts, policy: Policy, *, key: str | None) -> Finding:
@@ -185,7 +175,7 @@ def finding(facts: PatientFacts, policy: Policy, *, key: str | None) -> Finding:
     _ecg_chest(c, facts)
     _allergies(c, facts)
     _pregnancy(c, facts, policy)
-    c.add("fasting-antibiotics-aftercare", Check.INFO, "VPBK-P-6", "vpbk.pre.crit.fasting-antibiotics-aftercare")
+    c.add("fasting-antibiotics-aftercare", CheckStatus.INFO, "VPBK-P-6", "vpbk.pre.crit.fasting-antibiotics-aftercare")
     open_items = [code for code, status in c.checks if status in _OPEN]
     indicator = Indicator.WARNING if open_items else Indicator.INFO
     if open_items:

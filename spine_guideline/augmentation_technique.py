@@ -1,10 +1,11 @@
 """VPBK-T: which technique (VP, BK) fits the level (source 001). Never changes the verdict."""
 from __future__ import annotations
 
-from .augmentation_common import Assessment, Pathway, Technique, bool_obs, num_obs, policy_value
+from .augmentation_common import Assessment, bool_obs, num_obs, policy_value
 from .facts import LEVELS, Fact, PatientFacts, level_in_range
 from .findings import msg
 from .policy import Policy
+from .results import Pathway, Technique
 
 
 def vertebra_plana(facts: PatientFacts, level: str, policy: Policy) -> tuple[bool | None, tuple[Fact, ...]]:

@@ -23,22 +23,6 @@ SEVERE = "severe-neurological-deficit"
 RADICULAR = "radicular-deficit"
 
 
-class Advice(str, enum.Enum):
-    """corticosteroids: DX-3 start, DX-6 withhold."""
-
-    START = "start"
-    WITHHOLD = "withhold"
-
-
-class FirstChoice(str, enum.Enum):
-    """treatment-modality: TX-6 / TX-7."""
-
-    RADIOTHERAPY = "radiotherapy"
-    SURGERY = "surgery"
-    SYSTEMIC_THERAPY = "systemic-therapy"
-    UNDECIDED = "undecided"
-
-
 class MriState(str, enum.Enum):
     """A whole-spine MRI against the findings of DX-2 (see mri_window.mri_status)."""
 

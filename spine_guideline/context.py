@@ -12,13 +12,14 @@ from functools import cached_property
 from typing import Any
 
 from . import survival
-from .answered import Answer, mdo_answer
+from .answered import mdo_answer
 from .common import MriState
 from .facts import PatientFacts
 from .mescc import Deficit, Radiological, neurological_deficit, radiological_mescc
 from .mri_window import MriStatus, Picture, findings_to_answer, mri_status, neurological_picture
 from .policy import Policy
 from .primary import PrimaryStatus, primary_status
+from .results import Answer
 from .surgery import Check, surgery_checks, tx5_checks
 from .suspicion import Suspicion, suspicion
 from .treatment_window import WindowDecision, treatment_window_answer, window_variables

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .common import MESCC, RADICULAR, SEVERE, Advice, MriState, after, max_indicator, missing_of, order_key
+from .common import MESCC, RADICULAR, SEVERE, MriState, after, max_indicator, missing_of, order_key
 from .context import Evaluation
 from .facts import DraftOrder, Event, Fact, Medication, Unknown, tri_or
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, Suggestion, msg
 from .keys import DX_REASON, pick
 from .mri_window import mri_status
+from .results import Advice, CorticosteroidsResult
 
 RULES = ("DX-3", "DX-6", "DX-7", "TX-1")
 DEXAMETHASONE = "dexamethasone"
@@ -248,7 +249,7 @@ def evaluate_corticosteroids(ctx: Evaluation, order: DraftOrder | None = None) -
     advised = _advise(ctx, medication, bool(biopsy), order is not None)
     finding = Finding(
         topic="corticosteroids", rules=advised.rules, indicator=advised.indicator, summary=advised.summary,
-        conclusion=advised.conclusion, result={"advice": _wire(advised.advice), "rule": _advice_rule(advised.advice)},
+        conclusion=advised.conclusion, result=CorticosteroidsResult(advice=advised.advice, rule=_advice_rule(advised.advice)),
         criteria=_criteria(ctx, medication, biopsy), missing=list(ctx.primary.missing) + advised.missing,
         notes=_notes(ctx, medication, biopsy) + advised.notes, suggestions=advised.suggestions,
         key=order_key(order) if order is not None else None)
@@ -277,10 +278,6 @@ def _dx7(ctx: Evaluation, f: Finding, medication: Steroids) -> None:
         f.notes.insert(1, msg("dx.note.dx7-timing-unknown"))
         f.missing.append(Missing("corticosteroid-start", "not-recorded"))
     f.summary = msg("dx.steroids.summary.dx7")
-
-
-def _wire(advice: Advice | None) -> str | None:
-    return advice.value if advice is not None else None
 
 
 def _advice_rule(advice: Advice | None) -> str | None:

@@ -4,7 +4,8 @@ A finding holds no sentences. Every piece of text is a message key (looked up
 in the Dutch and English catalogs of ``cds_service/messages``) with
 parameters; the rules never concatenate strings for people to read.
 Suggestions are abstract too (``kind`` + parameters): the service layer turns
-them into FHIR resources.
+them into FHIR resources. The machine-readable result is a typed record of
+:mod:`.results`.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .facts import Fact
+from .results import Result, SinsResult, VpbkEligibilityResult
 
 
 class Status(str, enum.Enum):
@@ -103,7 +105,7 @@ class Finding:
     indicator: Indicator
     summary: Message
     conclusion: Message
-    result: dict[str, Any]           # machine-readable result (contract), without "rules"
+    result: Result                   # typed record (results.py); cds_service/wire.py serialises it
     criteria: list[Criterion] = field(default_factory=list)
     missing: list[Missing] = field(default_factory=list)
     notes: list[Message] = field(default_factory=list)      # policy applied, safety netting, caveats
@@ -112,7 +114,7 @@ class Finding:
     override_reasons: list[str] = field(default_factory=list)  # codes; catalog "override.<code>"
     key: str | None = None           # distinguishes several findings of one topic (vertebra, order id)
 
-    def machine_result(self) -> dict[str, Any]:
-        out = dict(self.result)
-        out["rules"] = list(dict.fromkeys(self.rules))
-        return out
+    @property
+    def vertebra(self) -> str | None:
+        """The vertebra the finding is about (SINS, VP/BK eligibility), else None."""
+        return self.result.vertebra if isinstance(self.result, (SinsResult, VpbkEligibilityResult)) else None

@@ -9,6 +9,7 @@ from .context import Evaluation
 from .facts import tri_and, tri_or
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, Suggestion, msg
 from .keys import TX_EVENT_STATUS, TX_MDO_DISCIPLINE, pick
+from .results import MdoResult
 
 RULES = ("TX-3", "TX-5")
 DISCIPLINES = ("treating-specialist", "radiation-oncology", "radiology", "neurology", "spine-surgery")
@@ -102,6 +103,6 @@ def evaluate_mdo_referral(ctx: Evaluation) -> Finding | None:
     return Finding(
         topic="mdo-referral", rules=["TX-3", "TX-5"], indicator=indicator, summary=summary,
         conclusion=msg("tx.mdo.conclusion", count=len(disciplines)),
-        result={"disciplines": disciplines}, criteria=_criteria(ctx, surgeon), missing=dedupe_missing(missing),
+        result=MdoResult(disciplines=tuple(disciplines)), criteria=_criteria(ctx, surgeon), missing=dedupe_missing(missing),
         notes=notes, suggestions=suggestions,
         override_reasons=list(OVERRIDE_MDO) if indicator != Indicator.INFO else [])

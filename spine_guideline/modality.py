@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .common import NEURO_DEFICITS, FirstChoice, as_bool, dedupe_missing, missing_of
+from .common import NEURO_DEFICITS, as_bool, dedupe_missing, missing_of
 from .context import Evaluation
 from .facts import CancerCategory, Fact, PatientFacts, SearchStatus, Unknown, tri_and, tri_or
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, msg
 from .keys import TX_MODALITY
 from .mescc import deficit_due_to_mescc
 from .policy import Policy
+from .results import FirstChoice, ModalityResult
 from .surgery import sins_support_note
 
 RULES = ("TX-6", "TX-7", "TX-7a", "TX-7b", "TX-7c", "TX-10")
@@ -208,4 +209,4 @@ def evaluate_modality(ctx: Evaluation) -> Finding:
     return Finding(
         topic="treatment-modality", rules=rules, indicator=Indicator.INFO,
         summary=msg(summary_key), conclusion=msg(conclusion_key),
-        result={"firstChoice": choice.value}, criteria=_criteria(ctx, tx6), missing=dedupe_missing(missing), notes=notes)
+        result=ModalityResult(first_choice=choice), criteria=_criteria(ctx, tx6), missing=dedupe_missing(missing), notes=notes)

@@ -12,6 +12,7 @@ from .keys import DX_PRIORITY, pick
 from .mri_urgency import dx_indicator
 from .mri_window import Picture, duration, mri_priority, neurological_picture
 from .policy import Policy
+from .results import MriOrderResult
 
 RULES = ("DX-1", "DX-2", "DX-2f")
 MRI_ORDER_KINDS = ("mri-whole-spine", "mri-segment")
@@ -148,6 +149,6 @@ def evaluate_mri_order(ctx: Evaluation, order: DraftOrder) -> Finding:
     rules.append("DX-2f")
     return Finding(
         topic="mri-order", rules=rules, indicator=indicator, summary=summary, conclusion=conclusion,
-        result={"orderedWithinHours": ordered, "requiredWithinHours": required, "wholeSpine": o.whole},
+        result=MriOrderResult(ordered_within_hours=ordered, required_within_hours=required, whole_spine=o.whole),
         criteria=o.criteria, missing=o.missing, notes=o.notes, suggestions=o.suggestions,
         override_reasons=list(OVERRIDE_ORDER) if indicator != Indicator.INFO else [], key=order_key(order))

@@ -7,6 +7,7 @@ from .facts import Fact
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, Suggestion, msg
 from .keys import DX_MRI_ASSESS, DX_PRIORITY, pick
 from .mri_window import duration, mri_priority
+from .results import MriUrgencyResult
 from .suspicion import known_malignancy, known_malignancy_note
 
 RULES = ("DX-1", "DX-2", "DX-2a", "DX-2b", "DX-2c", "DX-2d", "DX-2e", "DX-2f")
@@ -103,7 +104,7 @@ def evaluate_mri_urgency(ctx: Evaluation) -> Finding | None:
     return Finding(
         topic="mri-urgency", rules=["DX-1", rule, "DX-2f"], indicator=indicator, summary=summary,
         conclusion=conclusion,
-        result={"windowHours": window, "rule": ctx.picture.row},
+        result=MriUrgencyResult(window_hours=window, rule=ctx.picture.row),
         criteria=criteria, missing=missing, notes=notes, suggestions=suggestions,
         override_reasons=list(OVERRIDE_MRI) if indicator != Indicator.INFO else [])
 
@@ -136,5 +137,5 @@ def _assess_alarm_finding(ctx: Evaluation, malignancy: Fact) -> Finding:
     return Finding(
         topic="mri-urgency", rules=["DX-1", "DX-2f"], indicator=Indicator.INFO,
         summary=msg(summary_key), conclusion=msg(conclusion_key),
-        result={"windowHours": None, "rule": None},
+        result=MriUrgencyResult(window_hours=None, rule=None),
         criteria=criteria, missing=missing, notes=notes)

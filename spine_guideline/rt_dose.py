@@ -7,6 +7,7 @@ from .context import Evaluation
 from .facts import tri_and
 from .findings import Finding, Indicator, Message, Missing, msg
 from .keys import TX_RT_DOSE
+from .results import RtDoseResult
 from .surgery import Check
 
 RULES = ("TX-8a", "TX-8b", "TX-8c")
@@ -119,5 +120,5 @@ def evaluate_rt_dose(ctx: Evaluation) -> Finding:
     return Finding(
         topic="rt-dose", rules=[rule], indicator=Indicator.INFO, summary=summary,
         conclusion=msg(conclusion_key, schedule=sched_msg),
-        result={"schedule": schedule, "rule": rule}, criteria=criteria,
+        result=RtDoseResult(schedule=schedule, rule=rule), criteria=criteria,
         missing=dedupe_missing(missing), notes=notes)

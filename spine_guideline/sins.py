@@ -19,6 +19,7 @@ from .facts import Fact, PatientFacts, Unknown, sort_levels
 from .findings import Criterion, Finding, Indicator, Message, Missing, Status, msg
 from .keys import SINS_BAND, SINS_CATEGORY, SINS_COMPONENT, pick
 from .policy import Policy
+from .results import SinsResult
 
 #: a policy table of rows [lowest total, highest total, name]
 Table = list[list[Any]]
@@ -258,30 +259,15 @@ def missing_entries(a: SinsAssessment) -> list[Missing]:
     return [Missing(c, Unknown.NOT_RECORDED.value, a.vertebra) for c in a.missing_components]
 
 
-def result_of(a: SinsAssessment) -> dict[str, Any]:
-    res: dict[str, Any] = {"vertebra": a.vertebra, "computedFromComponents": a.computed_from_components}
-    if a.score is not None:
-        res["score"] = a.score
-    else:
-        res["scoreRange"] = list(a.range)
-    if a.category is not None:
-        res["category"] = a.category
-    if a.band is not None:
-        res["protocolBand"] = a.band
-    res["protocolBands"] = list(a.bands)
-    res["categories"] = list(a.categories)
-    res["conflict"] = a.conflict
-    if a.recorded is not None:
-        res["recordedScore"] = a.recorded
-    if a.conflict:
-        res["componentRange"] = [a.low, a.high]
-    res["missingComponents"] = a.missing_components
-    res["locationFromLevel"] = a.location_from_level
-    if a.location_conflict:
-        res["locationConflict"] = True
-        res["recordedLocationPoints"] = a.recorded_location
-        res["levelLocationPoints"] = a.level_location
-    return res
+def result_of(a: SinsAssessment) -> SinsResult:
+    """The typed result of a sins card, frozen from the assessment."""
+    return SinsResult(
+        vertebra=a.vertebra, computed_from_components=a.computed_from_components, score=a.score,
+        score_range=a.range, category=a.category, band=a.band, bands=tuple(a.bands),
+        categories=tuple(a.categories), conflict=a.conflict, recorded=a.recorded, component_range=(a.low, a.high),
+        missing_components=tuple(a.missing_components), location_from_level=a.location_from_level,
+        location_conflict=a.location_conflict, recorded_location=a.recorded_location,
+        level_location=a.level_location)
 
 
 def _summary_and_conclusion(a: SinsAssessment) -> tuple[Message, Message]:

@@ -1,12 +1,11 @@
 """The ``survival-estimate`` card: TX-4 (the model itself is :mod:`.survival`)."""
 from __future__ import annotations
 
-from typing import Any
-
 from .common import as_number
 from .context import Evaluation
 from .findings import Finding, Indicator, Link, Message, msg
 from .keys import TX_SURVIVAL_SCALE, TX_TUMOUR, pick
+from .results import SurvivalResult
 from .survival import clinician_life_expectancy
 
 RULES = ("TX-4",)
@@ -16,15 +15,10 @@ def evaluate_survival(ctx: Evaluation) -> Finding:
     policy = ctx.policy
     est = ctx.survival
     le_months = as_number(clinician_life_expectancy(ctx.facts))
-    result: dict[str, Any] = {"model": est.model}
-    if est.score_range is not None:
-        result.update(score=None, scoreRange=list(est.score_range), group=list(est.groups),
-                      medianSurvivalMonths=list(est.medians))
-    else:
-        result.update(score=est.score, group=est.group, medianSurvivalMonths=est.medians[0] if est.medians else None)
-    result["basis"] = "clinician" if le_months is not None else ("model" if est.computed else "none")
-    if le_months is not None:
-        result["lifeExpectancyMonths"] = le_months
+    result = SurvivalResult(
+        model=est.model, score=est.score, score_range=est.score_range, groups=est.groups, medians=est.medians,
+        basis="clinician" if le_months is not None else ("model" if est.computed else "none"),
+        life_expectancy_months=le_months)
 
     notes: list[Message] = []
     if est.performance_scale is not None:

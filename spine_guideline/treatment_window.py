@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .answered import Answer, diagnosed, treatment_answer
+from .answered import diagnosed, treatment_answer
 from .common import (
     MESCC,
     NEURO_DEFICITS,
@@ -27,6 +27,7 @@ from .findings import Criterion, Finding, Indicator, Message, Missing, Status, m
 from .keys import TX_DEFICIT, TX_WINDOW_CONCLUSION, TX_WINDOW_DEFICIT_CRITERION, TX_WINDOW_DURATION, TX_WINDOW_POLICY_NOTE, pick
 from .mri_window import duration
 from .policy import Policy
+from .results import Answer, TreatmentWindowResult
 
 if TYPE_CHECKING:
     from .context import Evaluation
@@ -276,7 +277,7 @@ def evaluate_treatment_window(ctx: Evaluation) -> Finding | None:
                                  ctx.tx("indicator_warning_max_hours"))
     return Finding(
         topic="treatment-window", rules=rules, indicator=indicator, summary=summary, conclusion=conclusion,
-        result={"windowHours": row.hours, "rule": row.rule},
+        result=TreatmentWindowResult(window_hours=row.hours, rule=row.rule),
         criteria=_deficit_criteria(ctx, decision) + _ambulatory_criterion(ctx, decision),
         missing=dedupe_missing(missing), notes=notes,
         override_reasons=list(OVERRIDE_WINDOW) if indicator != Indicator.INFO else [])

@@ -5,6 +5,7 @@ from .context import Evaluation
 from .facts import Fact
 from .findings import Criterion, Finding, Indicator, Status, msg
 from .keys import DX_REASON, DX_STEP, DX_WORKUP_NOTE, pick
+from .results import WorkupResult
 
 RULES = ("DX-4", "DX-5")
 OVERRIDE_WORKUP = ("already-arranged", "clinical-judgement", "patient-declines")
@@ -49,6 +50,6 @@ def evaluate_workup(ctx: Evaluation) -> Finding | None:
         rules = rules or ["DX-5"]
     return Finding(
         topic="diagnostic-workup", rules=rules, indicator=indicator, summary=summary,
-        conclusion=conclusion, result={"steps": steps, "reasons": list(prim.reasons)},
+        conclusion=conclusion, result=WorkupResult(steps=tuple(steps), reasons=tuple(prim.reasons)),
         criteria=criteria, missing=list(prim.missing), notes=notes,
         override_reasons=list(OVERRIDE_WORKUP) if indicator != Indicator.INFO else [])

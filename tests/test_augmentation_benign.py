@@ -5,6 +5,7 @@ import pytest
 
 from spine_guideline import augmentation
 from spine_guideline.facts import Allergy, Cancer, CancerCategory, ConditionRecord
+from tests.support.results import wire_with_rules
 
 from .support.augmentation import (
     POLICY,
@@ -19,7 +20,7 @@ from .support.augmentation import (
 
 def elig(f, level="L1"):
     [finding] = by_topic(augmentation.evaluate(f, POLICY), "vpbk-eligibility", level)
-    return finding, finding.machine_result()
+    return finding, wire_with_rules(finding)
 
 
 def test_VPBK_O_1_osteoporotic_fracture_all_met_is_eligible():
@@ -184,4 +185,4 @@ def test_fracture_without_level_gives_insufficient_data_without_key():
                                         subtype="osteoporotic"))
     [finding] = by_topic(augmentation.evaluate(f, POLICY), "vpbk-eligibility")
     # the level-independent contraindications are still checked (here: prone position not recorded)
-    assert finding.key is None and finding.machine_result()["missing"] == ["vertebral-level", "can-lie-prone"]
+    assert finding.key is None and wire_with_rules(finding)["missing"] == ["vertebral-level", "can-lie-prone"]

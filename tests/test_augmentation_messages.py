@@ -20,6 +20,7 @@ from spine_guideline.facts import (
     SearchStatus,
 )
 from spine_guideline.findings import Message
+from tests.support.results import wire_with_rules
 
 from .support.augmentation import (
     POLICY,
@@ -191,7 +192,7 @@ def _walk(message):
 def test_scenarios_cover_every_topic_and_verdict():
     topics = {f.topic for _, f in FINDINGS}
     assert topics == {"sins", "vpbk-eligibility", "vpbk-preprocedure"}
-    verdicts = {f.machine_result()["verdict"] for _, f in FINDINGS if f.topic == "vpbk-eligibility"}
+    verdicts = {wire_with_rules(f)["verdict"] for _, f in FINDINGS if f.topic == "vpbk-eligibility"}
     assert verdicts == {"eligible", "eligible-relative-contraindications", "mdo-review-needed",
                         "not-eligible", "insufficient-data"}
 

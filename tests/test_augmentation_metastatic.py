@@ -12,6 +12,7 @@ from spine_guideline.facts import (
     Event,
     SearchStatus,
 )
+from tests.support.results import wire_with_rules
 
 from .support.augmentation import (
     POLICY,
@@ -27,14 +28,14 @@ from .support.augmentation import (
 
 def elig(f, level="L1"):
     [finding] = by_topic(augmentation.evaluate(f, POLICY), "vpbk-eligibility", level)
-    return finding, finding.machine_result()
+    return finding, wire_with_rules(finding)
 
 
 def elig_on_order(f, level="L1"):
     """The eligibility card of a VP order at ``level`` (order hooks)."""
     f.draft_orders.append(order("vertebroplasty", (level,), "vp-1"))
     [finding] = by_topic(augmentation.evaluate_orders(f, POLICY), "vpbk-eligibility", "vp-1")
-    return finding, finding.machine_result()
+    return finding, wire_with_rules(finding)
 
 
 def no_card_on_patient_view(f, level="L1"):
@@ -410,7 +411,7 @@ def test_VPBK_M_7_diffuse_metastases_5_vs_6(count, diffuse):
     for lvl in ["T2", "T4", "T6", "T8", "T10"][:count - 1]:
         f.conditions.append(ConditionRecord("spinal-metastasis", src("Condition", f"m{lvl}"), lvl))
     finding = [x for x in augmentation.evaluate(f, POLICY) if x.topic == "vpbk-eligibility" and x.key == "L1"][0]
-    res = finding.machine_result()
+    res = wire_with_rules(finding)
     assert ("diffuse-metastases" in res["relativeContraindications"]) == diffuse
 
 
@@ -483,7 +484,7 @@ def test_VPBK_M_level_of_order_is_not_marked_when_the_metastasis_has_that_level(
 
 def test_VPBK_M_levelless_metastasis_on_patient_view_is_a_metastatic_level_unknown_card():
     [finding] = by_topic(augmentation.evaluate(levelless(), POLICY), "vpbk-eligibility")
-    res = finding.machine_result()
+    res = wire_with_rules(finding)
     assert res["pathway"] == "metastatic" and res["vertebra"] is None
     assert res["verdict"] == "insufficient-data" and "vertebral-level" in res["missing"]
 

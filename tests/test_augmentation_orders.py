@@ -12,6 +12,7 @@ from spine_guideline.facts import (
     Medication,
     SearchStatus,
 )
+from tests.support.results import wire_with_rules
 
 from .support.augmentation import (
     POLICY,
@@ -28,7 +29,7 @@ from .support.augmentation import (
 
 def elig(f, level):
     [finding] = by_topic(augmentation.evaluate(f, POLICY), "vpbk-eligibility", level)
-    return finding.machine_result()
+    return wire_with_rules(finding)
 
 
 # -- VPBK-T ------------------------------------------------------------------
@@ -72,7 +73,7 @@ def test_VPBK_T_3_T_4_information_lines():
 # -- VPBK-P ------------------------------------------------------------------
 def pre(f, key=None):
     [finding] = by_topic(augmentation.evaluate(f, POLICY), "vpbk-preprocedure", key)
-    return finding, {c["code"]: c["status"] for c in finding.machine_result()["checks"]}
+    return finding, {c["code"]: c["status"] for c in wire_with_rules(finding)["checks"]}
 
 
 def test_VPBK_P_all_in_order():
@@ -80,7 +81,7 @@ def test_VPBK_P_all_in_order():
     assert checks == {"inr": "ok", "anticoagulants": "ok", "labs": "ok", "ecg-chest-xray": "ok",
                       "allergies": "ok", "pregnancy": "ok", "fasting-antibiotics-aftercare": "info"}
     assert finding.indicator.value == "info" and not finding.suggestions
-    assert finding.machine_result()["rules"] == ["VPBK-P-1", "VPBK-P-2", "VPBK-P-3", "VPBK-P-4",
+    assert wire_with_rules(finding)["rules"] == ["VPBK-P-1", "VPBK-P-2", "VPBK-P-3", "VPBK-P-4",
                                                  "VPBK-P-5", "VPBK-P-6"]
 
 
@@ -104,7 +105,7 @@ def test_VPBK_P_1_threshold_is_configurable():
     policy = load_policy({"augmentation": {"inr_max_exclusive": 1.8}})
     f = set_obs(ready_for_procedure(metastatic()), "inr", 1.6)
     [finding] = by_topic(augmentation.evaluate(f, policy), "vpbk-preprocedure")
-    assert finding.machine_result()["checks"][0] == {"code": "inr", "status": "ok"}
+    assert wire_with_rules(finding)["checks"][0] == {"code": "inr", "status": "ok"}
 
 
 def test_VPBK_P_2_anticoagulants_attention_unless_plan_agreed():
@@ -225,7 +226,7 @@ def test_order_vp_for_eligible_level():
     found = orders(f)
     [e] = by_topic(found, "vpbk-eligibility", "vp-1")
     [p] = by_topic(found, "vpbk-preprocedure", "vp-1")
-    res = e.machine_result()
+    res = wire_with_rules(e)
     assert res["verdict"] == "eligible" and res["vertebra"] == "L1" and res["orderedTechnique"] == "VP"
     assert e.indicator.value == "info"
 
@@ -236,7 +237,7 @@ def test_order_absolute_contraindication_is_critical():
     f.draft_orders.append(order("vertebroplasty", ("L1",), "vp-1"))
     [e] = by_topic(orders(f), "vpbk-eligibility", "vp-1")
     assert e.indicator.value == "critical" and e.override_reasons
-    assert e.machine_result()["absoluteContraindications"] == ["systemic-infection"]
+    assert wire_with_rules(e)["absoluteContraindications"] == ["systemic-infection"]
 
 
 def test_order_bk_at_T4_warns_and_suggests_vp():
@@ -246,7 +247,7 @@ def test_order_bk_at_T4_warns_and_suggests_vp():
     assert e.indicator.value == "warning"
     [s] = [s for s in e.suggestions if s.kind == "update-technique"]
     assert s.params == {"order_id": "bk-1", "to": "VP"}
-    assert e.machine_result()["verdict"] == "eligible"  # technique never changes the verdict
+    assert wire_with_rules(e)["verdict"] == "eligible"  # technique never changes the verdict
 
 
 def test_order_bk_at_T5_is_fine():
@@ -260,7 +261,7 @@ def test_order_without_level_uses_the_single_candidate():
     f = osteoporotic(level="L2")
     f.draft_orders.append(order("vertebroplasty", (), "vp-9"))
     [e] = by_topic(orders(f), "vpbk-eligibility", "vp-9")
-    assert e.machine_result()["vertebra"] == "L2"
+    assert wire_with_rules(e)["vertebra"] == "L2"
 
 
 def test_order_without_level_and_several_candidates_is_insufficient():
@@ -269,7 +270,7 @@ def test_order_without_level_and_several_candidates_is_insufficient():
                                         subtype="osteoporotic"))
     f.draft_orders.append(order("vertebroplasty", (), "vp-9"))
     [e] = by_topic(orders(f), "vpbk-eligibility", "vp-9")
-    res = e.machine_result()
+    res = wire_with_rules(e)
     assert res["verdict"] == "insufficient-data" and res["missing"] == ["vertebral-level"]
     assert e.indicator.value == "warning"
 

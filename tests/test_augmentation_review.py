@@ -15,6 +15,7 @@ from spine_guideline.facts import (
     Event,
     Fact,
 )
+from tests.support.results import wire_with_rules
 
 from .support.augmentation import (
     POLICY,
@@ -33,7 +34,7 @@ from .support.augmentation import (
 
 def elig(f, key="L1"):
     [finding] = by_topic(augmentation.evaluate(f, POLICY), "vpbk-eligibility", key)
-    return finding, finding.machine_result()
+    return finding, wire_with_rules(finding)
 
 
 def order_elig(f, key="vp-1"):
@@ -65,7 +66,7 @@ def test_VPBK_M_6_order_without_level_and_two_candidates_keeps_absolute_contrain
     f.conditions.append(ConditionRecord("systemic-infection", src("Condition", "si")))
     f.draft_orders.append(order(levels=()))
     [e] = order_elig(f)
-    res = e.machine_result()
+    res = wire_with_rules(e)
     assert res["verdict"] == "not-eligible" and e.indicator.value == "critical"
     assert set(res["absoluteContraindications"]) == {"bone-cement-allergy", "systemic-infection"}
     assert "vertebral-level" in res["missing"]
@@ -84,7 +85,7 @@ def test_VPBK_O_5_order_without_any_level_checks_patient_wide_contraindications(
     mutate(f)
     f.draft_orders.append(order(levels=()))
     [e] = order_elig(f)
-    res = e.machine_result()
+    res = wire_with_rules(e)
     assert code in res["absoluteContraindications"] and e.indicator.value == "critical"
     assert res["pathway"] == "osteoporotic-benign"
 
@@ -280,7 +281,7 @@ def test_VPBK_O_5_retropulsion_still_asked_for_fractures():
 # -- 9, 20 ---------------------------------------------------------------------
 def pregnancy_check(f):
     [p] = by_topic(augmentation.evaluate(f, POLICY), "vpbk-preprocedure")
-    return {c["code"]: c["status"] for c in p.machine_result()["checks"]}["pregnancy"], p
+    return {c["code"]: c["status"] for c in wire_with_rules(p)["checks"]}["pregnancy"], p
 
 
 def _woman(age_birth=date(1990, 1, 1)):
@@ -340,7 +341,7 @@ def test_VPBK_M_2_sins_location_contradicting_the_level_in_the_same_band_is_show
     a = sins.assess(f, "L3", POLICY)
     assert a.location_conflict and a.score == 7 and a.band == "7-9"
     finding = sins.finding(a)
-    assert finding.indicator.value == "warning" and finding.machine_result()["locationConflict"] is True
+    assert finding.indicator.value == "warning" and wire_with_rules(finding)["locationConflict"] is True
     assert any(n.key == "sins.note.location-conflict-same-band" for n in finding.notes)
 
 
@@ -413,7 +414,7 @@ def test_VPBK_O_3_too_early_on_an_order_is_a_warning_not_critical():
     f = osteoporotic(days=41)
     f.draft_orders.append(order(levels=("L1",)))
     [e] = order_elig(f)
-    res = e.machine_result()
+    res = wire_with_rules(e)
     assert res["verdict"] == "not-eligible" and res["absoluteContraindications"] == ["too-early"]
     assert e.indicator.value == "warning" and e.override_reasons
     assert any(n.key == "vpbk.note.o3-too-early-timing-advice" for n in e.notes)
@@ -453,7 +454,7 @@ def test_VPBK_M_1c_exemption_is_a_policy_value():
     from spine_guideline.policy import load_policy
     policy = load_policy({"augmentation": {"m1c_posterior_fixation_exempt": False}})
     [finding] = [x for x in augmentation.evaluate(_m1c_with_fixation(), policy) if x.topic == "vpbk-eligibility"]
-    assert "unstable-vertebra" in finding.machine_result()["absoluteContraindications"]
+    assert "unstable-vertebra" in wire_with_rules(finding)["absoluteContraindications"]
 
 
 # -- 17 ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from cds_service.schemas import errors as schema_errors
 from cds_service.suggestions import SuggestionContext
 from spine_guideline.facts import Fact, Source, Unknown
 from spine_guideline.findings import Criterion, Finding, Indicator, Missing, Status, Suggestion, msg
+from spine_guideline.results import MriUrgencyResult
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 CATALOGS = load_catalogs()
@@ -39,7 +40,7 @@ def finding(**kw) -> Finding:
     base = dict(
         topic="mri-urgency", rules=["DX-1", "DX-2a"], indicator=Indicator.CRITICAL,
         summary=msg("t.summary", hours=12), conclusion=msg("t.conclusion"),
-        result={"windowHours": 12, "rule": "DX-2a"},
+        result=MriUrgencyResult(window_hours=12, rule="DX-2a"),
         criteria=[Criterion("t.crit", Status.MET, "DX-1", (Fact("mescc-deficit", True, (src,)),)),
                   Criterion("t.crit2", Status.UNKNOWN, "DX-2a",
                             (Fact.missing("mescc-deficit.onset", why=Unknown.STALE),))],

@@ -11,6 +11,7 @@ import pytest
 from cds_service.services import SERVICES
 from spine_guideline.engine import evaluate_hook
 from spine_guideline.policy import load_policy
+from tests.support.results import wire_with_rules
 
 from .support.cases import facts_for, load_cases, parse_now
 from .support.http_cases import at, client, clock, request_body  # noqa: F401 (fixtures)
@@ -22,7 +23,7 @@ TWINS = [(cid, cid.removesuffix(suffix) + "-local") for cid in CASES for suffix 
 
 
 def findings(case):
-    return sorted((f.topic, f.indicator.value, repr(f.machine_result()))
+    return sorted((f.topic, f.indicator.value, repr(wire_with_rules(f)))
                    for f in evaluate_hook(case.get("hook", "patient-view"), facts_for(case), POLICY))
 
 

@@ -22,6 +22,7 @@ from spine_guideline.facts import (
 )
 from spine_guideline.findings import Finding, Indicator, Message, Status
 from spine_guideline.policy import load_policy
+from tests.support.results import wire
 
 POLICY = load_policy()
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -104,7 +105,7 @@ def missing_codes(f: Finding) -> list[str]:
                                    "spinal-percussion-pain", "poor-general-condition"])
 def test_DX1_back_pain_with_each_alarm_symptom_raises_suspicion(alarm):
     f = mri(patient(ob("back-pain"), ob(alarm), *NEURO_NEGATIVE))
-    assert f is not None and f.result == {"windowHours": 336, "rule": "DX-2e"}
+    assert f is not None and wire(f) == {"windowHours": 336, "rule": "DX-2e"}
     assert "DX-1" in f.rules
     crit = {c.key: c.status for c in f.criteria}
     assert crit[f"dx.crit.alarm.{alarm}"] == Status.MET
@@ -121,13 +122,13 @@ def test_DX1_alarm_symptom_without_back_pain_recorded_false_gives_no_card():
 
 def test_DX1_night_pain_implies_back_pain_by_policy():
     f = mri(patient(ob("night-pain"), *NEURO_NEGATIVE))
-    assert f.result["rule"] == "DX-2e"
+    assert wire(f)["rule"] == "DX-2e"
     assert any(c.key == "dx.crit.back-pain-implied" for c in f.criteria)
 
 
 def test_DX1_mescc_deficit_alone_raises_suspicion_of_mescc():
     f = mri(patient(ob("mescc-deficit")))
-    assert f.result == {"windowHours": 12, "rule": "DX-2a"}
+    assert wire(f) == {"windowHours": 12, "rule": "DX-2a"}
     assert {c.key: c.status for c in f.criteria}["dx.crit.mescc-suspicion"] == Status.MET
 
 
@@ -140,7 +141,7 @@ def test_DX1_back_pain_known_malignancy_alarms_unknown_asks_to_assess():
     f = mri(patient(ob("back-pain"), cancers=[cancer()]))
     assert f is not None
     assert f.indicator == Indicator.INFO
-    assert f.result == {"windowHours": None, "rule": None}
+    assert wire(f) == {"windowHours": None, "rule": None}
     assert f.suggestions == []
     for code in POLICY.get("diagnosis", "alarm_symptoms"):
         assert code in missing_codes(f)
@@ -161,7 +162,7 @@ ALARMS_FALSE = tuple(ob(a, False) for a in POLICY.get("diagnosis", "alarm_sympto
 ])
 def test_DX1_assess_card_names_what_is_missing(obs, variant, not_missing, missing):
     f = mri(patient(*obs, cancers=[cancer()]))
-    assert f.result == {"windowHours": None, "rule": None}
+    assert wire(f) == {"windowHours": None, "rule": None}
     assert f.conclusion.key == f"dx.mri.conclusion.{variant}"
     assert f.summary.key == f"dx.mri.summary.{variant}"
     for code in missing:
@@ -186,7 +187,7 @@ def test_DX1_known_malignancy_strengthens_the_text():
 
 def test_DX2a_mescc_deficit_is_12_hours_critical_with_stat_suggestion():
     f = mri(patient(*SUSPECTED, ob("mescc-deficit")))
-    assert f.result == {"windowHours": 12, "rule": "DX-2a"}
+    assert wire(f) == {"windowHours": 12, "rule": "DX-2a"}
     assert f.indicator == Indicator.CRITICAL
     assert [(s.kind, dict(s.params)) for s in f.suggestions] == \
         [("create-mri-whole-spine", {"priority": "stat", "within_hours": 12, "rule": "DX-2a"})]
@@ -201,7 +202,7 @@ def test_DX2a_mescc_deficit_is_12_hours_critical_with_stat_suggestion():
 def test_DX2a_bilateral_vs_unilateral_vs_missing_laterality(laterality, rule, policy_note):
     f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), ob("radicular-pain", False),
                     deficit(laterality=laterality, days=2)))
-    assert f.result["rule"] == rule
+    assert wire(f)["rule"] == rule
     assert ("dx.note.policy.unknown-laterality" in note_keys(f)) is policy_note
     assert ("radicular-deficit.laterality" in missing_codes(f)) is policy_note
 
@@ -217,7 +218,7 @@ def test_DX2b_DX2c_onset_boundary_7_vs_8_days(days, hours_extra, rule, window, i
     d = ob("radicular-deficit", True, laterality="unilateral", progressive=True,
            onset=NOW - timedelta(days=days, hours=hours_extra))
     f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), d))
-    assert f.result == {"windowHours": window, "rule": rule}
+    assert wire(f) == {"windowHours": window, "rule": rule}
     assert f.indicator == indicator
     assert f.suggestions[0].params["within_hours"] == window
 
@@ -225,12 +226,12 @@ def test_DX2b_DX2c_onset_boundary_7_vs_8_days(days, hours_extra, rule, window, i
 def test_DX2b_onset_as_a_date_counts_whole_days():
     d = ob("radicular-deficit", True, laterality="unilateral", progressive=True,
            onset=date(2026, 11, 16))  # 7 days before NOW's date
-    assert mri(patient(*SUSPECTED, ob("mescc-deficit", False), d)).result["rule"] == "DX-2b"
+    assert mri(patient(*SUSPECTED, ob("mescc-deficit", False), d)).result.rule == "DX-2b"
 
 
 def test_DX2c_stable_unilateral_deficit_by_policy():
     f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), deficit(days=2, progressive=False)))
-    assert f.result == {"windowHours": 48, "rule": "DX-2c"}
+    assert wire(f) == {"windowHours": 48, "rule": "DX-2c"}
     assert "dx.note.policy.stable-unilateral" in note_keys(f)
 
 
@@ -240,14 +241,14 @@ def test_DX2c_stable_unilateral_deficit_by_policy():
 ])
 def test_DX2_unknown_progression(days, rule):
     f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), deficit(days=days, progressive=None)))
-    assert f.result["rule"] == rule
+    assert wire(f)["rule"] == rule
     assert "dx.note.policy.unknown-progression" in note_keys(f)
     assert "radicular-deficit.progressive" in missing_codes(f)
 
 
 def test_DX1_unknown_progression_of_a_deficit_raises_mescc_suspicion_by_policy():
     f = mri(patient(ob("back-pain", False), ob("mescc-deficit", False), deficit(days=3, progressive=None)))
-    assert f.result == {"windowHours": 24, "rule": "DX-2b"}
+    assert wire(f) == {"windowHours": 24, "rule": "DX-2b"}
     assert {c.key: c.status for c in f.criteria}["dx.crit.mescc-suspicion"] == Status.MET
     assert "dx.note.policy.unknown-progression" in note_keys(f)
 
@@ -263,7 +264,7 @@ def test_DX2_answered_by_a_whole_spine_mri_done_after_the_onset_gives_no_card():
 
 def test_DX2_unknown_onset_takes_the_stricter_row():
     f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), deficit(days=None, progressive=True)))
-    assert f.result == {"windowHours": 24, "rule": "DX-2b"}
+    assert wire(f) == {"windowHours": 24, "rule": "DX-2b"}
     assert "dx.note.policy.unknown-onset" in note_keys(f)
     assert "radicular-deficit.onset" in missing_codes(f)
 
@@ -281,7 +282,7 @@ def test_DX2_unknown_onset_takes_the_stricter_row():
 def test_DX2b_DX2c_conclusion_states_only_what_was_decided(lat, days, progressive, rule, key):
     f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), ob("radicular-pain", False),
                     deficit(laterality=lat, days=days, progressive=progressive)))
-    assert f.result["rule"] == rule
+    assert wire(f)["rule"] == rule
     assert f.conclusion.key == key
     en = render(f.conclusion, CATALOGS["en"])
     if progressive is not True:
@@ -295,23 +296,23 @@ def test_DX2_policy_switched_off_leaves_the_row_undecided():
     strict = lp({"diagnosis": {"unknown_onset_takes_stricter_row": False}})
     facts = patient(*SUSPECTED, ob("mescc-deficit", False), deficit(days=None, progressive=True))
     f = topic(dx.evaluate(facts, strict), "mri-urgency")
-    assert f.result == {"windowHours": None, "rule": None}
+    assert wire(f) == {"windowHours": None, "rule": None}
 
 
 def test_DX2_unilateral_deficit_never_goes_to_DX2a():
     f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), deficit(days=1)))
-    assert f.result["rule"] == "DX-2b"
+    assert wire(f)["rule"] == "DX-2b"
 
 
 def test_DX2_most_severe_picture_wins():
     f = mri(patient(*SUSPECTED, ob("mescc-deficit"), deficit(days=20), ob("radicular-pain")))
-    assert f.result["rule"] == "DX-2a"
+    assert wire(f)["rule"] == "DX-2a"
 
 
 def test_DX2d_radicular_pain_without_deficit_is_one_week_warning():
     f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), ob("radicular-deficit", False),
                     ob("radicular-pain", True, laterality="unilateral")))
-    assert f.result == {"windowHours": 168, "rule": "DX-2d"}
+    assert wire(f) == {"windowHours": 168, "rule": "DX-2d"}
     assert f.indicator == Indicator.WARNING
     assert f.suggestions[0].params == {"priority": "urgent", "within_hours": 168, "rule": "DX-2d"}
     assert "dx.note.bilateral-radicular-pain" not in note_keys(f)
@@ -320,13 +321,13 @@ def test_DX2d_radicular_pain_without_deficit_is_one_week_warning():
 def test_DX2d_bilateral_radicular_pain_prompts_cauda_check():
     f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), ob("radicular-deficit", False),
                     ob("radicular-pain", True, laterality="bilateral")))
-    assert f.result["rule"] == "DX-2d"
+    assert wire(f)["rule"] == "DX-2d"
     assert "dx.note.bilateral-radicular-pain" in note_keys(f)
 
 
 def test_DX2e_local_back_pain_only_is_two_weeks_info():
     f = mri(patient(*SUSPECTED, *NEURO_NEGATIVE))
-    assert f.result == {"windowHours": 336, "rule": "DX-2e"}
+    assert wire(f) == {"windowHours": 336, "rule": "DX-2e"}
     assert f.indicator == Indicator.INFO
     assert f.suggestions[0].params == {"priority": "routine", "within_hours": 336, "rule": "DX-2e"}
     assert f.override_reasons == []
@@ -334,7 +335,7 @@ def test_DX2e_local_back_pain_only_is_two_weeks_info():
 
 def test_DX2_missing_neurological_data_is_listed_and_no_window_is_guessed():
     f = mri(patient(*SUSPECTED))
-    assert f.result == {"windowHours": None, "rule": None}
+    assert wire(f) == {"windowHours": None, "rule": None}
     assert f.indicator == Indicator.WARNING
     assert f.suggestions == []
     assert missing_codes(f)[:3] == ["mescc-deficit", "radicular-deficit", "radicular-pain"]
@@ -344,7 +345,7 @@ def test_DX2_missing_neurological_data_is_listed_and_no_window_is_guessed():
 def test_DX2_undecided_is_at_least_as_urgent_as_the_known_picture():
     # unilateral recent progressive deficit (DX-2b, 24 h) but MESCC deficit not examined (could be DX-2a)
     f = mri(patient(*SUSPECTED, deficit(days=2)))
-    assert f.result == {"windowHours": None, "rule": None}
+    assert wire(f) == {"windowHours": None, "rule": None}
     assert f.indicator == Indicator.CRITICAL
     assert missing_codes(f)[0] == "mescc-deficit"
     assert f.conclusion.params["upper"] == Message("dx.duration.hours", {"n": 24})
@@ -352,7 +353,7 @@ def test_DX2_undecided_is_at_least_as_urgent_as_the_known_picture():
 
 def test_DX2_missing_data_that_cannot_change_the_row_is_not_listed():
     f = mri(patient(*SUSPECTED, ob("mescc-deficit")))
-    assert f.result["rule"] == "DX-2a"
+    assert wire(f)["rule"] == "DX-2a"
     assert "radicular-pain" not in missing_codes(f)
     assert "radicular-deficit" not in missing_codes(f)
 
@@ -368,7 +369,7 @@ def test_DX2_severe_deficit_alone_does_not_choose_a_row():
     # rules 2026.12 (issue 15, defect 2): severe-neurological-deficit has no laterality of its own
     f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), ob("radicular-deficit", False),
                     ob("radicular-pain", False), ob("severe-neurological-deficit", True, progressive=True)))
-    assert f.result == {"windowHours": 336, "rule": "DX-2e"}
+    assert wire(f) == {"windowHours": 336, "rule": "DX-2e"}
     assert "dx.note.severe-deficit-noted" in note_keys(f)
 
 
@@ -379,7 +380,7 @@ def test_DX2_severe_deficit_alone_does_not_choose_a_row():
 ])
 def test_DX2_no_suggestion_when_whole_spine_mri_recent_or_planned(event, suggested, note):
     f = mri(patient(*SUSPECTED, MESCC_5_DAYS, events=[event]))
-    assert f.result["windowHours"] == 12
+    assert wire(f)["windowHours"] == 12
     assert bool(f.suggestions) is suggested
     assert note in note_keys(f)
 
@@ -389,7 +390,7 @@ def test_DX2a_mri_done_before_the_deficit_arose_does_not_silence_the_deadline():
     ev = Event("mri-whole-spine", Source("ImagingStudy", "i9"), "done", date="2026-11-13")
     f = mri(patient(*SUSPECTED, ob("mescc-deficit", False), ob("radicular-pain", False),
                     deficit(laterality="bilateral", days=1), events=[ev]))
-    assert f.result == {"windowHours": 12, "rule": "DX-2a"}
+    assert wire(f) == {"windowHours": 12, "rule": "DX-2a"}
     assert f.indicator == Indicator.CRITICAL
     assert f.summary.key == "dx.mri.summary.window"
     assert [s.kind for s in f.suggestions] == ["create-mri-whole-spine"]
@@ -449,7 +450,7 @@ def steroids(facts: PatientFacts) -> Finding | None:
 
 def test_DX3_severe_deficit_known_primary_no_doubt_start_with_dose():
     f = steroids(patient(SEVERE, *NO_DOUBT, cancers=[cancer()]))
-    assert f.result == {"advice": "start", "rule": "DX-3"}
+    assert wire(f) == {"advice": "start", "rule": "DX-3"}
     assert "DX-3" in f.rules and "TX-1" in f.rules
     assert [s.kind for s in f.suggestions] == ["create-dexamethasone"]
     dose = f.conclusion.params["dose"]
@@ -458,7 +459,7 @@ def test_DX3_severe_deficit_known_primary_no_doubt_start_with_dose():
 
 def test_DX3_unknown_doubt_still_starts():
     f = steroids(patient(SEVERE, cancers=[cancer()]))
-    assert f.result["advice"] == "start"
+    assert wire(f)["advice"] == "start"
     assert "dx.note.doubt-unknown-start" in note_keys(f)
 
 
@@ -480,7 +481,7 @@ def test_DX3_start_text_once_the_mri_is_done_does_not_say_before_the_mri(no_doub
                 onset=NOW - timedelta(days=5))
     ev = Event("mri-whole-spine", Source("ImagingStudy", "i1"), "done", date="2026-11-21")
     f = steroids(patient(severe, *(NO_DOUBT if no_doubt else ()), cancers=[cancer()], events=[ev]))
-    assert f.result["advice"] == "start"
+    assert wire(f)["advice"] == "start"
     assert f.conclusion.key == key
     assert "before the MRI" not in render(f.conclusion, CATALOGS["en"])
     assert "vóór de MRI" not in render(f.conclusion, CATALOGS["nl"])
@@ -497,7 +498,7 @@ def test_DX3_no_start_suggestion_when_corticosteroid_already_active():
     med = Medication("corticosteroid", Source("MedicationRequest", "dex"))
     f = steroids(patient(ob("severe-neurological-deficit", True, progressive=False), *NO_DOUBT,
                          cancers=[cancer()], medications=[med], conditions=[metastasis()]))
-    assert f.result["advice"] == "start"
+    assert wire(f)["advice"] == "start"
     assert f.suggestions == []
     assert f.indicator == Indicator.INFO
 
@@ -506,13 +507,13 @@ def test_DX3_severe_deficit_with_known_primary_and_nothing_else_starts():
     # entry condition of the spec: severe-neurological-deficit true is enough (no spinal-pathway gate)
     f = steroids(patient(ob("severe-neurological-deficit", True, progressive=False), *NO_DOUBT,
                          ob("back-pain", False), cancers=[cancer()]))
-    assert f is not None and f.result == {"advice": "start", "rule": "DX-3"}
+    assert f is not None and wire(f) == {"advice": "start", "rule": "DX-3"}
     assert [s.kind for s in f.suggestions] == ["create-dexamethasone"]
 
 
 def test_DX6_severe_deficit_without_any_cancer_or_spinal_context_withholds():
     f = steroids(patient(ob("severe-neurological-deficit", True, progressive=False), ob("back-pain", False)))
-    assert f is not None and f.result == {"advice": "withhold", "rule": "DX-6"}
+    assert f is not None and wire(f) == {"advice": "withhold", "rule": "DX-6"}
 
 
 @pytest.mark.parametrize("cancers,reason", [
@@ -523,7 +524,7 @@ def test_DX6_severe_deficit_without_any_cancer_or_spinal_context_withholds():
 ])
 def test_DX6_no_known_primary_withhold(cancers, reason):
     f = steroids(patient(SEVERE, cancers=cancers))
-    assert f.result == {"advice": "withhold", "rule": "DX-6"}
+    assert wire(f) == {"advice": "withhold", "rule": "DX-6"}
     assert f.suggestions == []
     assert f.conclusion.params["reasons"] == [Message(f"dx.reason.{reason}")]
     assert "dx.note.dx7-escalation" in note_keys(f)
@@ -544,21 +545,21 @@ def test_DX4_secondary_code_note_only_when_no_primary_is_known():
 
 def test_DX6_doubt_established_withholds():
     f = steroids(patient(SEVERE, ob("atypical-radiology"), cancers=[cancer()]))
-    assert f.result["advice"] == "withhold"
+    assert wire(f)["advice"] == "withhold"
     assert "DX-4" in f.rules and "DX-6" in f.rules
 
 
 def test_DX6_condition_search_failed_is_undecided():
     searches = dict(ALL_OK, Condition=SearchStatus.FAILED)
     f = steroids(patient(SEVERE, searches=searches))
-    assert f.result == {"advice": None, "rule": None}
+    assert wire(f) == {"advice": None, "rule": None}
     assert ("primary-cancer", "search-failed") in [(m.code, m.why) for m in f.missing]
 
 
 def test_DX6_unrecognised_cancer_code_is_undecided_not_guessed():
     f = steroids(patient(SEVERE, cancers=[Cancer("unrecognised", CancerCategory.UNRECOGNISED,
                                                  Source("Condition", "x"), code="sct|123")]))
-    assert f.result["advice"] is None
+    assert wire(f)["advice"] is None
     assert "dx.note.unrecognised-cancer" in note_keys(f)
 
 
@@ -570,7 +571,7 @@ def test_DX3_mescc_deficit_not_severe_gives_an_info_card_DX3_not_met():
     # entry condition (mescc-deficit true) holds: a card that says DX-3 is not met, not silence
     f = steroids(patient(ob("mescc-deficit"), ob("severe-neurological-deficit", False), *NO_DOUBT,
                          cancers=[cancer()]))
-    assert f is not None and f.result == {"advice": None, "rule": None}
+    assert f is not None and wire(f) == {"advice": None, "rule": None}
     assert f.indicator == Indicator.INFO and f.suggestions == []
     assert f.summary.key == "dx.steroids.summary.not-severe"
     assert {c.key: c.status for c in f.criteria}["dx.crit.severe-deficit"] == Status.NOT_MET
@@ -579,7 +580,7 @@ def test_DX3_mescc_deficit_not_severe_gives_an_info_card_DX3_not_met():
 
 def test_DX3_mescc_deficit_severity_unknown_asks_to_record_it():
     f = steroids(patient(ob("mescc-deficit"), *NO_DOUBT, cancers=[cancer()]))
-    assert f.result["advice"] is None
+    assert wire(f)["advice"] is None
     assert "severe-neurological-deficit" in missing_codes(f)
 
 
@@ -606,7 +607,7 @@ def test_DX7_progressive_mescc_deficit_despite_corticosteroids_fires_when_not_se
     assert f.indicator == Indicator.CRITICAL
     assert f.summary.key == "dx.steroids.summary.dx7"
     assert "dx.note.dx7-fired" in note_keys(f)
-    assert f.result["advice"] is None
+    assert wire(f)["advice"] is None
     assert ("severe-neurological-deficit" in missing_codes(f)) is (severe is None)
 
 
@@ -616,7 +617,7 @@ def test_DX3_corticosteroid_order_known_primary_deficit_not_severe_or_unknown_gi
     extra = (ob("severe-neurological-deficit", severe),) if severe is not None else ()
     [f] = orders(patient(*extra, *NO_DOUBT, cancers=[cancer()], conditions=[metastasis()], orders=[o]))
     assert f.topic == "corticosteroids" and f.key == "MedicationRequest/dex-9"
-    assert f.result == {"advice": None, "rule": None}
+    assert wire(f) == {"advice": None, "rule": None}
     assert "DX-3" in f.rules
     # the missing severity is asked for, not silently dropped
     assert ("severe-neurological-deficit" in missing_codes(f)) is (severe is None)
@@ -647,7 +648,7 @@ def test_DX5_entry_needs_a_spinal_metastasis_condition():
 
 def test_DX5_no_known_primary_pet_ct_and_biopsy():
     f = workup(patient(conditions=[metastasis(suspected=True)]))
-    assert f.result == {"steps": ["pet-ct", "biopsy"], "reasons": ["no-known-primary"]}
+    assert wire(f) == {"steps": ["pet-ct", "biopsy"], "reasons": ["no-known-primary"]}
     assert f.indicator == Indicator.WARNING
     assert "DX-5" in f.rules
 
@@ -665,8 +666,8 @@ def test_DX4_interval_boundaries(kind, onset, reference, long_):
     facts = patient(*NO_DOUBT, cancers=[cancer(kind, onset=onset)],
                     conditions=[metastasis(onset=reference)])
     f = workup(facts)
-    assert ("long-interval" in f.result["reasons"]) is long_
-    assert f.result["steps"] == (["pet-ct", "biopsy"] if long_ else [])
+    assert ("long-interval" in wire(f)["reasons"]) is long_
+    assert wire(f)["steps"] == (["pet-ct", "biopsy"] if long_ else [])
     crit = next(c for c in f.criteria if c.key == "dx.crit.long-interval")
     assert crit.params["onset_field"] == "onsetDateTime"
     assert crit.status == Status.of(long_)
@@ -678,13 +679,13 @@ def test_DX4_interval_uses_recordedDate_fallback_and_names_it():
     f = workup(patient(*NO_DOUBT, cancers=[c], conditions=[metastasis()]))
     crit = next(c for c in f.criteria if c.key == "dx.crit.long-interval")
     assert crit.params["onset_field"] == "recordedDate"
-    assert "long-interval" in f.result["reasons"]
+    assert "long-interval" in wire(f)["reasons"]
 
 
 def test_DX4_short_interval_with_one_primary_removes_interval_doubt():
     cs = [cancer("lung", onset=date(2010, 1, 1)), cancer("breast", onset=date(2026, 1, 1))]
     f = workup(patient(*NO_DOUBT, cancers=cs, conditions=[metastasis()]))
-    assert "long-interval" not in f.result["reasons"]
+    assert "long-interval" not in wire(f)["reasons"]
 
 
 @pytest.mark.parametrize("obs,reason", [
@@ -693,19 +694,19 @@ def test_DX4_short_interval_with_one_primary_removes_interval_doubt():
 ])
 def test_DX4_doubt_reasons_give_DX5_steps(obs, reason):
     f = workup(patient(*obs, cancers=[cancer()], conditions=[metastasis()]))
-    assert f.result == {"steps": ["pet-ct", "biopsy"], "reasons": [reason]}
+    assert wire(f) == {"steps": ["pet-ct", "biopsy"], "reasons": [reason]}
     assert "DX-4" in f.rules and "DX-5" in f.rules
 
 
 def test_DX4_no_doubt_no_steps_info():
     f = workup(patient(*NO_DOUBT, cancers=[cancer()], conditions=[metastasis()]))
-    assert f.result == {"steps": [], "reasons": []}
+    assert wire(f) == {"steps": [], "reasons": []}
     assert f.indicator == Indicator.INFO
 
 
 def test_DX4_unknown_doubt_lists_missing():
     f = workup(patient(cancers=[cancer()], conditions=[metastasis()]))
-    assert f.result == {"steps": [], "reasons": []}
+    assert wire(f) == {"steps": [], "reasons": []}
     assert {"atypical-radiology", "progression-elsewhere"} <= set(missing_codes(f))
     assert f.summary.key == "dx.workup.summary.undecided"
 
@@ -727,7 +728,7 @@ def test_DX2_mri_order_segment_routine_is_fixed_to_whole_spine_stat():
     o = DraftOrder("mri-segment", "ServiceRequest", "mri-1", priority="routine", levels=("L1",))
     [f] = orders(patient(*SUSPECTED, ob("mescc-deficit"), orders=[o]))
     assert f.topic == "mri-order" and f.key == "ServiceRequest/mri-1"
-    assert f.result == {"orderedWithinHours": 336, "requiredWithinHours": 12, "wholeSpine": False}
+    assert wire(f) == {"orderedWithinHours": 336, "requiredWithinHours": 12, "wholeSpine": False}
     assert f.indicator == Indicator.CRITICAL
     assert [(s.kind, dict(s.params)) for s in f.suggestions] == [
         ("update-mri-order", {"order_id": "mri-1", "priority": "stat", "within_hours": 12,
@@ -745,7 +746,7 @@ def test_DX2b_mri_order_deadline_vs_window(deadline_hours, priority, ordered, ok
     deadline = NOW + timedelta(hours=deadline_hours) if deadline_hours is not None else None
     o = DraftOrder("mri-whole-spine", "ServiceRequest", "mri-2", priority=priority, deadline=deadline)
     [f] = orders(patient(*SUSPECTED, ob("mescc-deficit", False), deficit(days=1), orders=[o]))
-    assert f.result == {"orderedWithinHours": ordered, "requiredWithinHours": 24, "wholeSpine": True}
+    assert wire(f) == {"orderedWithinHours": ordered, "requiredWithinHours": 24, "wholeSpine": True}
     assert bool(f.suggestions) is not ok
     assert f.indicator == (Indicator.INFO if ok else Indicator.CRITICAL)
 
@@ -754,7 +755,7 @@ def test_DX2b_mri_order_deadline_vs_window(deadline_hours, priority, ordered, ok
 def test_DX2a_mri_order_with_a_deadline_passed_is_not_judged_in_time(hours):
     o = DraftOrder("mri-whole-spine", "ServiceRequest", "mri-p", deadline=NOW + timedelta(hours=hours))
     [f] = orders(patient(*SUSPECTED, ob("mescc-deficit"), orders=[o]))
-    assert f.result == {"orderedWithinHours": hours, "requiredWithinHours": 12, "wholeSpine": True}
+    assert wire(f) == {"orderedWithinHours": hours, "requiredWithinHours": 12, "wholeSpine": True}
     assert f.indicator == Indicator.CRITICAL
     assert f.summary.key == "dx.order.summary.fix"
     assert [m.key for m in f.conclusion.params["problems"]] == ["dx.order.problem.deadline-passed"]
@@ -769,7 +770,7 @@ def test_DX2a_mri_order_with_a_deadline_passed_is_not_judged_in_time(hours):
 def test_DX2e_mri_order_with_a_deadline_passed_is_a_warning():
     o = DraftOrder("mri-whole-spine", "ServiceRequest", "mri-q", deadline=NOW - timedelta(hours=30))
     [f] = orders(patient(*SUSPECTED, *NEURO_NEGATIVE, orders=[o]))
-    assert f.result["requiredWithinHours"] == 336
+    assert wire(f)["requiredWithinHours"] == 336
     assert f.indicator == Indicator.WARNING
     assert f.suggestions and f.suggestions[0].params["within_hours"] == 336
 
@@ -777,14 +778,14 @@ def test_DX2e_mri_order_with_a_deadline_passed_is_a_warning():
 def test_DX1_mri_order_deadline_passed_without_suspicion_says_so():
     o = DraftOrder("mri-whole-spine", "ServiceRequest", "mri-r", deadline=NOW - timedelta(hours=2))
     [f] = orders(patient(ob("back-pain"), *ALARMS_FALSE, *NEURO_NEGATIVE, orders=[o]))
-    assert f.result["requiredWithinHours"] is None
+    assert wire(f)["requiredWithinHours"] is None
     assert "dx.note.order-deadline-passed" in note_keys(f)
 
 
 def test_DX2e_mri_order_late_for_two_weeks_is_at_least_warning():
     o = DraftOrder("mri-whole-spine", "ServiceRequest", "m", deadline=NOW + timedelta(days=20))
     [f] = orders(patient(*SUSPECTED, *NEURO_NEGATIVE, orders=[o]))
-    assert f.result["requiredWithinHours"] == 336
+    assert wire(f)["requiredWithinHours"] == 336
     assert f.indicator == Indicator.WARNING
 
 
@@ -792,7 +793,7 @@ def test_DX1_mri_order_without_suspicion_has_no_required_window():
     o = DraftOrder("mri-segment", "ServiceRequest", "m3", priority="routine")
     alarms = [ob(a, False) for a in POLICY.get("diagnosis", "alarm_symptoms")]
     [f] = orders(patient(ob("back-pain"), *alarms, *NEURO_NEGATIVE, orders=[o]))
-    assert f.result == {"orderedWithinHours": 336, "requiredWithinHours": None, "wholeSpine": False}
+    assert wire(f) == {"orderedWithinHours": 336, "requiredWithinHours": None, "wholeSpine": False}
     assert f.indicator == Indicator.INFO
     assert f.suggestions == []
 
@@ -807,7 +808,7 @@ def test_DX6_corticosteroid_order_without_known_primary_warns_withhold():
     o = DraftOrder("corticosteroid", "MedicationRequest", "dex-1")
     [f] = orders(patient(conditions=[metastasis(suspected=True)], orders=[o]))
     assert f.topic == "corticosteroids" and f.key == "MedicationRequest/dex-1"
-    assert f.result == {"advice": "withhold", "rule": "DX-6"}
+    assert wire(f) == {"advice": "withhold", "rule": "DX-6"}
     assert f.indicator == Indicator.WARNING
     assert f.override_reasons
 
@@ -815,7 +816,7 @@ def test_DX6_corticosteroid_order_without_known_primary_warns_withhold():
 def test_DX3_corticosteroid_order_with_severe_deficit_and_known_primary_confirms():
     o = DraftOrder("corticosteroid", "MedicationRequest", "dex-2")
     [f] = orders(patient(SEVERE, *NO_DOUBT, cancers=[cancer()], orders=[o]))
-    assert f.result == {"advice": "start", "rule": "DX-3"}
+    assert wire(f) == {"advice": "start", "rule": "DX-3"}
     assert f.indicator == Indicator.INFO
     assert f.suggestions == []
 
@@ -965,11 +966,11 @@ def test_DX2_DX3_DX6_null_window_or_advice_is_said_on_the_card(lang):
     """api-contract: windowHours / advice stay null when undecided; the card must say so."""
     checked = 0
     for f in ALL_FINDINGS:
-        if f.topic == "corticosteroids" and f.result["advice"] is None:
+        if f.topic == "corticosteroids" and wire(f)["advice"] is None:
             kind = "advice"
-        elif f.topic == "mri-urgency" and f.result["windowHours"] is None:
+        elif f.topic == "mri-urgency" and wire(f)["windowHours"] is None:
             kind = "window"
-        elif f.topic == "mri-order" and f.result["requiredWithinHours"] is None:
+        elif f.topic == "mri-order" and wire(f)["requiredWithinHours"] is None:
             kind = "window"
         else:
             continue

@@ -26,6 +26,7 @@ from spine_guideline.facts import (
 )
 from spine_guideline.findings import Finding
 from spine_guideline.policy import load_policy
+from tests.support.results import wire
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 POLICY = load_policy()
@@ -91,27 +92,27 @@ def done(kind: str, ago: timedelta, level: str | None = "L1", rid: str = "p-1") 
 def test_TX_2d_pain_only_bilsky_0_with_the_deficits_absent_and_severity_unrecorded_is_14_days():
     f = run(patient(ob("mescc-deficit", False), ob("radicular-deficit", False), ob("bilsky-grade", "0", level="L1"),
                     ob("back-pain")))["treatment-window"]
-    assert f.result == {"windowHours": 336, "rule": "TX-2d"}
+    assert wire(f) == {"windowHours": 336, "rule": "TX-2d"}
     assert "severe-neurological-deficit" not in {m.code for m in f.missing}
 
 
 def test_TX_2c_radiological_mescc_with_pain_only_is_7_days_whatever_is_unrecorded():
     f = run(patient(ob("mescc-deficit", False), ob("bilsky-grade", "2", level="L1")))["treatment-window"]
-    assert f.result == {"windowHours": 168, "rule": "TX-2c"}
+    assert wire(f) == {"windowHours": 168, "rule": "TX-2c"}
     assert f.indicator.value == "warning" and f.missing == []
 
 
 def test_TX_2b_slowly_progressive_mescc_deficit_in_a_walking_patient_is_72h_with_radicular_unrecorded():
     f = run(patient(deficit(days=20), ob("ambulatory"), ob("severe-neurological-deficit", False),
                     ob("bilsky-grade", "3", level="L1")))["treatment-window"]
-    assert f.result == {"windowHours": 72, "rule": "TX-2b"}
+    assert wire(f) == {"windowHours": 72, "rule": "TX-2b"}
     assert "radicular-deficit" not in {m.code for m in f.missing}
 
 
 def test_TX_2a_severe_deficit_without_any_mescc_is_conflicting_data_24h_with_a_line_to_reassess():
     f = run(patient(ob("mescc-deficit", False), deficit("severe-neurological-deficit"),
                     ob("bilsky-grade", "1a", level="L1")))["treatment-window"]
-    assert f.result == {"windowHours": 24, "rule": "TX-2a"}
+    assert wire(f) == {"windowHours": 24, "rule": "TX-2a"}
     assert "tx.window.note.policy-severe-without-mescc" in notes(f)
 
 
@@ -123,7 +124,7 @@ def test_DX_2c_unilateral_slowly_progressive_radicular_deficit_with_a_severe_def
     f = run(patient(ob("back-pain"), ob("night-pain"), ob("mescc-deficit", False),
                     deficit("radicular-deficit", days=10, laterality="unilateral"),
                     deficit("severe-neurological-deficit", days=10)))["mri-urgency"]
-    assert f.result == {"windowHours": 48, "rule": "DX-2c"}
+    assert wire(f) == {"windowHours": 48, "rule": "DX-2c"}
     assert f.indicator.value == "warning"
     assert "dx.note.severe-deficit-noted" in notes(f)
 
@@ -140,15 +141,15 @@ def test_TX_2_answered_by_radiotherapy_at_the_level_after_the_deficit_began():
     rt = done("radiotherapy", timedelta(days=1), rid="rt-1")
     cards = run(patient(*RAPID, events=(rt,)))
     assert "treatment-window" not in cards
-    answered = cards["aftercare"].result["answeredBy"]
+    answered = wire(cards["aftercare"])["answeredBy"]
     assert {"deadline": "TX-2", "reference": "Procedure/rt-1", "date": rt.date} in answered
 
 
 def test_TX_2_not_answered_by_radiotherapy_before_the_deficit_or_at_another_level():
     before = done("radiotherapy", timedelta(days=5), rid="rt-0")
     cards = run(patient(*RAPID, events=(before,)))
-    assert cards["treatment-window"].result == {"windowHours": 24, "rule": "TX-2a"}
-    assert "answeredBy" not in cards["aftercare"].result
+    assert wire(cards["treatment-window"]) == {"windowHours": 24, "rule": "TX-2a"}
+    assert "answeredBy" not in wire(cards["aftercare"])
     elsewhere = done("radiotherapy", timedelta(days=1), level="T4")
     assert "treatment-window" in run(patient(*RAPID, events=(elsewhere,)))
 
@@ -161,7 +162,7 @@ def test_TX_2_level_less_metastasis_is_answered_by_treatment_anywhere_in_the_spi
 def test_TX_2_a_deficit_that_began_after_the_treatment_reopens_the_deadline():
     rt = done("radiotherapy", timedelta(days=10))
     cards = run(patient(deficit(days=2), ob("ambulatory", False), events=(rt,)))
-    assert cards["treatment-window"].result["rule"] == "TX-2a"
+    assert wire(cards["treatment-window"])["rule"] == "TX-2a"
 
 
 def test_TX_3_answered_by_a_held_mdo_after_the_diagnosis():
@@ -181,10 +182,10 @@ def test_DX_2_answered_by_a_whole_spine_mri_done_after_the_onset_and_listed_on_a
     rt = done("radiotherapy", timedelta(days=1), rid="rt-1")
     cards = run(patient(*RAPID, events=(mri, rt)))
     assert "mri-urgency" not in cards and "treatment-window" not in cards
-    deadlines = [a["deadline"] for a in cards["aftercare"].result["answeredBy"]]
+    deadlines = [a["deadline"] for a in wire(cards["aftercare"])["answeredBy"]]
     assert deadlines == ["DX-2", "TX-2"]
     old = Event("mri-whole-spine", Source("ImagingStudy", "mri-0"), "done", None, iso(timedelta(days=5)))
-    assert run(patient(*RAPID, events=(old,)))["mri-urgency"].result["rule"] == "DX-2a"
+    assert run(patient(*RAPID, events=(old,)))["mri-urgency"].result.rule == "DX-2a"
 
 
 # ---------------------------------------------------------------------------
@@ -203,7 +204,7 @@ def dex_given(ago: timedelta, resource: str = "MedicationAdministration", ingred
 
 def test_DX_3_a_dexamethasone_dose_given_counts_as_started_no_second_loading_dose():
     f = run(patient(*SEVERE, meds=(dex_given(timedelta(hours=3)),)))["corticosteroids"]
-    assert f.result["advice"] == "start"
+    assert wire(f)["advice"] == "start"
     assert f.suggestions == [] and f.summary.key == "dx.steroids.summary.start-active"
 
 
@@ -230,10 +231,10 @@ def test_DX_7_needs_the_progression_recorded_after_the_corticosteroid_was_starte
 def test_DX_6_ends_once_a_biopsy_of_the_lesion_was_taken():
     severe = deficit("severe-neurological-deficit", progressive=False)
     f = run(patient(severe, cancer=None))["corticosteroids"]
-    assert f.result == {"advice": "withhold", "rule": "DX-6"}
+    assert wire(f) == {"advice": "withhold", "rule": "DX-6"}
     biopsy = done("spine-lesion-biopsy", timedelta(days=1), rid="bx-1")
     f = run(patient(severe, cancer=None, events=(biopsy,)))["corticosteroids"]
-    assert f.result == {"advice": "start", "rule": "DX-3"}
+    assert wire(f) == {"advice": "start", "rule": "DX-3"}
     assert "dx.note.biopsy-done-pathology-pending" in notes(f)
 
 
@@ -243,7 +244,7 @@ def test_DX_6_ends_once_a_biopsy_of_the_lesion_was_taken():
 
 def test_TX_2a_TX_3_TX_7_level_less_spinal_metastasis_still_opens_the_treatment_cards():
     cards = run(patient(deficit(days=2), ob("ambulatory", False), level=None))
-    assert cards["treatment-window"].result == {"windowHours": 24, "rule": "TX-2a"}
+    assert wire(cards["treatment-window"]) == {"windowHours": 24, "rule": "TX-2a"}
     assert "mdo-referral" in cards and "treatment-modality" in cards
 
 
@@ -305,7 +306,7 @@ def test_TX_2_a_served_card_carries_the_hash_of_the_loaded_site_policy_file(tmp_
 def test_TX_2a_a_site_window_outside_the_guideline_rows_is_written_in_plain_hours():
     policy = load_policy({"treatment": {"window_hours": {"TX-2a": 12, "TX-2b": 72, "TX-2c": 168, "TX-2d": 336}}})
     [f] = [f for f in evaluate_hook("patient-view", patient(deficit(days=2)), policy) if f.topic == "treatment-window"]
-    assert f.result == {"windowHours": 12, "rule": "TX-2a"}
+    assert wire(f) == {"windowHours": 12, "rule": "TX-2a"}
     assert f.summary.params["window"].key == "dx.duration.hours"
 
 

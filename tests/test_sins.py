@@ -8,6 +8,7 @@ import pytest
 
 from spine_guideline import sins
 from spine_guideline.facts import ConditionRecord, Fact, Unknown
+from tests.support.results import wire_with_rules
 
 from .support.augmentation import POLICY, base, sins_fact, src
 
@@ -45,7 +46,7 @@ def test_VPBK_M_2_sins_validation_set(case):
     assert (a.score, a.category, a.band) == (case["total"], case["category"], case["band"])
     assert a.computed_from_components
     assert a.location_from_level == (case["location"] is None)
-    res = sins.finding(a).machine_result()
+    res = wire_with_rules(sins.finding(a))
     assert res["score"] == case["total"] and res["protocolBand"] == case["band"]
     assert res["computedFromComponents"] is True and "scoreRange" not in res
 
@@ -74,8 +75,8 @@ def test_VPBK_M_2_missing_components_give_the_range_and_undecided_bands():
     assert a.bands == ["7-9", ">=10"] and a.band is None
     assert a.categories == ["potentially-unstable", "unstable"]
     finding = sins.finding(a)
-    assert finding.machine_result()["scoreRange"] == [8, 18]
-    assert "score" not in finding.machine_result() and "protocolBand" not in finding.machine_result()
+    assert wire_with_rules(finding)["scoreRange"] == [8, 18]
+    assert "score" not in wire_with_rules(finding) and "protocolBand" not in wire_with_rules(finding)
     assert {m.code for m in finding.missing} == {"sins-alignment", "sins-collapse", "sins-posterolateral"}
 
 
@@ -89,7 +90,7 @@ def test_VPBK_M_2_no_sins_at_a_metastatic_level():
     f = base()
     f.conditions.append(ConditionRecord("spinal-metastasis", src("Condition", "m"), "T8"))
     [finding] = sins.evaluate(f, POLICY)
-    res = finding.machine_result()
+    res = wire_with_rules(finding)
     assert res["vertebra"] == "T8" and res["scoreRange"] == [1, 16]
     assert [m.code for m in finding.missing] == ["sins"]
 
@@ -100,7 +101,7 @@ def test_recorded_total_contradicting_components_same_band_uses_the_recorded_tot
     a = sins.assess(f, "L3", POLICY)
     assert a.conflict and a.score == 8 and a.band == "7-9"
     finding = sins.finding(a)
-    assert finding.machine_result()["conflict"] is True
+    assert wire_with_rules(finding)["conflict"] is True
     assert finding.indicator.value == "warning" and finding.override_reasons
 
 
@@ -109,7 +110,7 @@ def test_recorded_total_contradicting_components_other_band_is_undecided():
     f = with_sins("L3", 11, pain=3, bone_lesion=2, alignment=0, collapse=2, posterolateral=0)
     a = sins.assess(f, "L3", POLICY)
     assert a.conflict and a.score is None and a.band is None
-    res = sins.finding(a).machine_result()
+    res = wire_with_rules(sins.finding(a))
     assert res["scoreRange"] == [9, 11] and res["recordedScore"] == 11 and res["componentRange"] == [9, 9]
     assert [m.code for m in sins.finding(a).missing] == ["sins"]
 

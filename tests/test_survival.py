@@ -8,6 +8,7 @@ import pytest
 from spine_guideline import survival, treatment
 from spine_guideline.facts import Cancer, CancerCategory, SearchStatus, Source
 from spine_guideline.findings import Finding
+from tests.support.results import wire
 
 from .support.treatment import POLICY, deficit, patient
 
@@ -29,14 +30,14 @@ def test_TX_4_kps_points_breast_without_visceral(kps, points):
 def test_TX_4_kps_80_vs_70_changes_group():
     c80 = card(obs={"karnofsky": 80, "visceral-metastases": False})
     c70 = card(obs={"karnofsky": 70, "visceral-metastases": False})
-    assert (c80.result["score"], c80.result["group"], c80.result["medianSurvivalMonths"]) == (6, "C", 18.7)
-    assert (c70.result["score"], c70.result["group"], c70.result["medianSurvivalMonths"]) == (5, "B", 9.0)
-    assert c80.rules == ["TX-4"] and c80.result["model"] == "van-der-linden-2005"
+    assert (wire(c80)["score"], wire(c80)["group"], wire(c80)["medianSurvivalMonths"]) == (6, "C", 18.7)
+    assert (wire(c70)["score"], wire(c70)["group"], wire(c70)["medianSurvivalMonths"]) == (5, "B", 9.0)
+    assert c80.rules == ["TX-4"] and wire(c80)["model"] == "van-der-linden-2005"
 
 
 def test_TX_4_kps_65_rounds_down_to_60_with_note():
     c = card(obs={"karnofsky": 65, "visceral-metastases": False})
-    assert c.result["score"] == 5
+    assert wire(c)["score"] == 5
     note = next(n for n in c.notes if n.key == "tx.survival.note.kps-rounded")
     assert (note.params["recorded"], note.params["used"]) == (65, 60)
     assert not any(n.key == "tx.survival.note.kps-rounded"
@@ -62,10 +63,10 @@ def test_TX_4_group_boundaries(score_inputs, group, median):
 
 def test_TX_4_ecog_1_gives_a_range():
     c = card(obs={"ecog": 1, "visceral-metastases": False})
-    assert c.result["score"] is None
-    assert c.result["scoreRange"] == [5, 6]
-    assert c.result["group"] == ["B", "C"]
-    assert c.result["medianSurvivalMonths"] == [9.0, 18.7]
+    assert wire(c)["score"] is None
+    assert wire(c)["scoreRange"] == [5, 6]
+    assert wire(c)["group"] == ["B", "C"]
+    assert wire(c)["medianSurvivalMonths"] == [9.0, 18.7]
     keys = [n.key for n in c.notes]
     assert "tx.survival.note.ecog-converted" in keys and "tx.survival.note.ecog-range" in keys
 
@@ -105,14 +106,14 @@ def test_TX_4_visceral_metastases(kw, visceral):
 
 def test_TX_4_visceral_unknown_when_search_failed():
     c = card(obs={"karnofsky": 80}, searches={"Condition": SearchStatus.FAILED})
-    assert c.result["score"] is None and c.result["group"] is None
+    assert wire(c)["score"] is None and wire(c)["group"] is None
     assert "visceral-metastases" in {m.code for m in c.missing}
     assert c.summary.key == "tx.survival.summary.incomplete"
 
 
 def test_TX_4_missing_performance_status():
     c = card(obs={"visceral-metastases": False})
-    assert c.result["basis"] == "none" and "karnofsky" in {m.code for m in c.missing}
+    assert wire(c)["basis"] == "none" and "karnofsky" in {m.code for m in c.missing}
 
 
 def test_TX_4_unknown_primary_scores_as_other_by_policy():
@@ -135,8 +136,8 @@ def test_TX_4_active_primary_preferred_over_history():
 
 def test_TX_4_clinician_life_expectancy_takes_precedence():
     c = card(obs={"karnofsky": 80, "visceral-metastases": False, "life-expectancy": 4.0})
-    assert c.result["basis"] == "clinician" and c.result["lifeExpectancyMonths"] == 4.0
-    assert c.result["group"] == "C"  # the model is still shown
+    assert wire(c)["basis"] == "clinician" and wire(c)["lifeExpectancyMonths"] == 4.0
+    assert wire(c)["group"] == "C"  # the model is still shown
     assert c.summary.key == "tx.survival.summary.clinician"
 
 
@@ -159,7 +160,7 @@ def test_TX_4_links_bartels_and_bollen_not_computed():
     c = card(obs={"karnofsky": 80})
     urls = [link.url for link in c.links]
     assert any("ruhosting" in u for u in urls) and any("lumc" in u for u in urls)
-    assert set(c.result) <= {"model", "score", "scoreRange", "group", "medianSurvivalMonths", "basis",
+    assert set(wire(c)) <= {"model", "score", "scoreRange", "group", "medianSurvivalMonths", "basis",
                              "lifeExpectancyMonths"}
 
 
@@ -195,4 +196,4 @@ def test_TX_4_visceral_absent_only_inferred_from_no_condition_is_shown_as_none_r
     recorded = card(obs={"karnofsky": 80, "visceral-metastases": False})
     keys = {n.key for n in recorded.notes}
     assert "tx.survival.input.visceral-absent" in keys and "tx.survival.input.visceral-none-recorded" not in keys
-    assert inferred.result["score"] == recorded.result["score"] == 6
+    assert wire(inferred)["score"] == wire(recorded)["score"] == 6

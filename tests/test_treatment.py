@@ -18,6 +18,8 @@ from spine_guideline.facts import (
     Source,
 )
 from spine_guideline.findings import Finding, Message, Status
+from spine_guideline.results import TreatmentWindowResult
+from tests.support.results import wire
 
 from .support.treatment import NO_DEFICIT, NO_OTHER_DEFICIT, NOW, POLICY, deficit, ob, patient
 
@@ -54,12 +56,12 @@ def test_entry_no_metastasis_gives_no_findings():
 
 def test_entry_bilsky_2_without_condition_opens_topics():
     f = run(patient(levels=(), obs={("bilsky-grade", "T8"): "2", **NO_DEFICIT}))
-    assert f["treatment-window"].result["rule"] == "TX-2c"
+    assert wire(f["treatment-window"])["rule"] == "TX-2c"
 
 
 def test_entry_cord_compression_condition_opens_topics():
     f = run(patient(levels=(), conditions=("cord-compression",), obs=NO_DEFICIT))
-    assert f["treatment-window"].result["windowHours"] == 168
+    assert wire(f["treatment-window"])["windowHours"] == 168
 
 
 def test_entry_suspected_metastasis_counts():
@@ -100,7 +102,7 @@ def test_TX_1_absent_without_severe_deficit():
 
 def test_TX_2a_rapidly_progressive_mescc_deficit():
     f = window(patient(obs={"mescc-deficit": deficit(days=3), "ambulatory": True}))
-    assert (f.result, f.indicator.value) == ({"windowHours": 24, "rule": "TX-2a"}, "critical")
+    assert (wire(f), f.indicator.value) == ({"windowHours": 24, "rule": "TX-2a"}, "critical")
     assert f.missing == [] and f.override_reasons
 
 
@@ -112,7 +114,7 @@ def test_TX_2a_rapidly_progressive_mescc_deficit():
 ])
 def test_TX_2a_TX_2b_day_7_vs_8(days, walking, hours, rule):
     f = window(patient(obs={"mescc-deficit": deficit(days=days), "ambulatory": walking, **NO_OTHER_DEFICIT}))
-    assert (f.result["windowHours"], f.result["rule"]) == (hours, rule)
+    assert (wire(f)["windowHours"], wire(f)["rule"]) == (hours, rule)
 
 
 def test_TX_2a_day_7_policy_note():
@@ -124,13 +126,13 @@ def test_TX_2a_day_7_policy_note():
 
 def test_TX_2b_slowly_progressive_walking():
     f = window(patient(obs={"mescc-deficit": deficit(days=20), "ambulatory": True, **NO_OTHER_DEFICIT}))
-    assert (f.result, f.indicator.value) == ({"windowHours": 72, "rule": "TX-2b"}, "warning")
+    assert (wire(f), f.indicator.value) == ({"windowHours": 72, "rule": "TX-2b"}, "warning")
     assert f.conclusion.key == "tx.window.conclusion.slow-walking"
 
 
 def test_TX_2a_slow_ambulation_unknown_takes_stricter_row():
     f = window(patient(obs={"mescc-deficit": deficit(days=20)}))
-    assert f.result == {"windowHours": 24, "rule": "TX-2a"}
+    assert wire(f) == {"windowHours": 24, "rule": "TX-2a"}
     assert "ambulatory" in missing_codes(f)
     assert "tx.window.note.policy-unknown-stricter" in note_keys(f)
     assert f.summary.key == "tx.window.summary.provisional"
@@ -138,7 +140,7 @@ def test_TX_2a_slow_ambulation_unknown_takes_stricter_row():
 
 def test_TX_2a_slow_not_walking_policy_note():
     f = window(patient(obs={"mescc-deficit": deficit(days=20), "ambulatory": False}))
-    assert f.result["windowHours"] == 24
+    assert wire(f)["windowHours"] == 24
     assert "tx.window.note.policy-slow-not-walking" in note_keys(f)
     assert f.missing == []
 
@@ -147,20 +149,20 @@ def test_TX_2a_slow_not_walking_policy_note():
 def test_TX_2b_stable_deficit_policy(walking, hours, rule):
     f = window(patient(obs={"mescc-deficit": deficit(days=30, progressive=False), "ambulatory": walking,
                             **NO_OTHER_DEFICIT}))
-    assert (f.result["windowHours"], f.result["rule"]) == (hours, rule)
+    assert (wire(f)["windowHours"], wire(f)["rule"]) == (hours, rule)
     assert "tx.window.note.policy-stable-deficit" in note_keys(f)
 
 
 def test_TX_2a_unknown_onset_progressive_takes_stricter_row():
     f = window(patient(obs={"mescc-deficit": deficit(days=None), "ambulatory": True}))
-    assert f.result["windowHours"] == 24
+    assert wire(f)["windowHours"] == 24
     assert "mescc-deficit.onset" in missing_codes(f)
 
 
 def test_TX_2b_unknown_progression_with_old_onset_walking_is_72_either_way():
     f = window(patient(obs={"mescc-deficit": deficit(days=30, progressive=None), "ambulatory": True,
                             **NO_OTHER_DEFICIT}))
-    assert f.result["windowHours"] == 72
+    assert wire(f)["windowHours"] == 72
     assert "mescc-deficit.progressive" not in missing_codes(f)
 
 
@@ -170,39 +172,39 @@ def test_TX_2c_radicular_deficit_with_radiological_mescc_does_not_choose_the_row
     f = window(patient(obs={"mescc-deficit": False, "severe-neurological-deficit": False,
                             "radicular-deficit": deficit("radicular-deficit", days=2),
                             ("bilsky-grade", "L1"): "3"}))
-    assert f.result == {"windowHours": 168, "rule": "TX-2c"}
+    assert wire(f) == {"windowHours": 168, "rule": "TX-2c"}
 
 
 def test_TX_2d_radicular_deficit_without_mescc():
     f = window(patient(obs={"mescc-deficit": False, "severe-neurological-deficit": False,
                             "radicular-deficit": deficit("radicular-deficit", days=2),
                             ("bilsky-grade", "L1"): "1a"}))
-    assert (f.result, f.indicator.value) == ({"windowHours": 336, "rule": "TX-2d"}, "info")
+    assert (wire(f), f.indicator.value) == ({"windowHours": 336, "rule": "TX-2d"}, "info")
     assert f.override_reasons == []
 
 
 def test_TX_2c_radiological_mescc_pain_only():
     f = window(patient(obs={**NO_DEFICIT, ("bilsky-grade", "L1"): "2"}))
-    assert (f.result, f.indicator.value) == ({"windowHours": 168, "rule": "TX-2c"}, "warning")
+    assert (wire(f), f.indicator.value) == ({"windowHours": 168, "rule": "TX-2c"}, "warning")
     assert "tx.window.note.policy-bilsky" in note_keys(f)
 
 
 def test_TX_2c_unknown_bilsky_takes_stricter_row():
     f = window(patient(obs=NO_DEFICIT))
-    assert f.result["rule"] == "TX-2c"
+    assert wire(f)["rule"] == "TX-2c"
     assert ("bilsky-grade", "L1") in {(m.code, m.level) for m in f.missing}
 
 
 def test_TX_2d_no_mescc():
     f = window(patient(levels=("L1", "L3"), obs={**NO_DEFICIT, ("bilsky-grade", "L1"): "1b",
                                                    ("bilsky-grade", "L3"): "0"}))
-    assert f.result == {"windowHours": 336, "rule": "TX-2d"}
+    assert wire(f) == {"windowHours": 336, "rule": "TX-2d"}
     assert f.missing == []
 
 
 def test_TX_2_neurological_status_unknown_is_provisional_critical():
     f = window(patient(obs={("bilsky-grade", "L1"): "1a"}))
-    assert f.result["windowHours"] == 24 and f.indicator.value == "critical"
+    assert wire(f)["windowHours"] == 24 and f.indicator.value == "critical"
     assert "mescc-deficit" in missing_codes(f)
     assert "mescc-deficit.onset" not in missing_codes(f)  # asked for once the deficit is recorded
     assert f.summary.key == "tx.window.summary.provisional"
@@ -211,7 +213,7 @@ def test_TX_2_neurological_status_unknown_is_provisional_critical():
 def test_TX_2_failed_condition_search_keeps_cord_compression_unknown():
     f = window(patient(obs={**NO_DEFICIT, ("bilsky-grade", "L1"): "1a"},
                        searches={"Condition": SearchStatus.FAILED}))
-    assert f.result["rule"] == "TX-2c"
+    assert wire(f)["rule"] == "TX-2c"
     assert "cord-compression" in missing_codes(f)
 
 
@@ -230,15 +232,15 @@ def mdo(facts: PatientFacts) -> Finding:
 def test_TX_3_base_disciplines_without_deficit_and_tx5_false():
     f = mdo(patient(obs={**NO_DEFICIT, **TX5_MET, "fit-for-surgery": False, "mechanical-pain": False,
                          "progression-after-rt": False, "progression-under-rt-and-steroids": False}))
-    assert f.result["disciplines"] == ["treating-specialist", "radiation-oncology", "radiology"]
+    assert wire(f)["disciplines"] == ["treating-specialist", "radiation-oncology", "radiology"]
     assert f.suggestions[0].kind == "create-mdo-referral"
-    assert f.suggestions[0].params["disciplines"] == f.result["disciplines"]
+    assert f.suggestions[0].params["disciplines"] == wire(f)["disciplines"]
     assert set(f.rules) >= {"TX-3", "TX-5"}
 
 
 def test_TX_3_neurology_with_deficit_and_TX_5_met_adds_surgeon():
     f = mdo(patient(obs={"mescc-deficit": deficit(), **TX5_MET}))
-    assert f.result["disciplines"] == ["treating-specialist", "radiation-oncology", "radiology", "neurology",
+    assert wire(f)["disciplines"] == ["treating-specialist", "radiation-oncology", "radiology", "neurology",
                                        "spine-surgery"]
     tx5 = next(c for c in f.criteria if c.key == "tx.mdo.crit.tx5")
     assert tx5.status == Status.MET
@@ -246,19 +248,19 @@ def test_TX_3_neurology_with_deficit_and_TX_5_met_adds_surgeon():
 
 def test_TX_5_unknown_includes_surgeon_and_lists_unknowns():
     f = mdo(patient(obs=NO_DEFICIT))
-    assert "spine-surgery" in f.result["disciplines"]
+    assert "spine-surgery" in wire(f)["disciplines"]
     assert {"fit-for-surgery", "complete-cord-lesion"} <= missing_codes(f)
 
 
 def test_TX_3_surgery_condition_adds_surgeon_even_when_TX_5_fails():
     f = mdo(patient(obs={**NO_DEFICIT, **TX5_MET, "affected-contiguous-vertebrae": 5, "mechanical-pain": True}))
-    assert "spine-surgery" in f.result["disciplines"]
+    assert "spine-surgery" in wire(f)["disciplines"]
     assert "tx.mdo.note.surgeon-tx7" in note_keys(f)
 
 
 def test_TX_3_neurology_not_added_when_deficit_unknown():
     f = mdo(patient(obs=TX5_MET))
-    assert "neurology" not in f.result["disciplines"]
+    assert "neurology" not in wire(f)["disciplines"]
     assert "tx.mdo.note.neurology-if-deficit" in note_keys(f)
     assert "mescc-deficit" in missing_codes(f)
 
@@ -319,25 +321,25 @@ NO_SURGERY = {"mechanical-pain": False, "progression-after-rt": False, "progress
 @pytest.mark.parametrize("cancer", ["multiple-myeloma", "non-hodgkin-lymphoma", "germ-cell-tumour"])
 def test_TX_6_fast_effect_tumour_with_mescc_deficit(cancer):
     f = modality(patient(cancers=(cancer,), obs={"mescc-deficit": deficit(), "mechanical-pain": True}))
-    assert f.result == {"firstChoice": "systemic-therapy"}
+    assert wire(f) == {"firstChoice": "systemic-therapy"}
     assert "TX-6" in f.rules and "TX-7b" in f.rules
 
 
 def test_TX_6_not_without_deficit():
     f = modality(patient(cancers=("multiple-myeloma",), obs={**NO_DEFICIT, **NO_SURGERY}))
-    assert f.result["firstChoice"] == "radiotherapy"
+    assert wire(f)["firstChoice"] == "radiotherapy"
     assert "TX-6" not in f.rules
 
 
 @pytest.mark.parametrize("fact", ["vital-chemotherapy-indication", "no-other-treatment-options"])
 def test_TX_6_vital_indication_or_no_other_options(fact):
     f = modality(patient(obs={"mescc-deficit": deficit(), fact: True}))
-    assert f.result["firstChoice"] == "systemic-therapy"
+    assert wire(f)["firstChoice"] == "systemic-therapy"
 
 
 def test_TX_6_unknown_lists_missing_and_falls_through():
     f = modality(patient(obs={"mescc-deficit": deficit(), **NO_SURGERY}))
-    assert f.result["firstChoice"] == "radiotherapy"
+    assert wire(f)["firstChoice"] == "radiotherapy"
     assert {"vital-chemotherapy-indication", "no-other-treatment-options"} <= missing_codes(f)
 
 
@@ -346,7 +348,7 @@ def test_TX_6_unknown_lists_missing_and_falls_through():
                                  {"progression-under-rt-and-steroids": True}])
 def test_TX_7_surgery_conditions(obs):
     f = modality(patient(obs={**NO_DEFICIT, **NO_SURGERY, **obs, "fit-for-surgery": True}))
-    assert f.result["firstChoice"] == "surgery"
+    assert wire(f)["firstChoice"] == "surgery"
     assert "TX-7" in f.rules and "TX-7c" in f.rules
     assert "tx.modality.note.tx7c" in note_keys(f)
 
@@ -354,38 +356,38 @@ def test_TX_7_surgery_conditions(obs):
 def test_TX_7_progression_after_rt_with_reirradiation_possible_is_not_surgical():
     f = modality(patient(obs={**NO_DEFICIT, **NO_SURGERY, "progression-after-rt": True,
                               "re-irradiation-possible": True, "adequate-rt-dose-possible": True}))
-    assert f.result["firstChoice"] == "radiotherapy"
+    assert wire(f)["firstChoice"] == "radiotherapy"
     assert "TX-7a" in f.rules
 
 
 def test_TX_7_unfit_patient_goes_to_radiotherapy():
     f = modality(patient(obs={**NO_DEFICIT, **NO_SURGERY, "mechanical-pain": True, "fit-for-surgery": False,
                               "adequate-rt-dose-possible": True}))
-    assert f.result["firstChoice"] == "radiotherapy"
+    assert wire(f)["firstChoice"] == "radiotherapy"
     assert "tx.modality.note.unfit-for-surgery" in note_keys(f)
 
 
 def test_TX_7_surgery_with_fitness_unknown_lists_it():
     f = modality(patient(obs={**NO_DEFICIT, **NO_SURGERY, "mechanical-pain": True}))
-    assert f.result["firstChoice"] == "surgery"
+    assert wire(f)["firstChoice"] == "surgery"
     assert "fit-for-surgery" in missing_codes(f)
 
 
 def test_TX_7_sins_13_is_support_only():
     f = modality(patient(obs={**NO_DEFICIT, **NO_SURGERY, ("sins", "L1"): 14, "adequate-rt-dose-possible": True}))
-    assert f.result["firstChoice"] == "radiotherapy"
+    assert wire(f)["firstChoice"] == "radiotherapy"
     assert "tx.note.sins-support" in note_keys(f)
 
 
 def test_TX_7_radiotherapy_when_adequate_dose_unknown():
     f = modality(patient(obs={**NO_DEFICIT, **NO_SURGERY}))
-    assert f.result["firstChoice"] == "radiotherapy"
+    assert wire(f)["firstChoice"] == "radiotherapy"
     assert "adequate-rt-dose-possible" in missing_codes(f)
 
 
 def test_TX_7a_TX_10_undecided_when_no_adequate_dose():
     f = modality(patient(obs={**NO_DEFICIT, **NO_SURGERY, "adequate-rt-dose-possible": False}))
-    assert f.result["firstChoice"] == "undecided"
+    assert wire(f)["firstChoice"] == "undecided"
     assert {"TX-7a", "TX-7c", "TX-10"} <= set(f.rules)
     assert {"tx.modality.note.tx7a", "tx.modality.note.options"} <= set(note_keys(f))
 
@@ -414,7 +416,7 @@ GOOD_8B = {"mescc-deficit": True, "karnofsky": 80, "life-expectancy": 24.0, "oli
 
 def test_TX_8a_oligometastatic():
     f = dose(patient(obs={**GOOD_8B, "oligometastatic": True}))
-    assert f.result == {"schedule": "30-39Gy/10-13fx", "rule": "TX-8a"}
+    assert wire(f) == {"schedule": "30-39Gy/10-13fx", "rule": "TX-8a"}
 
 
 @pytest.mark.parametrize("levels,status", [(("L1", "L2", "L3"), Status.UNKNOWN),
@@ -424,7 +426,7 @@ def test_TX_8a_3_vs_4_lesions(levels, status):
     crit = f.criteria[0]
     assert crit.rule == "TX-8a" and crit.status == status
     assert ("oligometastatic" in missing_codes(f)) is (status == Status.UNKNOWN)
-    assert f.result["rule"] == "TX-8c"
+    assert wire(f)["rule"] == "TX-8c"
 
 
 def test_TX_8a_recorded_count_over_max():
@@ -434,13 +436,13 @@ def test_TX_8a_recorded_count_over_max():
 
 def test_TX_8b_deficit_good_condition_long_life():
     f = dose(patient(obs=GOOD_8B))
-    assert f.result == {"schedule": "30Gy/10fx", "rule": "TX-8b"}
+    assert wire(f) == {"schedule": "30Gy/10fx", "rule": "TX-8b"}
     assert f.missing == []
 
 
 @pytest.mark.parametrize("months,rule", [(12.0, "TX-8c"), (13.0, "TX-8b")])
 def test_TX_8b_life_expectancy_12_vs_13_months(months, rule):
-    assert dose(patient(obs={**GOOD_8B, "life-expectancy": months})).result["rule"] == rule
+    assert dose(patient(obs={**GOOD_8B, "life-expectancy": months})).result.rule == rule
 
 
 @pytest.mark.parametrize("perf,rule", [({"karnofsky": 70}, "TX-8b"), ({"karnofsky": 60}, "TX-8c"),
@@ -449,7 +451,7 @@ def test_TX_8b_life_expectancy_12_vs_13_months(months, rule):
                                        ({"karnofsky": 90, "good-general-condition": False}, "TX-8c")])
 def test_TX_8b_good_condition(perf, rule):
     obs = {k: v for k, v in GOOD_8B.items() if k != "karnofsky"}
-    assert dose(patient(obs={**obs, **perf})).result["rule"] == rule
+    assert dose(patient(obs={**obs, **perf})).result.rule == rule
 
 
 @pytest.mark.parametrize("cancer,visceral,rule", [("breast", False, "TX-8b"),   # KPS 80: 2+3+1 = 6, group C
@@ -457,27 +459,27 @@ def test_TX_8b_good_condition(perf, rule):
 def test_TX_8b_model_group_c_only_when_no_clinician_estimate(cancer, visceral, rule):
     obs = {k: v for k, v in GOOD_8B.items() if k != "life-expectancy"}
     f = dose(patient(cancers=(cancer,), obs={**obs, "visceral-metastases": visceral}))
-    assert f.result["rule"] == rule
+    assert wire(f)["rule"] == rule
     assert "tx.rtdose.note.model-used" in note_keys(f)
 
 
 def test_TX_8b_ecog_1_range_over_groups_is_unknown():
     obs = {"mescc-deficit": True, "ecog": 1, "visceral-metastases": False, "oligometastatic": False}
     f = dose(patient(obs=obs))   # breast: 3+1 + (1 or 2) = 5 or 6 -> B or C
-    assert f.result["rule"] == "TX-8c"
+    assert wire(f)["rule"] == "TX-8c"
     assert "life-expectancy" in missing_codes(f)
     assert "tx.rtdose.note.could-change" in note_keys(f)
 
 
 def test_TX_8c_no_deficit():
     f = dose(patient(obs={**GOOD_8B, **NO_DEFICIT}))
-    assert f.result == {"schedule": "8Gy/1fx", "rule": "TX-8c"}
+    assert wire(f) == {"schedule": "8Gy/1fx", "rule": "TX-8c"}
     assert f.missing == [] and f.summary.key == "tx.rtdose.summary"
 
 
 def test_TX_8c_with_unknowns_says_row_could_change():
     f = dose(patient(obs={"mescc-deficit": True}))
-    assert f.result["rule"] == "TX-8c"
+    assert wire(f)["rule"] == "TX-8c"
     assert f.summary.key == "tx.rtdose.summary.provisional"
     assert {"oligometastatic", "karnofsky", "life-expectancy"} <= missing_codes(f)
     assert "tx.rtdose.note.model-used" not in note_keys(f)  # the model could not be computed
@@ -491,7 +493,7 @@ def test_TX_8c_with_unknowns_says_row_could_change():
 @pytest.mark.parametrize("kind", ["radiotherapy", "spinal-surgery"])
 def test_TX_9_TX_10_aftercare_after_treatment(kind):
     f = run(patient(obs=NO_DEFICIT, events=((kind, "done"),)))["aftercare"]
-    assert f.result["rule"] == "TX-9" and f.indicator.value == "info"
+    assert wire(f)["rule"] == "TX-9" and f.indicator.value == "info"
     assert "TX-10" in f.rules
     assert "tx.aftercare.note.leaflet" in note_keys(f)
 
@@ -607,7 +609,7 @@ def test_TX_2_radiological_mescc_patient_wide_bilsky_used_when_metastasis_has_no
     rad = treatment.radiological_mescc(facts, POLICY)
     assert rad.value is False and rad.missing == []
     f = window(facts)
-    assert f.result == {"windowHours": 336, "rule": "TX-2d"}
+    assert wire(f) == {"windowHours": 336, "rule": "TX-2d"}
     assert "bilsky-grade" not in missing_codes(f)
 
 
@@ -621,11 +623,11 @@ def test_TX_2b_a_rapid_radicular_deficit_does_not_make_a_stable_mescc_deficit_st
     obs = {"mescc-deficit": deficit(progressive=False), "radicular-deficit": deficit("radicular-deficit", days=2),
            "severe-neurological-deficit": False, "ambulatory": True}
     f = window(patient(obs=obs))
-    assert f.result == {"windowHours": 72, "rule": "TX-2b"}
+    assert wire(f) == {"windowHours": 72, "rule": "TX-2b"}
     assert f.summary.key == "tx.window.summary"
     assert ("bilsky-grade", "L1") not in {(m.code, m.level) for m in f.missing}
     assert _crit(f, "tx.window.crit.radicular-deficit") == Status.MET
-    assert window(patient(obs={**obs, ("bilsky-grade", "L1"): "2"})).result == {"windowHours": 72, "rule": "TX-2b"}
+    assert window(patient(obs={**obs, ("bilsky-grade", "L1"): "2"})).result == TreatmentWindowResult(window_hours=72, rule="TX-2b")
 
 
 def test_TX_2b_unknown_severe_deficit_does_not_move_a_walking_stable_mescc_patient_to_24h():
@@ -633,16 +635,16 @@ def test_TX_2b_unknown_severe_deficit_does_not_move_a_walking_stable_mescc_patie
     obs = {"mescc-deficit": deficit(progressive=False), "radicular-deficit": False, "ambulatory": True,
            ("bilsky-grade", "L1"): "2"}
     f = window(patient(obs=obs))
-    assert f.result == {"windowHours": 72, "rule": "TX-2b"}
+    assert wire(f) == {"windowHours": 72, "rule": "TX-2b"}
     assert "severe-neurological-deficit" not in missing_codes(f)
     assert _crit(f, "tx.window.crit.severe-neurological-deficit") == Status.UNKNOWN
     f72 = window(patient(obs={**obs, "severe-neurological-deficit": False}))
-    assert f72.result == {"windowHours": 72, "rule": "TX-2b"} and f72.missing == []
+    assert wire(f72) == {"windowHours": 72, "rule": "TX-2b"} and f72.missing == []
 
 
 def test_TX_2a_unknown_deficits_collapse_when_the_known_row_is_already_24h():
     f = window(patient(obs={"mescc-deficit": deficit(days=2), "ambulatory": True}))
-    assert f.result == {"windowHours": 24, "rule": "TX-2a"}
+    assert wire(f) == {"windowHours": 24, "rule": "TX-2a"}
     assert f.missing == [] and f.summary.key == "tx.window.summary"
     assert f.conclusion.key == "tx.window.conclusion.rapid"
     assert _crit(f, "tx.window.crit.severe-neurological-deficit") == Status.UNKNOWN
@@ -657,7 +659,7 @@ def test_TX_2c_severe_deficit_with_radiological_mescc_but_mescc_deficit_absent_i
                             "severe-neurological-deficit": deficit("severe-neurological-deficit", days=days,
                                                                    progressive=progressive),
                             ("bilsky-grade", "L1"): "3"}))
-    assert f.result == {"windowHours": 168, "rule": "TX-2c"} and f.missing == []
+    assert wire(f) == {"windowHours": 168, "rule": "TX-2c"} and f.missing == []
     assert "tx.window.note.policy-severe-pronounced" not in note_keys(f)
 
 
@@ -667,7 +669,7 @@ def test_TX_2b_severe_slowly_progressive_mescc_deficit_in_a_walking_patient_is_7
     f = window(patient(obs={"mescc-deficit": deficit(days=20), "radicular-deficit": False, "ambulatory": True,
                             "severe-neurological-deficit": deficit("severe-neurological-deficit", days=20),
                             ("bilsky-grade", "L1"): "1c"}))
-    assert f.result == {"windowHours": 72, "rule": "TX-2b"}
+    assert wire(f) == {"windowHours": 72, "rule": "TX-2b"}
     assert f.conclusion.key == "tx.window.conclusion.slow-walking"
     assert "TX-1" in f.rules  # the dose note still comes with the severe deficit
 
@@ -677,7 +679,7 @@ def test_TX_2d_not_for_a_severe_deficit_without_mescc():
     f = window(patient(obs={"mescc-deficit": False, "radicular-deficit": False,
                             "severe-neurological-deficit": deficit("severe-neurological-deficit", days=1),
                             ("bilsky-grade", "L1"): "1a"}))
-    assert f.result == {"windowHours": 24, "rule": "TX-2a"}
+    assert wire(f) == {"windowHours": 24, "rule": "TX-2a"}
     assert f.conclusion.key == "tx.window.conclusion.severe-without-mescc"
     assert "tx.window.note.policy-severe-without-mescc" in note_keys(f)
     assert f.conclusion.key != "tx.window.conclusion.none"
@@ -703,7 +705,7 @@ def test_TX_6_fast_effect_tumour_unknown_without_a_known_primary(cancers):
     assert _crit(f, "tx.modality.crit.fast-effect-tumour") == Status.UNKNOWN
     assert {"tx.modality.note.tx6-unknown", "tx.modality.note.primary-unknown"} <= set(note_keys(f))
     assert ("primary-cancer", "not-recorded") in {(m.code, m.why) for m in f.missing}
-    assert f.result["firstChoice"] == "radiotherapy"
+    assert wire(f)["firstChoice"] == "radiotherapy"
 
 
 def test_TX_6_known_non_fast_primary_is_not_met():
@@ -721,7 +723,7 @@ def test_TX_6_suspected_only_primary_is_not_a_known_tumour_type(kind, category):
                           Cancer(kind, category, Source("Condition", "ca-suspected"), suspected=True))
     f = modality(facts)
     assert _crit(f, "tx.modality.crit.fast-effect-tumour") == Status.UNKNOWN
-    assert f.result["firstChoice"] != "systemic-therapy"
+    assert wire(f)["firstChoice"] != "systemic-therapy"
     assert "tx.modality.note.suspected-primary" in note_keys(f)
     assert "primary-cancer" in missing_codes(f)
 
@@ -730,21 +732,21 @@ def test_TX_6_confirmed_fast_tumour_still_counts_next_to_a_suspected_one():
     facts = _with_cancers(patient(obs={**TX6_NO_OTHER_REASON}),
                           Cancer("multiple-myeloma", CancerCategory.HAEMATOLOGICAL, Source("Condition", "mm")),
                           Cancer("breast", CancerCategory.SOLID, Source("Condition", "b"), suspected=True))
-    assert modality(facts).result["firstChoice"] == "systemic-therapy"
+    assert wire(modality(facts))["firstChoice"] == "systemic-therapy"
 
 
 def test_TX_3_spine_surgeon_included_while_TX_7_surgery_conditions_are_unknown():
     # TX-5 fails (4 contiguous vertebrae) but a TX-7 surgical indication may still exist
     obs = {**NO_DEFICIT, **TX5_MET, "affected-contiguous-vertebrae": 4}
     f = mdo(patient(obs=obs))
-    assert "spine-surgery" in f.result["disciplines"]
+    assert "spine-surgery" in wire(f)["disciplines"]
     assert {"mechanical-pain", "progression-after-rt", "progression-under-rt-and-steroids"} <= missing_codes(f)
     assert "tx.mdo.note.surgeon-tx7-unknown" in note_keys(f)
     # unfit for surgery: no surgeon, nothing to ask
     unfit = mdo(patient(obs={**obs, "fit-for-surgery": False}))
-    assert "spine-surgery" not in unfit.result["disciplines"] and "mechanical-pain" not in missing_codes(unfit)
+    assert "spine-surgery" not in wire(unfit)["disciplines"] and "mechanical-pain" not in missing_codes(unfit)
     # all surgery conditions recorded false: no surgeon
-    assert "spine-surgery" not in mdo(patient(obs={**obs, **NO_SURGERY})).result["disciplines"]
+    assert "spine-surgery" not in mdo(patient(obs={**obs, **NO_SURGERY})).result.disciplines
 
 
 @pytest.mark.parametrize("deficit_value", [True, None])

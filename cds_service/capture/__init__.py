@@ -217,7 +217,7 @@ def _page(ctx: LaunchContext, launch: svc.Launch, s: AppSettings, lang: str, *, 
             if not any(m[0] == fact and (m[1] or None) == (level or None) for m in missing):
                 missing.append((fact, level or None, "not-recorded"))
     old = svc.recorded_values(ev, state.mapping_settings)
-    asked, other = svc.questions(registry(), missing, ctx.level or (finding.result.get("vertebra") if finding else None),
+    asked, other = svc.questions(registry(), missing, ctx.level or (finding.vertebra if finding else None),
                                  ev.outcome.facts, old)
     catalogs = state.catalogs
     other_rows = [(code, level, catalogs.text(f"missing.{code}", lang) if catalogs.has(f"missing.{code}", lang)
@@ -291,7 +291,7 @@ def submit() -> Response:
             fact, _, level = entry.partition("@")
             missing.append((fact, level or None, "not-recorded"))
         asked, _other = svc.questions(registry(), missing,
-                                      ctx.level or (finding.result.get("vertebra") if finding else None), None, None)
+                                      ctx.level or (finding.vertebra if finding else None), None, None)
         answered, problems = svc.parse_answers(asked, request.form)
         if problems:
             return _page(ctx, launch, s, lang, problems=problems, status=400)

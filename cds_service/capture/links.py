@@ -50,9 +50,8 @@ def capture_links(finding: Any, ctx: Any) -> list[dict[str, Any]]:
     from . import service as svc  # here, not at import: cards.py imports this module
     server, user = _request_fields()
     missing = tuple(dict.fromkeys(f"{m.code}@{m.level}" if m.level else m.code for m in finding.missing))
-    vertebra = finding.result.get("vertebra") if isinstance(finding.result, dict) else None
     token = sign(LaunchContext(patient_id=str(patient_id), topic=finding.topic, service_id=service_id,
-                               missing=missing, level=vertebra if isinstance(vertebra, str) else None,
+                               missing=missing, level=finding.vertebra,
                                fhir_server=server, user=user), settings.secret)
     base = (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
     lang = ctx.lang if ctx.lang in LABEL else "en"

@@ -146,7 +146,7 @@ class Evaluation:
     def finding(self, topic: str, level: str | None) -> Finding | None:
         found = [f for f in self.outcome.findings if f.topic == topic]
         if level is not None:
-            at_level = [f for f in found if f.result.get("vertebra") == level or f.key == level]
+            at_level = [f for f in found if f.vertebra == level or f.key == level]
             found = at_level or found
         return found[0] if found else None
 

@@ -61,6 +61,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from tests.support.results import wire_with_rules
+
 CASE_DIR = pathlib.Path(__file__).resolve().parent.parent / "cases"
 #: names another folder of case files to load instead of tests/cases/ (used to run the
 #: cases of a converted copy; unset in normal runs)
@@ -316,7 +318,7 @@ def produced_in_process(case: Case) -> list[dict[str, Any]]:
     from spine_guideline.engine import evaluate_hook
 
     findings = evaluate_hook(case.get("hook", "patient-view"), facts_for(case), _policy())
-    return [{"topic": f.topic, "indicator": f.indicator.value, "key": f.key, "result": f.machine_result()}
+    return [{"topic": f.topic, "indicator": f.indicator.value, "key": f.key, "result": wire_with_rules(f)}
             for f in findings]
 
 
