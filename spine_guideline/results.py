@@ -163,20 +163,17 @@ class RtDoseResult:
 @dataclass(frozen=True, slots=True)
 class SurvivalResult:
     """TX-4: the model's score (or range), groups and medians, and what the life expectancy
-    rests on. ``groups`` / ``medians``: one each, or the two ends of a range."""
+    rests on. ``groups`` / ``medians``: one each, or the two ends of a range; ``group``: the
+    group when it is one (the estimate's own ``group``)."""
 
     model: str
     score: int | None
     score_range: tuple[int, int] | None
     groups: tuple[str, ...]
+    group: str | None
     medians: tuple[float, ...]
     basis: Basis
     life_expectancy_months: float | None = None
-
-    @property
-    def group(self) -> str | None:
-        """The group when it is one (also when both ends of a range agree)."""
-        return self.groups[0] if self.groups and len(set(self.groups)) == 1 else None
 
 
 @dataclass(frozen=True, slots=True)

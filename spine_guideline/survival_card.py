@@ -16,7 +16,8 @@ def evaluate_survival(ctx: Evaluation) -> Finding:
     est = ctx.survival
     le_months = as_number(clinician_life_expectancy(ctx.facts))
     result = SurvivalResult(
-        model=est.model, score=est.score, score_range=est.score_range, groups=est.groups, medians=est.medians,
+        model=est.model, score=est.score, score_range=est.score_range, groups=est.groups, group=est.group,
+        medians=est.medians,
         basis="clinician" if le_months is not None else ("model" if est.computed else "none"),
         life_expectancy_months=le_months)
 

@@ -75,11 +75,11 @@ def test_each_topic_returns_its_record_over_all_cases_and_each_topic_is_seen():
 
 
 def test_survival_range_goes_out_as_lists_and_one_score_as_scalars():
-    ranged = r.SurvivalResult("van-der-linden-2005", None, (5, 6), ("B", "C"), (9.0, 18.7), "model")
+    ranged = r.SurvivalResult("van-der-linden-2005", None, (5, 6), ("B", "C"), None, (9.0, 18.7), "model")
     assert wire.record_payload(ranged) == {
         "model": "van-der-linden-2005", "score": None, "scoreRange": [5, 6], "group": ["B", "C"],
         "medianSurvivalMonths": [9.0, 18.7], "basis": "model"}
-    one = r.SurvivalResult("van-der-linden-2005", 6, None, ("C",), (18.7,), "clinician", 4.0)
+    one = r.SurvivalResult("van-der-linden-2005", 6, None, ("C",), "C", (18.7,), "clinician", 4.0)
     assert wire.record_payload(one) == {
         "model": "van-der-linden-2005", "score": 6, "group": "C", "medianSurvivalMonths": 18.7,
         "basis": "clinician", "lifeExpectancyMonths": 4.0}
