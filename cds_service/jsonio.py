@@ -60,6 +60,17 @@ def _checked(doc: Any) -> Any:
     return doc
 
 
+def dumps(obj: Any) -> str:
+    """``json.dumps(obj)`` with the same values: orjson where it can (UTF-8 rather than
+    ``\\u`` escapes, the same JSON once read), the standard library for what orjson refuses
+    (a lone surrogate, a huge integer, a type it does not know); NaN is null, as in the
+    responses. The card log's JSON columns are written with it."""
+    try:
+        return orjson.dumps(obj).decode("utf-8")
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(obj)
+
+
 class FastJSONProvider(DefaultJSONProvider):
     """Flask's JSON provider, serialising with orjson (compact, keys in insertion order)."""
 

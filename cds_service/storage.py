@@ -45,6 +45,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, StatementError
 
+from . import jsonio
+
 log = logging.getLogger("spine_cds.storage")
 metadata = MetaData()
 
@@ -118,7 +120,8 @@ def make_engine(url: str, *, durable: bool = True) -> Engine:
         path = url.split("sqlite:///", 1)[-1]
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False},
+                               json_serializer=jsonio.dumps)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised via SQLite tests
@@ -128,7 +131,7 @@ def make_engine(url: str, *, durable: bool = True) -> Engine:
             cur.execute("PRAGMA busy_timeout=15000")
             cur.close()
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, json_serializer=jsonio.dumps)
 
 
 class Storage:
