@@ -14,8 +14,9 @@ every request here is bounded:
 * size: at most ``max_bytes`` of (decoded) body per search, counted while the
   bytes arrive; ``Content-Length`` above the limit is refused before reading;
 * pages: at most ``max_pages`` pages, ``max_resources`` resources; next links
-  must stay on the origin of ``base_url`` and below its path (``urls.is_within``), and
-  may not loop;
+  must stay on the origin of ``base_url`` and below its path (``urls.is_within``) or
+  at the base itself with a query (HAPI FHIR's ``[base]?_getpages=...``), and may not
+  loop;
 * place: the relative query cannot leave ``base_url`` (absolute URLs, ``//host``,
   ``..`` segments, backslashes and percent-escapes in the path are refused);
   redirects are not followed; the environment (proxies, .netrc) is not used.
@@ -174,6 +175,15 @@ def _entry_resources(bundle: dict) -> Iterator[dict]:
             yield resource
 
 
+def _next_within(url: str, base: str) -> bool:
+    """Whether a next link may be followed: below the base path (``[base]/Observation?...``),
+    or at the base itself with a query, the paging form of HAPI FHIR and servers built on it
+    (``[base]?_getpages=...&_getpagesoffset=20``). Origin, loops and limits are checked apart."""
+    if is_within(url, base, strictly=True):
+        return True
+    return is_within(url, base) and bool(urlsplit(url).query)
+
+
 def _next_link(bundle: dict) -> str | None:
     for link in _list(bundle.get("link")):
         if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
@@ -286,7 +296,7 @@ class FhirClient:
                 url = urljoin(url, nxt)
                 if url_origin(url) != base.origin:
                     incomplete_reason = "next link leaves the server origin (not followed)"
-                elif not is_within(url, base.norm, strictly=True):
+                elif not _next_within(url, base.norm):
                     incomplete_reason = "next link leaves the server's base path (not followed)"
                 elif normalise_url(url) in seen:
                     incomplete_reason = "next link loops (not followed)"

@@ -303,6 +303,31 @@ def test_relative_next_link_on_same_origin_is_followed(mock):
     assert mock.calls[1].request.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
+def test_hapi_paging_link_at_the_base_is_followed(mock):
+    # HAPI FHIR pages at the server's root, not below the resource type (hapifhir/hapi-fhir#2165)
+    next_url = f"{BASE}?_getpages=5f1c-77aa&_getpagesoffset=1&_count=1&_bundletype=searchset"
+    mock.get(f"{BASE}/Observation", json=bundle([obs(1)], next_url=next_url),
+             match=[responses.matchers.query_string_matcher("patient=1")])
+    mock.get(BASE, json=bundle([obs(2)]),
+             match=[responses.matchers.query_string_matcher(
+                 "_getpages=5f1c-77aa&_getpagesoffset=1&_count=1&_bundletype=searchset")])
+    result = FhirClient().search(BASE, "Observation?patient=1", token=TOKEN)
+    assert result.complete and ids(result) == {"obs-1", "obs-2"}
+    assert len(mock.calls) == 2 and mock.calls[1].request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize("next_url", [
+    BASE,                                               # the base without a query is no page
+    "https://ehr.example.org/?_getpages=5f1c",          # above the base path
+    "https://ehr.example.org/fhirx?_getpages=5f1c",     # a sibling path sharing the prefix
+])
+def test_next_link_outside_the_base_path_is_not_followed(mock, next_url):
+    mock.get(f"{BASE}/Observation", json=bundle([obs(1)], next_url=next_url))
+    result = FhirClient().search(BASE, "Observation?patient=1", token=TOKEN)
+    assert result.ok and result.incomplete and "base path" in result.error
+    assert len(mock.calls) == 1
+
+
 def test_failing_later_page_keeps_earlier_pages_but_marks_incomplete(mock):
     mock.get(f"{BASE}/Observation", json=bundle([obs(1)], next_url=f"{BASE}/Observation?page=2"),
              match=[responses.matchers.query_string_matcher("patient=1")])
