@@ -56,3 +56,28 @@ def test_readiness_fails_when_database_is_unreachable(tmp_path):
     r = app.test_client().get("/readyz")
     assert r.status_code == 503
     assert r.get_json()["checks"]["storage"] is False
+
+
+def test_card_log_on_postgres_holds_each_card_result_as_sent(tmp_path, postgres_url):
+    # the card log's JSON columns (written with orjson, cds_service/jsonio.dumps) read back
+    # exactly as the card carried them, on PostgreSQL as on SQLite
+    from cds_service import samples
+    from cds_service.services import BY_ID
+    app = make_app(tmp_path, DATABASE_URL=postgres_url, LANGUAGE="nl")
+    service = BY_ID["vertebral-augmentation"]
+    sample = next(s for s in samples.list_samples() if service.hook in s.hooks)
+    body = {"hook": service.hook, "hookInstance": f"pg-{uuid.uuid4()}",
+            "context": {"userId": "Practitioner/p", "patientId": sample.patient_id},
+            "prefetch": samples.prefetch(sample.id, list(service.prefetch_keys))}
+    r = app.test_client().post(f"/cds-services/{service.id}", json=body, headers={"Accept-Language": "nl"})
+    assert r.status_code == 200
+    cards = r.get_json()["cards"]
+    assert cards
+    storage = app.extensions["spine_cds"].storage
+    assert storage.log_engine.dialect.name == "postgresql"
+    for card in cards:
+        logged = storage.card(card["uuid"])
+        assert logged is not None
+        assert logged["result"] == card["extension"]["org.spine-cds.result"]
+        assert logged["rules"] == card["extension"]["org.spine-cds.result"]["rules"]
+        assert logged["language"] == "nl" and logged["hook_instance"] == body["hookInstance"]
