@@ -60,13 +60,21 @@ def _checked(doc: Any) -> Any:
     return doc
 
 
+#: datetimes and dataclasses are left to the standard library, which refuses them as before
+#: (a card-log row holding one is sanitised and counted, never written in another format)
+_STORE_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def dumps(obj: Any) -> str:
     """``json.dumps(obj)`` with the same values: orjson where it can (UTF-8 rather than
     ``\\u`` escapes, the same JSON once read), the standard library for what orjson refuses
-    (a lone surrogate, a huge integer, a type it does not know); NaN is null, as in the
-    responses. The card log's JSON columns are written with it."""
+    (a lone surrogate, a huge integer, a datetime, a type it does not know). Where orjson
+    writes, NaN is null, as in the responses; where the standard library writes, NaN stays
+    NaN as before. UUIDs and plain (non-str) Enums, which the standard library refuses, orjson
+    writes as text / their value; the wire format has neither. The database's JSON columns
+    (card log, feedback) are written with it."""
     try:
-        return orjson.dumps(obj).decode("utf-8")
+        return orjson.dumps(obj, option=_STORE_OPTIONS).decode("utf-8")
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return json.dumps(obj)
 

@@ -318,6 +318,7 @@ def test_hapi_paging_link_at_the_base_is_followed(mock):
 
 @pytest.mark.parametrize("next_url", [
     BASE,                                               # the base without a query is no page
+    f"{BASE}?",                                         # nor with an empty one
     "https://ehr.example.org/?_getpages=5f1c",          # above the base path
     "https://ehr.example.org/fhirx?_getpages=5f1c",     # a sibling path sharing the prefix
 ])

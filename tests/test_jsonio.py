@@ -39,9 +39,22 @@ def test_dumps_writes_what_the_standard_library_reads_back(value):
 @pytest.mark.parametrize("value", [
     {"text": "lone \ud800 surrogate"},     # orjson refuses it; json writes it escaped
     {"n": 123456789012345678901234567890},  # beyond 64 bits
+    {1: "non-string key"},
 ])
 def test_dumps_falls_back_to_the_standard_library(value):
     assert jsonio.dumps(value) == json.dumps(value)
+
+
+@pytest.mark.parametrize("value", [
+    {"when": datetime(2026, 12, 3, 10, 0, tzinfo=UTC)},  # orjson would write it; json refuses it
+    {"s": {1, 2}},
+])
+def test_dumps_refuses_what_the_standard_library_refuses(value):
+    # so a card-log row holding one is sanitised and counted as before (storage._insert_alone)
+    with pytest.raises(TypeError):
+        json.dumps(value)
+    with pytest.raises(TypeError):
+        jsonio.dumps(value)
 
 
 def test_dumps_writes_nan_as_null_as_the_responses_do():

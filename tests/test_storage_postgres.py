@@ -81,3 +81,18 @@ def test_card_log_on_postgres_holds_each_card_result_as_sent(tmp_path, postgres_
         assert logged["result"] == card["extension"]["org.spine-cds.result"]
         assert logged["rules"] == card["extension"]["org.spine-cds.result"]["rules"]
         assert logged["language"] == "nl" and logged["hook_instance"] == body["hookInstance"]
+
+
+def test_feedback_with_nan_is_stored_on_postgres_with_its_raw_text(tmp_path, postgres_url):
+    # JSON's NaN (accepted by the reader, refused by PostgreSQL's json type) is stored as null
+    # in the column; the raw column keeps what the EHR sent
+    app = make_app(tmp_path, DATABASE_URL=postgres_url)
+    card = f"pg-nan-{uuid.uuid4()}"
+    raw = ('{"feedback": [{"card": "CARD", "outcome": "overridden", "outcomeTimestamp": '
+           '"2026-11-23T10:00:00Z", "overrideReason": {"userComment": "n/a", "score": NaN}}]}').replace("CARD", card)
+    r = app.test_client().post("/cds-services/spine-metastases-diagnosis/feedback", data=raw,
+                               content_type="application/json")
+    assert r.status_code == 200
+    rows = app.extensions["spine_cds"].storage.feedback_for(card)
+    assert [row["override_reason"] for row in rows] == [{"userComment": "n/a", "score": None}]
+    assert "NaN" in rows[0]["raw"]
