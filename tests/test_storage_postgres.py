@@ -9,6 +9,9 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from cds_service import samples
+from cds_service.services import BY_ID
+
 from .conftest import make_app
 
 # the first test may wait for scripts/postgres-for-tests.sh to apt-get install PostgreSQL
@@ -61,8 +64,6 @@ def test_readiness_fails_when_database_is_unreachable(tmp_path):
 def test_card_log_on_postgres_holds_each_card_result_as_sent(tmp_path, postgres_url):
     # the card log's JSON columns (written with orjson, cds_service/jsonio.dumps) read back
     # exactly as the card carried them, on PostgreSQL as on SQLite
-    from cds_service import samples
-    from cds_service.services import BY_ID
     app = make_app(tmp_path, DATABASE_URL=postgres_url, LANGUAGE="nl")
     service = BY_ID["vertebral-augmentation"]
     sample = next(s for s in samples.list_samples() if service.hook in s.hooks)
